@@ -1,0 +1,292 @@
+"""The `inferguard` command line. Thin: parse options, call one pipeline function, render.
+
+Heavy modules (jsonschema, prometheus_client, msgpack, jmespath) are imported inside the
+commands that need them, so `inferguard --help` stays fast.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+EPILOG_COVERAGE = """\b
+Examples:
+  inferguard observability-coverage --engine-metrics-file vllm.prom \\
+      --lmcache-metrics-file lmcache.prom --output observability_coverage.json
+  inferguard observability-coverage --engine-metrics-url http://127.0.0.1:8000/metrics \\
+      --expected-engine vllm --cpu-offload-configured --format json
+"""
+
+EPILOG_COMPAT = """\b
+Examples:
+  inferguard lmcache-compat --lmcache-metrics-file lmcache.prom --expect-mode mp
+  inferguard lmcache-compat --lmcache-metrics-url http://127.0.0.1:8080/metrics \\
+      --expect-mode mp --l2-configured --fail-on missing-required
+"""
+
+LANE_FLAGS = {
+    "lmcache_http": "lmcache_http_evidence_file",
+    "lmcache_log": "lmcache_log_evidence_file",
+    "lmcache_otel": "lmcache_otel_evidence_file",
+    "lmcache_trace": "lmcache_trace_evidence_file",
+    "lmcache_trace_replay": "lmcache_trace_replay_evidence_file",
+    "lmcache_lookup_hash": "lmcache_lookup_hash_evidence_file",
+}
+
+
+def fail(message: str) -> None:
+    click.echo(f"inferguard: error: {message}", err=True)
+    sys.exit(2)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Input and spec errors become one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from inferguard.problems import InputError
+
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        except Exception as exc:  # spec errors and anything else: one line, exit 2
+            from inferguard.spec.loader import SpecError
+
+            if isinstance(exc, SpecError):
+                fail(f"invalid spec: {exc}")
+            if os.environ.get("INFERGUARD_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set INFERGUARD_DEBUG=1 for a traceback)")
+
+    return wrapper
+
+
+def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
+    if output:
+        from inferguard.packet import write_json_atomic
+
+        write_json_atomic(output, report)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(markdown())
+    else:
+        click.echo(text())
+        if output:
+            click.echo(f"Wrote {output}")
+
+
+def lane_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for lane, dest in reversed(list(LANE_FLAGS.items())):
+        flag = "--" + dest.replace("_", "-")
+        fn = click.option(
+            flag, dest, multiple=True, type=click.Path(dir_okay=False),
+            help=f"{lane} evidence: a LaneEvidence JSON from collect-lmcache, or the raw artifact (repeatable).",
+        )(fn)
+    return fn
+
+
+def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+                        show_default=True, help="How to print the report.")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="inferguard", prog_name="inferguard")
+def main() -> None:
+    """InferGuard: which observability evidence an LLM serving stack really exposes.
+
+    \b
+    Start with:
+      inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100
+      inferguard observability-coverage --engine-metrics-file vllm.prom --lmcache-metrics-file lmcache.prom
+    """
+
+
+def _inputs(kw: dict[str, Any], context: dict[str, Any]):
+    from inferguard.pipeline import Inputs
+
+    lanes = {lane: list(kw.get(dest) or ()) for lane, dest in LANE_FLAGS.items() if kw.get(dest)}
+    argv = {}
+    if kw.get("engine_argv_file"):
+        argv["engine"] = kw["engine_argv_file"]
+    if kw.get("lmcache_argv_file"):
+        argv["lmcache"] = kw["lmcache_argv_file"]
+    if not any([kw.get("engine_metrics_file"), kw.get("engine_metrics_url"), kw.get("lmcache_metrics_file"),
+                kw.get("lmcache_metrics_url"), lanes]):
+        raise click.UsageError("give at least one metrics file or URL, or an evidence file")
+    return Inputs(
+        engine_metrics_file=kw.get("engine_metrics_file"),
+        engine_metrics_url=kw.get("engine_metrics_url"),
+        lmcache_metrics_file=kw.get("lmcache_metrics_file"),
+        lmcache_metrics_url=kw.get("lmcache_metrics_url"),
+        timeout_seconds=kw.get("timeout_seconds") or 5.0,
+        lane_files=lanes,
+        argv_files=argv,
+        context=context,
+    )
+
+
+def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--engine-metrics-file", type=click.Path(dir_okay=False), help="vLLM or SGLang /metrics saved to a file."),
+        click.option("--engine-metrics-url", help="Scrape the engine's /metrics live."),
+        click.option("--lmcache-metrics-file", type=click.Path(dir_okay=False), help="LMCache /metrics saved to a file."),
+        click.option("--lmcache-metrics-url", help="Scrape LMCache's /metrics live."),
+        click.option("--timeout-seconds", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
+                     help="Timeout for each live scrape."),
+        click.option("--engine-argv-file", type=click.Path(dir_okay=False), help="The engine's argv as a JSON list (e.g. vllm_command.json)."),
+        click.option("--lmcache-argv-file", type=click.Path(dir_okay=False), help="The LMCache server's argv as a JSON list."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+@main.command("observability-coverage", epilog=EPILOG_COVERAGE)
+@scrape_options
+@click.option("--expected-engine", type=click.Choice(["auto", "vllm", "sglang"]), default="auto", show_default=True,
+              help="auto: only detected engines' families apply.")
+@click.option("--expect-lmcache-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True)
+@click.option("--external-cache-configured", is_flag=True, help="An external KV cache (connector) is configured.")
+@click.option("--cpu-offload-configured", is_flag=True, help="vLLM native CPU offload is configured.")
+@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
+@click.option("--disaggregated-or-external-cache", is_flag=True, help="Disaggregated prefill or an external cache is in use.")
+@lane_options
+@click.option("--output", type=click.Path(dir_okay=False), help="Write observability_coverage.json here.")
+@format_option
+@handle_errors
+def observability_coverage_cmd(**kw: Any) -> None:
+    """Which surfaces a vLLM/SGLang (+ LMCache) deployment covers, what is missing and why."""
+    from inferguard.pipeline import default_context, observability_coverage
+    from inferguard.render.markdown import coverage_markdown
+    from inferguard.render.text import coverage_text
+    from inferguard.spec import default_specs
+
+    ctx = default_context(
+        expected_engine=kw["expected_engine"],
+        expected_lmcache_mode=kw["expect_lmcache_mode"],
+        l2_configured=kw["l2_configured"],
+        external_cache_configured=kw["external_cache_configured"] or kw["disaggregated_or_external_cache"],
+        cpu_offload_configured=kw["cpu_offload_configured"],
+        disaggregated=kw["disaggregated_or_external_cache"],
+    )
+    spec = default_specs()
+    report = observability_coverage(_inputs(kw, ctx), spec)
+    title = "InferGuard observability coverage"
+    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+
+
+@main.command("lmcache-compat", epilog=EPILOG_COMPAT)
+@scrape_options
+@click.option("--expect-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True,
+              help="The LMCache mode you expect to be running.")
+@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
+@lane_options
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report JSON here.")
+@click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
+              show_default=True, help="Exit 1 on a mode mismatch, or on a mismatch or any required LMCache surface missing.")
+@format_option
+@handle_errors
+def lmcache_compat_cmd(**kw: Any) -> None:
+    """Check the LMCache lanes and that the expected LMCache mode is the one running."""
+    from inferguard.pipeline import default_context, lmcache_compat
+    from inferguard.render.markdown import coverage_markdown
+    from inferguard.render.text import coverage_text
+    from inferguard.spec import default_specs
+
+    ctx = default_context(expected_lmcache_mode=kw["expect_mode"], l2_configured=kw["l2_configured"])
+    spec = default_specs()
+    report = lmcache_compat(_inputs(kw, ctx), spec, kw["expect_mode"])
+    title = "InferGuard LMCache compatibility"
+    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    mismatch = report["mode_check"]["result"] in ("mismatch", "no_lmcache")
+    missing = any(r["status"] == "missing" for r in report["surfaces"])
+    if kw["fail_on"] == "mode-mismatch" and mismatch:
+        sys.exit(1)
+    if kw["fail_on"] == "missing-required" and (mismatch or missing):
+        sys.exit(1)
+
+
+@main.command("evaluate")
+@click.argument("packet_dir", type=click.Path(file_okay=False))
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the evaluation JSON here.")
+@format_option
+@handle_errors
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str) -> None:
+    """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
+
+    \b
+    Files are recognised by the patterns in specs/specset.yaml (packet_files), e.g.
+    engine.prom, lmcache.prom, *_command.json, lmcache_*_evidence.json, context.yaml.
+
+    \b
+    Example:
+      inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --output evaluation.json
+    """
+    from inferguard.packet_eval import evaluate_packet
+    from inferguard.render.markdown import coverage_markdown
+    from inferguard.render.text import coverage_text
+    from inferguard.spec import default_specs
+
+    spec = default_specs()
+    report = evaluate_packet(packet_dir, spec)
+    title = f"InferGuard evaluation of {packet_dir}"
+    emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+
+
+@main.group("specs")
+def specs_group() -> None:
+    """Lint, list and test the spec set."""
+
+
+@specs_group.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path())
+@handle_errors
+def specs_lint(paths: tuple[str, ...]) -> None:
+    """Validate spec files (schema + semantic checks). Exit 2 on any error.
+
+    \b
+    Example:
+      inferguard specs lint                # the bundled spec set
+      inferguard specs lint specs/ my.yaml # files or folders
+    """
+    from inferguard.spec import load_specs
+
+    for p in paths:
+        if not os.path.exists(p):
+            fail(f"{p}: No such file or directory")
+    spec = load_specs(list(paths) or None, strict=False)
+    for p in spec.problems:
+        click.echo(p.format())
+    n = sum(len(v) for v in spec.docs_by_kind.values())
+    if spec.problems:
+        click.echo(f"{len(spec.problems)} problem(s) in {len(spec.files)} file(s)", err=True)
+        sys.exit(2)
+    click.echo(f"ok: {len(spec.files)} file(s), {n} document(s), spec set {spec.version} {spec.digest}")
+
+
+@specs_group.command("list")
+@click.option("--kind", help="Only this kind (e.g. MetricFamilies, Surfaces).")
+@handle_errors
+def specs_list(kind: str | None) -> None:
+    """List the spec documents and what they define."""
+    from inferguard.spec import default_specs
+    from inferguard.spec.metrics import catalog
+
+    spec = default_specs()
+    cat = catalog(spec)
+    for k, docs in sorted(spec.docs_by_kind.items()):
+        if kind and k != kind:
+            continue
+        for d in docs:
+            click.echo(f"{k:<16} {d.path}")
+    if not kind or kind == "MetricFamilies":
+        click.echo(f"{len(cat.families)} families, {len(cat.metrics)} metrics, {len(cat.index)} exposed names, {len(cat.derived)} derived values")

@@ -1,0 +1,173 @@
+"""Family statuses, derived values, surface rows and gaps: one evaluation for every report."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from inferguard.engine.detect import applicable_runtimes, family_applies
+from inferguard.engine.status import combine, counts, lane_status, metric_status, rollup
+from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE
+from inferguard.spec.expr import evaluate
+from inferguard.spec.metrics import catalog as metric_catalog
+
+
+def eval_data(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The document that `required_when` / `applies_when` expressions see."""
+    return {"context": evidence.get("context", {}), "detected": evidence.get("detected", {})}
+
+
+def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
+    cat = metric_catalog(spec)
+    data = eval_data(evidence)
+    rules = applicable_runtimes(spec, data)
+    out: dict[str, dict[str, Any]] = {}
+    for fid, fam in cat.families.items():
+        applies = family_applies(fam, rules, data)
+        mets = []
+        for mid in fam.metrics:
+            entry = evidence["metrics"].get(mid)
+            st = metric_status(entry) if applies else NOT_APPLICABLE
+            m = {"id": mid, "status": st}
+            if entry:
+                m["exposed_names"] = entry["exposed_names"]
+                m["value"] = entry.get("value")
+                m["series"] = entry.get("series")
+                m["evidence"] = f"{entry['source']}:{entry.get('line', '?')}"
+            mets.append(m)
+        status = combine(m["status"] for m in mets) if applies else NOT_APPLICABLE
+        out[fid] = {
+            "id": fid,
+            "runtime": fam.runtime,
+            "component": fam.component,
+            "title": fam.title,
+            "status": status,
+            "spec_status": fam.status,
+            "metrics": mets,
+            "counts": counts(m["status"] for m in mets),
+        }
+    return out
+
+
+def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
+    cat = metric_catalog(spec)
+    metrics = evidence["metrics"]
+    out: dict[str, dict[str, Any]] = {}
+
+    def val(mid: str) -> float | None:
+        if mid in out:
+            return out[mid].get("value")
+        e = metrics.get(mid)
+        if not e or metric_status(e) == ABSENT:
+            return None
+        return e.get("value")
+
+    for did, d in cat.derived.items():
+        res: dict[str, Any] = {"id": did, "title": d.title, "op": d.op, "unit": d.unit, "group": d.group,
+                               "inputs": d.inputs, "value": None, "basis": "computed from measured counters"}
+        if d.op == "ratio":
+            num, den = val(d.inputs["numerator"]), val(d.inputs["denominator"])
+            res["numerator"], res["denominator"] = num, den
+            if num is None or den is None:
+                res["reason"] = "input absent"
+            elif den == 0:
+                res["reason"] = "denominator is zero"
+            else:
+                res["value"] = num / den
+        elif d.op == "histogram_mean":
+            e = metrics.get(d.inputs["metric"])
+            if not e or metric_status(e) == ABSENT:
+                res["reason"] = "input absent"
+            elif not e.get("count"):
+                res["reason"] = "no observations"
+            elif e.get("sum") is None:
+                res["reason"] = "histogram has no _sum"
+            else:
+                res["value"] = e["sum"] / e["count"]
+                res["count"], res["sum"] = e["count"], e["sum"]
+                res["exposed_name"] = e["exposed_names"][0]
+                res["labels"] = e.get("label_values", {})
+        elif d.op in ("sum", "difference"):
+            vals = [val(m) for m in d.inputs["metrics"]]
+            if any(v is None for v in vals):
+                res["reason"] = "input absent"
+            else:
+                res["value"] = math.fsum(vals) if d.op == "sum" else vals[0] - math.fsum(vals[1:])
+        if d.op == "ratio":
+            src = metrics.get(d.inputs["numerator"]) or {}
+            res["labels"] = src.get("label_values", {})
+        out[did] = res
+    return out
+
+
+def grouped(derived: dict[str, dict[str, Any]], prefix: str) -> dict[str, dict[str, Any]]:
+    """Derived values whose group starts with `prefix`, by the rest of the group name."""
+    out: dict[str, dict[str, Any]] = {}
+    for did, d in derived.items():
+        g = d.get("group") or ""
+        if g == prefix or g.startswith(prefix + "."):
+            sub = g[len(prefix) + 1:] or "all"
+            out.setdefault(sub, {})[did] = {k: d.get(k) for k in ("value", "unit", "title", "reason", "count", "sum", "exposed_name") if d.get(k) is not None}
+    return out
+
+
+def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, Any]],
+                 runtimes: set[str] | None = None) -> list[dict[str, Any]]:
+    data = eval_data(evidence)
+    lanes = evidence.get("lanes", {})
+    rows = []
+    for doc in spec.docs("Surfaces"):
+        for row in doc["rows"]:
+            if runtimes is not None and row["runtime"] not in runtimes:
+                continue
+            applies = evaluate(row.get("applies_when"), data)
+            items = []
+            for req in row["requires"]:
+                optional = bool(req.get("optional"))
+                req_applies = applies and evaluate(req.get("required_when"), data)
+                if "family" in req:
+                    fam = families.get(req["family"], {})
+                    st = fam.get("status", ABSENT) if req_applies else NOT_APPLICABLE
+                    item = {"family": req["family"], "status": st, "optional": optional}
+                    if fam:
+                        item["counts"] = fam["counts"]
+                else:
+                    if req_applies:
+                        st, seen = lane_status(lanes, req["lane"], req.get("signals"))
+                    else:
+                        st, seen = NOT_APPLICABLE, {}
+                    item = {"lane": req["lane"], "status": st, "optional": optional, "signals": seen}
+                    if req["lane"] in lanes:
+                        item["evidence"] = lanes[req["lane"]]["files"]
+                items.append(item)
+            status = rollup(i["status"] for i in items if not i["optional"]) if applies else NOT_APPLICABLE
+            rows.append({
+                "id": row["id"],
+                "runtime": row["runtime"],
+                "surface": row["surface"],
+                "status": status,
+                "items": items,
+                "counts": counts(i["status"] for i in items),
+                "missing_proof": row["missing_proof"],
+                "next_command": row["next_command"],
+            })
+    return rows
+
+
+def gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if r["status"] in (NOT_APPLICABLE,):
+            continue
+        for item in r["items"]:
+            if item["status"] in (MEASURED, NOT_APPLICABLE) or item["optional"]:
+                continue
+            what = item.get("family") or f"lane {item.get('lane')}"
+            out.append({
+                "row": r["id"],
+                "item": what,
+                "status": item["status"],
+                "why": "not exported or not collected" if item["status"] == ABSENT else "exported but all zero",
+                "missing_proof": r["missing_proof"],
+                "next_command": r["next_command"],
+            })
+    return out

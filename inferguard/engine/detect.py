@@ -1,0 +1,158 @@
+"""Detection: which engines, which LMCache mode, which connector — each with its signals."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from inferguard.engine.status import metric_status
+from inferguard.engine.vocab import ABSENT
+from inferguard.spec.expr import evaluate, search
+from inferguard.spec.metrics import catalog as metric_catalog
+
+
+def _present(evidence: dict[str, Any], mid: str) -> bool:
+    return metric_status(evidence["metrics"].get(mid)) != ABSENT
+
+
+def _pointer(evidence: dict[str, Any], mid: str) -> str:
+    e = evidence["metrics"][mid]
+    return f"metric {e['exposed_names'][0]} ({e['source']}:{e.get('line', '?')})"
+
+
+def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
+    """Evidence pointer when the signal fires, else None."""
+    metrics = evidence["metrics"]
+    if "family" in sig:
+        fam = cat.families.get(sig["family"])
+        for mid in fam.metrics if fam else []:
+            if _present(evidence, mid):
+                return _pointer(evidence, mid)
+        return None
+    if "metric" in sig:
+        return _pointer(evidence, sig["metric"]) if _present(evidence, sig["metric"]) else None
+    if "component" in sig:
+        want = sig["component"]
+        for mid, entry in metrics.items():
+            m = cat.metrics.get(mid)
+            if m and m.runtime == want["runtime"] and m.component == want["component"] and _present(evidence, mid):
+                return _pointer(evidence, mid)
+        return None
+    if "runtime_metrics" in sig:
+        for mid in metrics:
+            m = cat.metrics.get(mid)
+            if m and m.runtime == sig["runtime_metrics"] and _present(evidence, mid):
+                return _pointer(evidence, mid)
+        return None
+    if "metric_label" in sig:
+        ml = sig["metric_label"]
+        entry = metrics.get(ml["metric"])
+        if not entry:
+            return None
+        for value in entry.get("label_values", {}).get(ml["label"], []):
+            if ("equals" in ml and value == ml["equals"]) or ("matches" in ml and re.search(ml["matches"], value)) or (
+                "equals" not in ml and "matches" not in ml
+            ):
+                return f"label {ml['label']}={value!r} on {entry['exposed_names'][0]} ({entry['source']}:{entry.get('line', '?')})"
+        return None
+    if "argv" in sig:
+        argv = evidence.get("argv", {}).get(sig["argv"]["role"])
+        if not argv:
+            return None
+        joined = " ".join(argv["argv"])
+        m = re.search(sig["argv"]["regex"], joined)
+        return f"argv of {argv['path']}: {m.group(0)[:80]!r}" if m else None
+    if "lane_signal" in sig:
+        ls = sig["lane_signal"]
+        lane = evidence.get("lanes", {}).get(ls["lane"])
+        if lane and lane.get("signals", {}).get(ls["signal"], 0) > 0:
+            return f"{ls['lane']} signal {ls['signal']}={lane['signals'][ls['signal']]} ({', '.join(lane['files'])})"
+        return None
+    if "lane_value" in sig:
+        lv = sig["lane_value"]
+        lane = evidence.get("lanes", {}).get(lv["lane"])
+        if not lane:
+            return None
+        for src in lane.get("sources", []):
+            got = search(lv["path"], src)
+            if got is None:
+                continue
+            text = str(got)
+            if ("equals" in lv and text == lv["equals"]) or ("matches" in lv and re.search(lv["matches"], text)) or (
+                "equals" not in lv and "matches" not in lv
+            ):
+                return f"{lv['lane']} {lv['path']}={text!r} ({src.get('path', '?')})"
+        return None
+    return None
+
+
+def _targets(targets: list[dict[str, Any]], evidence, cat) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for t in targets:
+        fired = []
+        for sig in t["signals"]:
+            ptr = _signal(sig, evidence, cat)
+            if ptr:
+                fired.append({"signal": sig["id"], "evidence": ptr})
+        if fired:
+            out[t["id"]] = fired
+    return out
+
+
+def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
+    cat = metric_catalog(spec)
+    det_docs = spec.docs("Detection")
+    engines: dict[str, list] = {}
+    modes: dict[str, list] = {}
+    connectors: dict[str, list] = {}
+    for doc in det_docs:
+        engines.update(_targets(doc["engines"], evidence, cat))
+        modes.update(_targets(doc["lmcache_modes"], evidence, cat))
+        connectors.update(_targets(doc["connectors"], evidence, cat))
+    mode_ids = sorted(modes)
+    if "mp" in modes and "embedded" in modes:
+        mode = "both"
+    elif mode_ids:
+        mode = mode_ids[0]
+    else:
+        mode = "none"
+    versions: dict[str, dict[str, Any]] = {}
+    for mid, entry in evidence["metrics"].items():
+        m = cat.metrics.get(mid)
+        if not m or not entry.get("generation") and not entry.get("versions"):
+            continue
+        v = versions.setdefault(m.runtime, {"generations": {}, "name_ranges": {}})
+        if entry.get("generation"):
+            v["generations"][entry["generation"]] = v["generations"].get(entry["generation"], 0) + 1
+        if entry.get("versions"):
+            v["name_ranges"][entry["versions"]] = v["name_ranges"].get(entry["versions"], 0) + 1
+    for v in versions.values():
+        v["basis"] = "inferred from exposed metric names"
+    detected = {
+        "engines": sorted(engines),
+        "engine_signals": engines,
+        "lmcache_mode": mode,
+        "lmcache_mode_signals": modes,
+        "connector": sorted(connectors)[0] if len(connectors) == 1 else (sorted(connectors) or [None])[0],
+        "connectors": sorted(connectors),
+        "connector_signals": connectors,
+        "versions": versions,
+    }
+    return detected
+
+
+def applicable_runtimes(spec, data: dict[str, Any]) -> dict[tuple[str, str | None], bool]:
+    """(runtime, component) -> applies, from the Detection spec's applicability rules."""
+    out: dict[tuple[str, str | None], bool] = {}
+    for doc in spec.docs("Detection"):
+        for rule in doc["applicability"]:
+            out[(rule["runtime"], rule.get("component"))] = evaluate(rule["when"], data)
+    return out
+
+
+def family_applies(fam, rules: dict[tuple[str, str | None], bool], data: dict[str, Any]) -> bool:
+    key = (fam.runtime, fam.component)
+    if key in rules:
+        base = rules[key]
+    else:
+        base = rules.get((fam.runtime, None), True)
+    return base and evaluate(fam.required_when, data)

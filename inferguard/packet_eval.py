@@ -1,0 +1,85 @@
+"""`inferguard evaluate PACKET_DIR`: recognise a packet's files by the SpecSet patterns and
+run every evaluation they allow."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from inferguard.problems import InputError
+
+CONTEXT_KEYS = {"expected_engine", "expected_lmcache_mode", "l2_configured", "external_cache_configured",
+                "cpu_offload_configured", "disaggregated", "cacheblend_configured"}
+
+
+def classify(packet_dir: str, spec) -> dict[str, list[str]]:
+    """role -> files (relative order kept); a file goes to the first role whose pattern matches."""
+    root = Path(packet_dir)
+    roles: dict[str, list[str]] = {}
+    rules = []
+    for doc in spec.docs("SpecSet"):
+        rules.extend(doc["packet_files"])
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    for p in entries:
+        for rule in rules:
+            if any(fnmatch.fnmatch(p.name, pat) for pat in rule["patterns"]):
+                if p.is_dir() and rule.get("reader") not in ("lane", "lane_dir"):
+                    continue
+                roles.setdefault(rule["role"], []).append(str(p))
+                break
+    return roles
+
+
+def _context(files: list[str]) -> dict[str, Any]:
+    import yaml
+
+    ctx: dict[str, Any] = {}
+    for f in files:
+        text = Path(f).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text) if f.endswith(".json") else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = getattr(exc, "lineno", None) or (mark.line + 1 if mark else None)
+            raise InputError(f"context file is not valid: {str(exc).splitlines()[0]}", f, line) from None
+        if not isinstance(data, dict):
+            raise InputError("context file must be a mapping", f)
+        unknown = set(data) - CONTEXT_KEYS
+        if unknown:
+            raise InputError(f"unknown context keys: {', '.join(sorted(unknown))} (known: {', '.join(sorted(CONTEXT_KEYS))})", f)
+        ctx.update(data)
+    return ctx
+
+
+def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    from inferguard.pipeline import LANES, Inputs, coverage_report, default_context, build_evidence
+
+    if not os.path.isdir(packet_dir):
+        raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)
+    roles = classify(packet_dir, spec)
+    ctx = default_context(**_context(roles.get("context", [])))
+    if context_overrides:
+        ctx.update(context_overrides)
+    inputs = Inputs(context=ctx)
+    for role, attr in (("engine_metrics", "engine_metrics_file"), ("lmcache_metrics", "lmcache_metrics_file")):
+        files = roles.get(role, [])
+        if files:
+            setattr(inputs, attr, files[0])
+    for role, argv_role in (("engine_argv", "engine"), ("lmcache_argv", "lmcache")):
+        if roles.get(role):
+            inputs.argv_files[argv_role] = roles[role][0]
+    for lane in LANES:
+        if roles.get(lane):
+            inputs.lane_files[lane] = roles[lane]
+    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files]):
+        raise InputError("no recognised evidence files (see `inferguard specs list --kind SpecSet`)", packet_dir)
+    evidence = build_evidence(inputs, spec)
+    report = coverage_report(evidence, spec, kind="PacketEvaluation")
+    report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
+    extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
+    if extra:
+        report["problems"].append({"source": "packet", "path": packet_dir,
+                                   "message": f"more than one scrape per role; used the first, ignored {', '.join(map(os.path.basename, extra))}"})
+    return report

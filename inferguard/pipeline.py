@@ -1,0 +1,186 @@
+"""The pipelines behind the commands: inputs -> readers -> Evidence -> engine -> report dict.
+
+The CLI parses options and calls one function here; renderers turn the result into text.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
+from inferguard.problems import InputError
+
+LANES = ("lmcache_http", "lmcache_log", "lmcache_otel", "lmcache_trace", "lmcache_trace_replay",
+         "lmcache_lookup_hash", "lmcache_cacheblend")
+
+
+@dataclass
+class Inputs:
+    engine_metrics_file: str | None = None
+    engine_metrics_url: str | None = None
+    lmcache_metrics_file: str | None = None
+    lmcache_metrics_url: str | None = None
+    timeout_seconds: float = 5.0
+    lane_files: dict[str, list[str]] = field(default_factory=dict)   # lane -> evidence files
+    argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def default_context(**overrides: Any) -> dict[str, Any]:
+    ctx = {
+        "expected_engine": "auto",
+        "expected_lmcache_mode": "auto",
+        "l2_configured": False,
+        "external_cache_configured": False,
+        "cpu_offload_configured": False,
+        "disaggregated": False,
+        "cacheblend_configured": False,
+    }
+    ctx.update({k: v for k, v in overrides.items() if v is not None})
+    return ctx
+
+
+def _require_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise InputError("No such file", path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, expected a file", path)
+    if not os.access(path, os.R_OK):
+        raise InputError("Permission denied", path)
+
+
+def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | None, timeout: float) -> None:
+    from inferguard.readers import prometheus
+
+    if path:
+        _require_file(path)
+        expo, result = prometheus.read(path, lambda n: (cat.lookup(n) or (None,))[0])
+    elif url:
+        from inferguard.collect.http import fetch_text
+
+        text, _meta = fetch_text(url, timeout)
+        expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=text.splitlines())
+    else:
+        return
+    add_exposition(evidence, expo, result, cat, role)
+
+
+def _load_argv(evidence, role: str, path: str) -> None:
+    _require_file(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        evidence["problems"].append({"source": "argv", "path": path, "line": line, "message": f"not JSON: {exc}"})
+        return
+    if isinstance(data, dict) and isinstance(data.get("argv"), list):
+        data = data["argv"]
+    if not isinstance(data, list) or not all(isinstance(a, str) for a in data):
+        evidence["problems"].append({"source": "argv", "path": path, "message": "expected a JSON list of strings"})
+        return
+    evidence["argv"][role] = {"path": path, "argv": data}
+
+
+def load_lane_file(lane: str, path: str, spec) -> dict[str, Any]:
+    """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact run through its reader."""
+    _require_file(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.lstrip()[:1] == b"{":
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            doc = None
+        if isinstance(doc, dict) and doc.get("kind") == "LaneEvidence":
+            from inferguard.spec.loader import schema_validator
+
+            validator = schema_validator("evidence.lane.v1.schema.json")
+            if validator is not None:
+                errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+                if errors:
+                    where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+                    raise InputError(f"not a valid lane evidence file at {where}: {errors[0].message[:200]}", path)
+            if doc.get("lane") != lane:
+                raise InputError(f"lane evidence is for {doc.get('lane')!r}, this flag takes {lane!r}", path)
+            return doc
+    from inferguard.readers import lane_reader
+
+    reader = lane_reader(lane)
+    if reader is None:
+        raise InputError(f"no reader for lane {lane!r} in this build; pass a LaneEvidence JSON", path)
+    result = reader(path, specs=spec)
+    return lane_document(lane, [result], spec)
+
+
+def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
+    from inferguard.engine.detect import detect
+    from inferguard.spec.metrics import catalog
+
+    cat = catalog(spec)
+    evidence = new_evidence(spec, inputs.context)
+    _read_scrape(evidence, spec, cat, "engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url, inputs.timeout_seconds)
+    _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url, inputs.timeout_seconds)
+    for role, path in inputs.argv_files.items():
+        _load_argv(evidence, role, path)
+    for lane, paths in inputs.lane_files.items():
+        for p in paths:
+            add_lane(evidence, load_lane_file(lane, p, spec), p)
+    evidence["detected"] = detect(evidence, spec)
+    return evidence
+
+
+def _inputs_summary(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: s.get(k) for k in ("role", "path", "reader", "records", "problems")} for s in evidence["sources"]]
+
+
+def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[str] | None = None,
+                    family_runtimes: set[str] | None = None) -> dict[str, Any]:
+    from inferguard.engine.coverage import derived_values, family_report, gaps, grouped, surface_rows
+
+    families = family_report(evidence, spec)
+    rows = surface_rows(evidence, spec, families, runtimes)
+    derived = derived_values(evidence, spec)
+    fam_list = [f for f in families.values() if family_runtimes is None or f["runtime"] in family_runtimes]
+    from inferguard.engine.status import counts
+
+    return {
+        "apiVersion": "inferguard.dev/v1",
+        "kind": kind,
+        "tool": tool_info(),
+        "spec": {"version": spec.version, "digest": spec.digest},
+        "inputs": _inputs_summary(evidence),
+        "context": evidence["context"],
+        "detected": evidence["detected"],
+        "surfaces": rows,
+        "surface_counts": counts(r["status"] for r in rows) | {},
+        "families": fam_list,
+        "family_counts": counts(f["status"] for f in fam_list),
+        "derived": {k: v for k, v in derived.items() if family_runtimes is None or k.split(".")[0].split("_")[0] in {r for r in family_runtimes}},
+        "kv_cache_offload": grouped(derived, "kv_cache_offload"),
+        "gaps": gaps(rows),
+        "problems": evidence["problems"],
+    }
+
+
+def observability_coverage(inputs: Inputs, spec) -> dict[str, Any]:
+    evidence = build_evidence(inputs, spec)
+    return coverage_report(evidence, spec, kind="ObservabilityCoverageReport")
+
+
+def lmcache_compat(inputs: Inputs, spec, expect_mode: str) -> dict[str, Any]:
+    evidence = build_evidence(inputs, spec)
+    report = coverage_report(evidence, spec, kind="LMCacheCompatReport", runtimes={"LMCache"},
+                             family_runtimes={"lmcache"})
+    detected = evidence["detected"]["lmcache_mode"]
+    if expect_mode == "auto":
+        ok = detected != "none"
+        verdict = "detected" if ok else "no_lmcache"
+    else:
+        ok = detected == expect_mode or detected == "both"
+        verdict = "match" if ok else "mismatch"
+    report["mode_check"] = {"expected": expect_mode, "detected": detected, "result": verdict,
+                            "signals": evidence["detected"]["lmcache_mode_signals"]}
+    return report

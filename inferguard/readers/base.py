@@ -1,0 +1,47 @@
+"""The contract every reader keeps: bytes in, an evidence fragment plus problems out.
+
+A reader never evaluates (no thresholds, no statuses), never raises on bad input, and
+streams its input so memory stays bounded. What it understood goes into `summary`
+(lane-specific, JSON-serializable) and into `signals` (named counts: how many records of
+each kind were seen). The engine judges lanes only through `signals`, with the names the
+Surfaces spec lists, so a count of 0 is `present_zero` and a missing lane is `absent`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferguard.problems import Problem
+
+MAX_PROBLEMS = 200  # problems kept per source; the rest are counted in `problems_dropped`
+
+
+@dataclass
+class ReadResult:
+    reader: str                       # reader id, e.g. "prometheus", "lmcache_log", "lct"
+    path: str                         # what was read (a file path or a URL)
+    summary: dict[str, Any] = field(default_factory=dict)
+    signals: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    records: int = 0                  # records (lines, frames, rows, samples) understood
+    problems_dropped: int = 0
+
+    def problem(self, message: str, line: int | None = None, offset: int | None = None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.problems_dropped += 1
+            return
+        self.problems.append(Problem(self.reader, self.path, message, line=line, offset=offset))
+
+    def bump(self, signal: str, n: int = 1) -> None:
+        self.signals[signal] = self.signals.get(signal, 0) + n
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reader": self.reader,
+            "path": self.path,
+            "records": self.records,
+            "signals": dict(sorted(self.signals.items())),
+            "summary": self.summary,
+            "problems": [p.to_json() for p in self.problems],
+            "problems_dropped": self.problems_dropped,
+        }

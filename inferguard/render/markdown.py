@@ -1,0 +1,30 @@
+"""Markdown renderings of reports (no status is decided here)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(v: Any) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def coverage_markdown(report: dict[str, Any], title: str) -> str:
+    det = report["detected"]
+    out = [f"# {title}", "", f"Spec set {report['spec']['version']} (`{report['spec']['digest']}`)", ""]
+    out.append(f"- Engines: {', '.join(det.get('engines') or ['none'])}")
+    out.append(f"- LMCache mode: {det.get('lmcache_mode')}")
+    out.append(f"- Connectors: {', '.join(det.get('connectors') or ['none'])}")
+    if "mode_check" in report:
+        mc = report["mode_check"]
+        out.append(f"- Mode check: expected {mc['expected']}, detected {mc['detected']}: **{mc['result']}**")
+    out += ["", "| Row | Surface | Status | measured | zero | absent | n/a |", "|---|---|---|---|---|---|---|"]
+    for r in report["surfaces"]:
+        c = r["counts"]
+        out.append(f"| `{r['id']}` | {_cell(r['surface'])} | {r['status']} | {c['measured']} | {c['present_zero']} | {c['absent']} | {c['not_applicable']} |")
+    out += ["", "## Gaps", ""]
+    if not report["gaps"]:
+        out.append("None.")
+    for g in report["gaps"]:
+        out.append(f"- `{g['row']}`: {_cell(g['item'])} is {g['status']}; next: `{g['next_command']}`")
+    out.append("")
+    return "\n".join(out)

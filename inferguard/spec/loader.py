@@ -1,0 +1,227 @@
+"""Load spec files: YAML (safe loader, with marks) -> JSON Schema per kind -> semantic checks.
+
+Every error is collected, never only the first, and each is reported as
+`path:line:col: message (rule id)`.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import yaml
+
+from inferguard._data import schemas_dir, specs_dir
+from inferguard.problems import Problem
+from inferguard.spec.yamlload import load_all, locate
+
+API_VERSION = "inferguard.dev/v1"
+
+
+@dataclass
+class SpecDoc:
+    kind: str
+    path: str
+    index: int          # position of the document within its file
+    data: Any           # LDict with marks
+
+
+@dataclass
+class SpecSet:
+    """Validated spec documents plus lazily compiled views of them."""
+
+    docs_by_kind: dict[str, list[SpecDoc]]
+    files: list[str]
+    digest: str
+    version: str
+    problems: list[Problem] = field(default_factory=list)
+    _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def docs(self, kind: str) -> list[Any]:
+        return [d.data for d in self.docs_by_kind.get(kind, [])]
+
+    def spec_docs(self, kind: str) -> list[SpecDoc]:
+        return list(self.docs_by_kind.get(kind, []))
+
+    def compiled(self, key: str, factory: Callable[["SpecSet"], Any]) -> Any:
+        if key not in self._compiled:
+            self._compiled[key] = factory(self)
+        return self._compiled[key]
+
+    def info(self) -> dict[str, Any]:
+        return {"version": self.version, "digest": self.digest, "files": len(self.files)}
+
+
+class SpecError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        first = problems[0].format() if problems else "spec error"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+_SCHEMA_CACHE: dict[str, Any] = {}
+
+
+def _kind_snake(kind: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
+
+
+def _registry():
+    from referencing import Registry, Resource
+
+    resources = []
+    for p in sorted(schemas_dir().glob("*.json")):
+        contents = json.loads(p.read_text(encoding="utf-8"))
+        res = Resource.from_contents(contents)
+        resources.append((p.name, res))
+        if "$id" in contents:
+            resources.append((contents["$id"], res))
+    return Registry().with_resources(resources)
+
+
+def schema_validator(schema_name: str):
+    """A Draft 2020-12 validator for `schemas/<schema_name>`, with local $refs resolved."""
+    if schema_name not in _SCHEMA_CACHE:
+        from jsonschema import Draft202012Validator
+
+        path = schemas_dir() / schema_name
+        if not path.is_file():
+            return None
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        if "registry" not in _SCHEMA_CACHE:
+            _SCHEMA_CACHE["registry"] = _registry()
+        _SCHEMA_CACHE[schema_name] = Draft202012Validator(schema, registry=_SCHEMA_CACHE["registry"])
+    return _SCHEMA_CACHE[schema_name]
+
+
+def _spec_files(paths: Iterable[str | Path] | None) -> list[Path]:
+    roots = [Path(p) for p in paths] if paths else [specs_dir()]
+    out: list[Path] = []
+    for root in roots:
+        if root.is_dir():
+            out.extend(sorted(p for p in root.rglob("*.yaml") if p.is_file()))
+            out.extend(sorted(p for p in root.rglob("*.yml") if p.is_file()))
+        else:
+            out.append(root)
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _schema_problems(doc: Any, kind: str, path: str) -> list[Problem]:
+    validator = schema_validator(f"spec.{kind}.v1.schema.json")
+    if validator is None:
+        line, col = locate(doc, ["kind"])
+        return [Problem("spec", path, f"unknown kind {kind!r}", line, col, rule="spec/unknown-kind")]
+    problems = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        where = list(err.absolute_path)
+        line, col = locate(doc, where)
+        jp = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)
+        msg = err.message
+        if len(msg) > 240:
+            msg = msg[:237] + "..."
+        problems.append(Problem("spec", path, f"{jp}: {msg}", line, col, rule="spec/schema"))
+    return problems
+
+
+def _plugin(kind: str):
+    try:
+        return importlib.import_module(f"inferguard.spec.kinds.{_kind_snake(kind)}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("inferguard.spec.kinds"):
+            return None
+        raise
+
+
+def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True) -> SpecSet:
+    """Load, validate and cross-check a spec set. With strict, any problem raises SpecError."""
+    files = _spec_files(paths)
+    problems: list[Problem] = []
+    by_kind: dict[str, list[SpecDoc]] = {}
+    h = hashlib.sha256()
+    base = specs_dir()
+    for f in files:
+        shown = _display(f)
+        try:
+            raw = f.read_bytes()
+        except OSError as exc:
+            problems.append(Problem("spec", shown, f"cannot read: {exc.strerror}", rule="spec/io"))
+            continue
+        try:
+            rel = f.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            rel = f.name
+        h.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        try:
+            docs = load_all(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problems.append(Problem("spec", shown, f"not UTF-8 ({exc.reason})", rule="spec/yaml"))
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            msg = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problems.append(
+                Problem(
+                    "spec", shown, f"invalid YAML: {msg}",
+                    (mark.line + 1) if mark else None, (mark.column + 1) if mark else None,
+                    rule="spec/yaml",
+                )
+            )
+            continue
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict):
+                problems.append(Problem("spec", shown, "document is not a mapping", getattr(doc, "line", 1), rule="spec/shape"))
+                continue
+            if doc.get("apiVersion") != API_VERSION:
+                line, col = locate(doc, ["apiVersion"])
+                problems.append(Problem("spec", shown, f"apiVersion must be {API_VERSION!r}", line, col, rule="spec/api-version"))
+                continue
+            kind = doc.get("kind")
+            if not isinstance(kind, str):
+                problems.append(Problem("spec", shown, "missing 'kind'", doc.line, doc.col, rule="spec/kind"))
+                continue
+            doc_problems = _schema_problems(doc, kind, shown)
+            problems.extend(doc_problems)
+            if doc_problems:
+                continue
+            plugin = _plugin(kind)
+            if plugin is not None and hasattr(plugin, "validate"):
+                problems.extend(plugin.validate(doc, shown))
+            by_kind.setdefault(kind, []).append(SpecDoc(kind, shown, i, doc))
+    version = "0.0.0"
+    sets = by_kind.get("SpecSet", [])
+    if sets:
+        version = str(sets[0].data["version"])
+    elif paths is None:
+        problems.append(Problem("spec", _display(base), "no SpecSet document (spec-set version)", rule="spec/specset"))
+    spec = SpecSet(by_kind, [_display(f) for f in files], "sha256:" + h.hexdigest(), version)
+    # Cross-document checks (unknown references, duplicate names, jmespath that does not compile).
+    from inferguard.spec import semantic
+
+    problems.extend(semantic.check_all(spec))
+    spec.problems = problems
+    if strict and problems:
+        raise SpecError(problems)
+    return spec
+
+
+_DEFAULT: SpecSet | None = None
+
+
+def default_specs() -> SpecSet:
+    """The bundled spec set, loaded once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_specs()
+    return _DEFAULT

@@ -1,0 +1,147 @@
+"""Compile MetricFamilies documents into a catalog with one exposed-name index."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferguard.names import fold
+from inferguard.problems import Problem
+from inferguard.spec.yamlload import locate
+
+
+@dataclass(frozen=True)
+class NameDef:
+    name: str
+    versions: str | None
+    generation: str | None
+    status: str
+
+
+@dataclass
+class MetricDef:
+    id: str
+    family: str
+    runtime: str
+    component: str | None
+    type: str
+    unit: str | None
+    aggregate: str
+    labels: tuple[str, ...]
+    status: str
+    title: str
+    names: tuple[NameDef, ...]
+
+
+@dataclass
+class FamilyDef:
+    id: str
+    runtime: str
+    component: str | None
+    title: str
+    description: str
+    status: str
+    required_when: str | None
+    metrics: list[str]
+    path: str = ""
+    line: int | None = None
+
+
+@dataclass
+class DerivedDef:
+    id: str
+    runtime: str
+    title: str
+    op: str
+    unit: str | None
+    group: str | None
+    inputs: dict[str, Any]
+
+
+@dataclass
+class MetricCatalog:
+    families: dict[str, FamilyDef] = field(default_factory=dict)
+    metrics: dict[str, MetricDef] = field(default_factory=dict)
+    derived: dict[str, DerivedDef] = field(default_factory=dict)
+    # fold(exposed name) -> (metric id, NameDef)
+    index: dict[str, tuple[str, NameDef]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def lookup(self, exposed: str) -> tuple[str, NameDef] | None:
+        return self.index.get(fold(exposed))
+
+    def families_of(self, runtime: str) -> list[FamilyDef]:
+        return [f for f in self.families.values() if f.runtime == runtime]
+
+
+def build_catalog(spec) -> MetricCatalog:
+    cat = MetricCatalog()
+    seen_where: dict[str, str] = {}
+    for sd in spec.spec_docs("MetricFamilies"):
+        doc, path = sd.data, sd.path
+        runtime = doc["runtime"]
+        for fi, fam in enumerate(doc["families"]):
+            fid = fam["id"]
+            line, col = locate(doc, ["families", fi, "id"])
+            if fid in cat.families:
+                cat.problems.append(Problem("spec", path, f"duplicate family id {fid!r} (first at {seen_where[fid]})", line, col, rule="metrics/duplicate-id"))
+                continue
+            seen_where[fid] = f"{path}:{line}"
+            fdef = FamilyDef(
+                fid, runtime, fam.get("component"), fam["title"], fam.get("description", ""),
+                fam.get("status", "stable"), fam.get("required_when"), [], path, line,
+            )
+            cat.families[fid] = fdef
+            for mi, met in enumerate(fam["metrics"]):
+                mid = met["id"]
+                mline, mcol = locate(doc, ["families", fi, "metrics", mi, "id"])
+                if mid in cat.metrics or mid in cat.families:
+                    cat.problems.append(Problem("spec", path, f"duplicate metric id {mid!r}", mline, mcol, rule="metrics/duplicate-id"))
+                    continue
+                names = tuple(
+                    NameDef(n["name"], n.get("versions"), n.get("generation"), n.get("status", met.get("status", "stable")))
+                    for n in met["names"]
+                )
+                mdef = MetricDef(
+                    mid, fid, runtime, fam.get("component"), met["type"], met.get("unit"),
+                    met["aggregate"], tuple(met.get("labels", ())), met.get("status", fam.get("status", "stable")),
+                    met.get("title", fam["title"]), names,
+                )
+                cat.metrics[mid] = mdef
+                fdef.metrics.append(mid)
+                for ni, nd in enumerate(names):
+                    key = fold(nd.name)
+                    nline, ncol = locate(doc, ["families", fi, "metrics", mi, "names", ni, "name"])
+                    if key in cat.index and cat.index[key][0] != mid:
+                        other = cat.index[key][0]
+                        cat.problems.append(Problem(
+                            "spec", path,
+                            f"exposed name {nd.name!r} is claimed by {other!r} and {mid!r}",
+                            nline, ncol, rule="metrics/name-collision",
+                        ))
+                        continue
+                    cat.index.setdefault(key, (mid, nd))
+        for di, der in enumerate(doc.get("derived", [])):
+            did = der["id"]
+            dline, dcol = locate(doc, ["derived", di, "id"])
+            if did in cat.derived or did in cat.metrics:
+                cat.problems.append(Problem("spec", path, f"duplicate derived id {did!r}", dline, dcol, rule="metrics/duplicate-id"))
+                continue
+            inputs = {k: der[k] for k in ("numerator", "denominator", "metric", "metrics") if k in der}
+            cat.derived[did] = DerivedDef(did, runtime, der.get("title", did), der["op"], der.get("unit"), der.get("group"), inputs)
+    # References from derived values to metrics are checked once every file is in.
+    for sd in spec.spec_docs("MetricFamilies"):
+        for di, der in enumerate(sd.data.get("derived", [])):
+            refs = [der[k] for k in ("numerator", "denominator", "metric") if k in der] + list(der.get("metrics", []))
+            for ref in refs:
+                if ref not in cat.metrics and ref not in cat.derived:
+                    line, col = locate(sd.data, ["derived", di])
+                    cat.problems.append(Problem("spec", sd.path, f"derived {der['id']!r} refers to unknown metric {ref!r}", line, col, rule="metrics/unknown-ref"))
+            if der["op"] == "histogram_mean" and der.get("metric") in cat.metrics:
+                if cat.metrics[der["metric"]].type not in ("histogram", "summary"):
+                    line, col = locate(sd.data, ["derived", di])
+                    cat.problems.append(Problem("spec", sd.path, f"derived {der['id']!r}: histogram_mean needs a histogram or summary, {der['metric']!r} is a {cat.metrics[der['metric']].type}", line, col, rule="metrics/type"))
+    return cat
+
+
+def catalog(spec) -> MetricCatalog:
+    return spec.compiled("metrics", build_catalog)

@@ -1,0 +1,119 @@
+"""Cross-document checks: unknown references, duplicate ids, expressions that do not compile.
+
+Each check returns Problems with the file, line and column of the offending node and a
+rule id (`area/name`). Per-kind checks that need only one document live in the kind's
+plugin (`inferguard/spec/kinds/<kind>.py: validate`).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from inferguard.problems import Problem
+from inferguard.spec.expr import ExprError, compile_expr
+from inferguard.spec.metrics import catalog
+from inferguard.spec.yamlload import locate
+
+CHECKS: list[Callable[[Any], list[Problem]]] = []
+
+
+def register(fn: Callable[[Any], list[Problem]]) -> Callable[[Any], list[Problem]]:
+    CHECKS.append(fn)
+    return fn
+
+
+def _expr(doc, path: str, where: list, text: str | None, out: list[Problem]) -> None:
+    if not text:
+        return
+    try:
+        compile_expr(text)
+    except ExprError as exc:
+        line, col = locate(doc, where)
+        out.append(Problem("spec", path, f"jmespath does not compile: {exc}", line, col, rule="expr/syntax"))
+
+
+def _regex(doc, path: str, where: list, text: str, out: list[Problem]) -> None:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        line, col = locate(doc, where)
+        out.append(Problem("spec", path, f"regex does not compile: {exc}", line, col, rule="regex/syntax"))
+
+
+@register
+def metric_families(spec) -> list[Problem]:
+    cat = catalog(spec)
+    out = list(cat.problems)
+    for sd in spec.spec_docs("MetricFamilies"):
+        for fi, fam in enumerate(sd.data["families"]):
+            _expr(sd.data, sd.path, ["families", fi, "required_when"], fam.get("required_when"), out)
+    return out
+
+
+@register
+def detection(spec) -> list[Problem]:
+    cat = catalog(spec)
+    out: list[Problem] = []
+    components = {(m.runtime, m.component) for m in cat.metrics.values()}
+    for sd in spec.spec_docs("Detection"):
+        doc = sd.data
+        for section in ("engines", "lmcache_modes", "connectors"):
+            ids = set()
+            for ti, target in enumerate(doc[section]):
+                if target["id"] in ids:
+                    line, col = locate(doc, [section, ti, "id"])
+                    out.append(Problem("spec", sd.path, f"duplicate {section} id {target['id']!r}", line, col, rule="detection/duplicate-id"))
+                ids.add(target["id"])
+                for si, sig in enumerate(target["signals"]):
+                    where = [section, ti, "signals", si]
+                    line, col = locate(doc, where)
+                    if "family" in sig and sig["family"] not in cat.families:
+                        out.append(Problem("spec", sd.path, f"unknown family {sig['family']!r}", line, col, rule="detection/unknown-ref"))
+                    if "metric" in sig and sig["metric"] not in cat.metrics:
+                        out.append(Problem("spec", sd.path, f"unknown metric {sig['metric']!r}", line, col, rule="detection/unknown-ref"))
+                    if "metric_label" in sig and sig["metric_label"]["metric"] not in cat.metrics:
+                        out.append(Problem("spec", sd.path, f"unknown metric {sig['metric_label']['metric']!r}", line, col, rule="detection/unknown-ref"))
+                    if "component" in sig:
+                        c = sig["component"]
+                        if (c["runtime"], c["component"]) not in components:
+                            out.append(Problem("spec", sd.path, f"no metric has component {c['component']!r} in runtime {c['runtime']!r}", line, col, rule="detection/unknown-ref"))
+                    if "argv" in sig:
+                        _regex(doc, sd.path, where + ["argv", "regex"], sig["argv"]["regex"], out)
+                    for key in ("metric_label", "lane_value"):
+                        if key in sig and "matches" in sig[key]:
+                            _regex(doc, sd.path, where + [key, "matches"], sig[key]["matches"], out)
+                    if "lane_value" in sig:
+                        _expr(doc, sd.path, where + ["lane_value", "path"], sig["lane_value"]["path"], out)
+        for ai, rule in enumerate(doc["applicability"]):
+            _expr(doc, sd.path, ["applicability", ai, "when"], rule["when"], out)
+    return out
+
+
+@register
+def surfaces(spec) -> list[Problem]:
+    cat = catalog(spec)
+    out: list[Problem] = []
+    seen: dict[str, str] = {}
+    for sd in spec.spec_docs("Surfaces"):
+        doc = sd.data
+        for ri, row in enumerate(doc["rows"]):
+            line, col = locate(doc, ["rows", ri, "id"])
+            if row["id"] in seen:
+                out.append(Problem("spec", sd.path, f"duplicate row id {row['id']!r} (first at {seen[row['id']]})", line, col, rule="surfaces/duplicate-id"))
+            seen.setdefault(row["id"], f"{sd.path}:{line}")
+            _expr(doc, sd.path, ["rows", ri, "applies_when"], row.get("applies_when"), out)
+            for qi, req in enumerate(row["requires"]):
+                where = ["rows", ri, "requires", qi]
+                if "family" in req and req["family"] not in cat.families:
+                    l2, c2 = locate(doc, where + ["family"])
+                    out.append(Problem("spec", sd.path, f"unknown family {req['family']!r}", l2, c2, rule="surfaces/unknown-family"))
+                _expr(doc, sd.path, where + ["required_when"], req.get("required_when"), out)
+    return out
+
+
+def check_all(spec) -> list[Problem]:
+    out: list[Problem] = []
+    for fn in CHECKS:
+        out.extend(fn(spec))
+    return out
+
