@@ -164,14 +164,30 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResult, catalog, role: str) -> None:
     """Fold one parsed scrape into the evidence (metrics by canonical id, plus its source record)."""
     metrics = evidence["metrics"]
+    # Within one scrape, two exposed names of one metric are the same quantity emitted twice
+    # (a deprecated alias kept for a release): read the newest name, never add them up.
+    chosen: dict[str, tuple[int, FamilyData, list[str]]] = {}
     for fd in expo.families.values():
         mdef = catalog.metrics[fd.metric_id]
+        hit = catalog.lookup(fd.name)
+        rank = mdef.names.index(hit[1]) if hit is not None and hit[1] in mdef.names else -1
+        prev = chosen.get(mdef.id)
+        if prev is None:
+            chosen[mdef.id] = (rank, fd, [])
+        elif rank > prev[0]:
+            chosen[mdef.id] = (rank, fd, prev[2] + [prev[1].name])
+        else:
+            prev[2].append(fd.name)
+    for mid, (_rank, fd, shadowed) in chosen.items():
+        mdef = catalog.metrics[mid]
         entry = _metric_entry(fd, mdef, role)
         hit = catalog.lookup(fd.name)
         if hit is not None:
             entry["generation"] = hit[1].generation
             entry["versions"] = hit[1].versions
             entry["name_status"] = hit[1].status
+        if shadowed:
+            entry["also_exposed_as"] = sorted(shadowed)
         if mdef.id in metrics:
             metrics[mdef.id] = _merge(metrics[mdef.id], entry)
         else:

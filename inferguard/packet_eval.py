@@ -10,8 +10,10 @@ from typing import Any
 
 from inferguard.problems import InputError
 
-CONTEXT_KEYS = {"expected_engine", "expected_lmcache_mode", "l2_configured", "external_cache_configured",
-                "cpu_offload_configured", "disaggregated", "cacheblend_configured"}
+def _context_keys() -> set[str]:
+    from inferguard.pipeline import default_context
+
+    return set(default_context())
 
 
 def classify(packet_dir: str, spec) -> dict[str, list[str]]:
@@ -46,9 +48,10 @@ def _context(files: list[str]) -> dict[str, Any]:
             raise InputError(f"context file is not valid: {str(exc).splitlines()[0]}", f, line) from None
         if not isinstance(data, dict):
             raise InputError("context file must be a mapping", f)
-        unknown = set(data) - CONTEXT_KEYS
+        known = _context_keys()
+        unknown = set(data) - known
         if unknown:
-            raise InputError(f"unknown context keys: {', '.join(sorted(unknown))} (known: {', '.join(sorted(CONTEXT_KEYS))})", f)
+            raise InputError(f"unknown context keys: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})", f)
         ctx.update(data)
     return ctx
 

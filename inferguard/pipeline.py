@@ -38,6 +38,9 @@ def default_context(**overrides: Any) -> dict[str, Any]:
         "cpu_offload_configured": False,
         "disaggregated": False,
         "cacheblend_configured": False,
+        "remote_backend_configured": False,
+        "p2p_configured": False,
+        "cache_controller_configured": False,
     }
     ctx.update({k: v for k, v in overrides.items() if v is not None})
     return ctx
@@ -145,6 +148,7 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
     derived = derived_values(evidence, spec)
     fam_list = [f for f in families.values() if family_runtimes is None or f["runtime"] in family_runtimes]
     from inferguard.engine.status import counts
+    from inferguard.engine.vocab import SURFACE_STATES
 
     return {
         "apiVersion": "inferguard.dev/v1",
@@ -155,10 +159,10 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
         "context": evidence["context"],
         "detected": evidence["detected"],
         "surfaces": rows,
-        "surface_counts": counts(r["status"] for r in rows) | {},
+        "surface_counts": counts((r["status"] for r in rows), SURFACE_STATES),
         "families": fam_list,
         "family_counts": counts(f["status"] for f in fam_list),
-        "derived": {k: v for k, v in derived.items() if family_runtimes is None or k.split(".")[0].split("_")[0] in {r for r in family_runtimes}},
+        "derived": {k: v for k, v in derived.items() if family_runtimes is None or v["runtime"] in family_runtimes},
         "kv_cache_offload": grouped(derived, "kv_cache_offload"),
         "gaps": gaps(rows),
         "problems": evidence["problems"],

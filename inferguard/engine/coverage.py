@@ -62,7 +62,7 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
         return e.get("value")
 
     for did, d in cat.derived.items():
-        res: dict[str, Any] = {"id": did, "title": d.title, "op": d.op, "unit": d.unit, "group": d.group,
+        res: dict[str, Any] = {"id": did, "runtime": d.runtime, "title": d.title, "op": d.op, "unit": d.unit, "group": d.group,
                                "inputs": d.inputs, "value": None, "basis": "computed from measured counters"}
         if d.op == "ratio":
             num, den = val(d.inputs["numerator"]), val(d.inputs["denominator"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from inferguard.engine.vocab import (
-    ABSENT, COVERED, MEASURED, MISSING, NOT_APPLICABLE, PARTIAL, PRESENT_ZERO, ZERO,
+    ABSENT, COVERED, ITEM_STATES, MEASURED, MISSING, NOT_APPLICABLE, PARTIAL, PRESENT_ZERO, ZERO,
 )
 
 
@@ -60,8 +60,8 @@ def rollup(item_statuses: Iterable[str]) -> str:
     return PARTIAL
 
 
-def counts(statuses: Iterable[str]) -> dict[str, int]:
-    out = {MEASURED: 0, PRESENT_ZERO: 0, ABSENT: 0, NOT_APPLICABLE: 0}
+def counts(statuses: Iterable[str], states: Iterable[str] = ITEM_STATES) -> dict[str, int]:
+    out = {s: 0 for s in states}
     for s in statuses:
         out[s] = out.get(s, 0) + 1
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,9 +145,36 @@ def _plugin(kind: str):
         raise
 
 
-def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True) -> SpecSet:
-    """Load, validate and cross-check a spec set. With strict, any problem raises SpecError."""
+def _stamp_path(digest: str) -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not base:
+        return None
+    schema_digest = hashlib.sha256()
+    for p in sorted(schemas_dir().glob("*.json")):
+        schema_digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    key = hashlib.sha256((digest + schema_digest.hexdigest()).encode()).hexdigest()[:32]
+    return Path(base) / "inferguard" / f"specs-valid-{key}"
+
+
+def _quick_digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        except OSError:
+            h.update(b"?")
+    return h.hexdigest()
+
+
+def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True, trust_cache: bool = False) -> SpecSet:
+    """Load, validate and cross-check a spec set. With strict, any problem raises SpecError.
+
+    With trust_cache, schema validation is skipped when this exact set of spec files and
+    schemas passed every check before (a stamp in the user's cache directory); YAML
+    parsing and the semantic checks still run. `specs lint` never trusts the cache."""
     files = _spec_files(paths)
+    stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
+    skip_schema = stamp is not None and stamp.exists()
     problems: list[Problem] = []
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
@@ -191,7 +219,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
             if not isinstance(kind, str):
                 problems.append(Problem("spec", shown, "missing 'kind'", doc.line, doc.col, rule="spec/kind"))
                 continue
-            doc_problems = _schema_problems(doc, kind, shown)
+            doc_problems = [] if skip_schema else _schema_problems(doc, kind, shown)
             problems.extend(doc_problems)
             if doc_problems:
                 continue
@@ -213,6 +241,12 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     spec.problems = problems
     if strict and problems:
         raise SpecError(problems)
+    if stamp is not None and not skip_schema and not problems:
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(spec.digest + "\n", encoding="utf-8")
+        except OSError:
+            pass  # no writable cache: validate every time
     return spec
 
 
@@ -223,5 +257,5 @@ def default_specs() -> SpecSet:
     """The bundled spec set, loaded once per process."""
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = load_specs()
+        _DEFAULT = load_specs(trust_cache=True)
     return _DEFAULT

@@ -67,7 +67,8 @@ def load_all(text: str) -> list[Any]:
 
 
 def locate(doc: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
-    """Line and column of the deepest node on `path` that carries a mark."""
+    """Line and column of the deepest node on `path`: a mapping key's own position, or the
+    start of a sequence item."""
     line = getattr(doc, "line", None)
     col = getattr(doc, "col", None)
     node = doc
@@ -79,8 +80,8 @@ def locate(doc: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
+            if getattr(node, "line", None) is not None:
+                line, col = node.line, node.col
         else:
             break
-        if getattr(node, "line", None) is not None and not isinstance(node, dict):
-            line, col = node.line, node.col
     return line, col

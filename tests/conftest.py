@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SHARED_REAL = ROOT.parent / "shared" / "data" / "real"
+H100 = FIXTURES / "packets" / "vllm-lmcache-mp-h100"
+
+
+def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess (what a user runs)."""
+    env = dict(os.environ)
+    env.pop("INFERGUARD_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "inferguard", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def spec():
+    from inferguard.spec import default_specs
+
+    return default_specs()
+
+
+@pytest.fixture(scope="session")
+def report_validator():
+    from inferguard.spec.loader import schema_validator
+
+    return schema_validator("report.coverage.v1.schema.json")
+
+
+def validate(validator, doc) -> None:
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    assert not errors, [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]]
+
+
+def load_json(path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
