@@ -290,3 +290,117 @@ def specs_list(kind: str | None) -> None:
             click.echo(f"{k:<16} {d.path}")
     if not kind or kind == "MetricFamilies":
         click.echo(f"{len(cat.families)} families, {len(cat.metrics)} metrics, {len(cat.index)} exposed names, {len(cat.derived)} derived values")
+
+
+def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--specs", "specs_path", type=click.Path(exists=True),
+                      help="Spec folder or file to use instead of the bundled spec set.")(fn)
+    return click.option("--root", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
+                        help="Project root: fixture paths in the specs are relative to it.")(fn)
+
+
+def _spec_for(specs_path: str | None):
+    from inferguard.spec import default_specs, load_specs
+
+    return load_specs([specs_path]) if specs_path else default_specs()
+
+
+@specs_group.command("test")
+@_root_option
+@click.option("--row", "rows", multiple=True, help="Only this row id (repeatable).")
+@handle_errors
+def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None:
+    """Run every fixture named in the Surfaces spec through the real pipeline.
+
+    Prints expected versus got per row id for each failure and exits 1 if any fails.
+
+    \b
+    Example:
+      inferguard specs test
+      inferguard specs test --row lmcache.mp_prometheus
+    """
+    from pathlib import Path
+
+    from inferguard.matrix import run_fixtures
+
+    spec = _spec_for(specs_path)
+    results = run_fixtures(spec, Path(root), set(rows) or None)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        mark = "pass" if r.passed else "FAIL"
+        click.echo(f"{mark}  {r.row:<32} {r.path}")
+        for line in ([] if r.passed else r.diff()):
+            click.echo(f"        {line}")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _cli_sections() -> list[tuple[str, str]]:
+    out = []
+
+    def walk(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
+        ctx = click.Context(cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+        out.append((" ".join(path), cmd.get_help(ctx)))
+        if isinstance(cmd, click.Group):
+            for name in sorted(cmd.commands):
+                walk(cmd.commands[name], path + [name], ctx)
+
+    walk(main, ["inferguard"], None)
+    return out
+
+
+@main.group("docs")
+def docs_group() -> None:
+    """Generate docs/coverage-matrix.md and docs/cli.md from the specs."""
+
+
+@docs_group.command("build")
+@_root_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff summary if the docs drift.")
+@handle_errors
+def docs_build(root: str, specs_path: str | None, check: bool) -> None:
+    """Write docs/coverage-matrix.md and docs/cli.md (generated; never edit them by hand).
+
+    \b
+    Example:
+      inferguard docs build
+      inferguard docs build --check   # in CI: fails when the specs changed but the docs did not
+    """
+    import difflib
+    from pathlib import Path
+
+    from inferguard.matrix import build_matrix, fixture_inventory
+    from inferguard.packet import write_text_atomic
+    from inferguard.render.docs import cli_reference, coverage_matrix
+
+    spec = _spec_for(specs_path)
+    rootp = Path(root)
+    matrix = build_matrix(spec, rootp)
+    files = {
+        rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
+        rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
+    }
+    drift = []
+    for path, text in files.items():
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        if old == text:
+            continue
+        if check:
+            diff = list(difflib.unified_diff((old or "").splitlines(), text.splitlines(), str(path), "generated", lineterm="", n=0))
+            changed = sum(1 for d in diff if d[:1] in "+-" and not d.startswith(("+++", "---")))
+            drift.append(f"{path}: {'missing' if old is None else f'{changed} line(s) differ'}")
+            for d in diff[2:8]:
+                drift.append(f"    {d[:160]}")
+        else:
+            write_text_atomic(path, text)
+            click.echo(f"wrote {path}")
+    if check:
+        if drift:
+            click.echo("generated docs drift from the specs (run `inferguard docs build`):")
+            for d in drift:
+                click.echo(f"  {d}")
+            sys.exit(1)
+        click.echo("docs are up to date")
+    score = matrix["checklist"]["score"] if matrix["checklist"] else "n/a"
+    click.echo(f"score: {score} / 100")

@@ -487,7 +487,7 @@ def test_sglang_fixture_names_resolve_and_provenance_is_complete(case):
     assert str(prov["created"]) == "2026-11-29"
     assert prov["versions"]["sglang"]
     assert prov["description"].strip() and prov["derived_from"].strip()
-    text = (folder / "metrics.prom").read_text(encoding="utf-8")
+    text = (folder / "engine.prom").read_text(encoding="utf-8")
     index = _index()
     families = {n for n in family_names_from_exposition(text)
                 if not n.endswith(_SUFFIXES) or fold(n) in index}

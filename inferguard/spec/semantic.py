@@ -117,3 +117,34 @@ def check_all(spec) -> list[Problem]:
         out.extend(fn(spec))
     return out
 
+
+
+@register
+def checklist(spec) -> list[Problem]:
+    cat = catalog(spec)
+    out: list[Problem] = []
+    rows = {r["id"] for d in spec.docs("Surfaces") for r in d["rows"]}
+    docs = spec.spec_docs("Checklist")
+    if len(docs) > 1:
+        out.append(Problem("spec", docs[1].path, "more than one Checklist document", docs[1].data.line, rule="checklist/duplicate"))
+    for sd in docs[:1]:
+        doc = sd.data
+        total = 0.0
+        ids: set[str] = set()
+        for section in ("lanes", "closeout"):
+            for li, lane in enumerate(doc[section]):
+                total += float(lane["weight"])
+                if lane["id"] in ids:
+                    line, col = locate(doc, [section, li, "id"])
+                    out.append(Problem("spec", sd.path, f"duplicate lane id {lane['id']!r}", line, col, rule="checklist/duplicate-id"))
+                ids.add(lane["id"])
+                for ii, item in enumerate(lane["items"]):
+                    line, col = locate(doc, [section, li, "items", ii])
+                    if "row" in item and item["row"] not in rows:
+                        out.append(Problem("spec", sd.path, f"unknown surface row {item['row']!r}", line, col, rule="checklist/unknown-ref"))
+                    if "family" in item and item["family"] not in cat.families:
+                        out.append(Problem("spec", sd.path, f"unknown family {item['family']!r}", line, col, rule="checklist/unknown-ref"))
+        if abs(total - 100.0) > 1e-9:
+            line, col = locate(doc, ["lanes"])
+            out.append(Problem("spec", sd.path, f"lane and closeout weights sum to {total:g}, not 100", line, col, rule="checklist/weights"))
+    return out

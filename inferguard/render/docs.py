@@ -1,0 +1,104 @@
+"""Markdown for the generated docs. It prints what the engine computed; it decides nothing."""
+from __future__ import annotations
+
+from typing import Any
+
+BANNER = ("<!-- GENERATED FILE: written by `inferguard docs build` from specs/ and fixtures/. "
+          "Do not edit by hand; edit the specs and rebuild. -->")
+
+
+def _c(v: Any) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _req(r: dict[str, Any]) -> str:
+    what = f"family `{r['family']}`" if "family" in r else f"lane `{r['lane']}`" + (
+        f" ({', '.join(r['signals'])})" if r.get("signals") else "")
+    if r.get("required_when"):
+        what += f" when `{r['required_when']}`"
+    if r.get("optional"):
+        what += " (optional)"
+    return what
+
+
+def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]]) -> str:
+    cl = matrix["checklist"]
+    caps = [r["capability"]["status"] for r in matrix["rows"]]
+    out = [BANNER, "", "# Coverage matrix", ""]
+    out += [f"Spec set {spec.version}, digest `{spec.digest}`.", ""]
+    out += ["## Status meanings", "",
+            "What InferGuard itself can do per row (computed, never typed):", "",
+            "- `missing`: no reader exists for a source the row needs.",
+            "- `partial`: the readers exist, but some required family or lane has no passing fixture.",
+            "- `supported`: every required family and lane is present in a passing fixture.",
+            "- `live_validated`: supported, and a passing fixture was captured live (provenance `live`).",
+            "",
+            "Checklist lane states: `missing`, `parser_only` (reader or command exists, nothing proves it on data), "
+            "`fixture_backed` (a passing fixture or a test exercises it), `live_validated`, "
+            "`destructive_skipped` (destructive routes are listed and never sent), `mixed` (items differ). "
+            "Credits per state: " + ", ".join(f"`{k}` {v}" for k, v in spec.docs("Checklist")[0]["credits"].items()) + ".",
+            "",
+            "In a packet, a surface is `covered`, `partial`, `zero`, `missing` or `not_applicable`, and a family is "
+            "`measured`, `present_zero`, `absent` or `not_applicable` (see the README).", ""]
+    out += ["## Progress", ""]
+    if cl:
+        out.append(f"**Score: {cl['score']} / 100** (weighted checklist lanes and metric-family closeout).")
+        out.append("")
+    tally = {s: caps.count(s) for s in ("live_validated", "supported", "partial", "missing")}
+    out.append("Rows: " + ", ".join(f"{n} {s}" for s, n in tally.items()) + f" (of {len(caps)}).")
+    out += ["", "## Matrix", "",
+            "| Runtime | Surface | Artifacts | Entrypoints | Requires | Capability | Missing proof | Next command |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in matrix["rows"]:
+        row, cap = r["row"], r["capability"]
+        capt = cap["status"]
+        if cap["missing_readers"]:
+            capt += f" (no reader: {', '.join(cap['missing_readers'])})"
+        elif cap["uncovered_items"]:
+            capt += f" (no passing fixture for: {', '.join(cap['uncovered_items'])})"
+        exp = " (experimental)" if row.get("status") == "experimental" else ""
+        out.append(
+            f"| {row['runtime']} | {_c(row['surface'])}{exp}<br>`{row['id']}` | {_c('; '.join(row['artifacts']))} | "
+            f"{_c('; '.join(row['entrypoints']))} | {'<br>'.join(_c(_req(q)) for q in row['requires'])} | {capt} | "
+            f"{_c(row['missing_proof'])} | `{_c(row['next_command'])}` |")
+    if cl:
+        for title, key in (("Checklist", "lanes"), ("Metric-family closeout", "closeout")):
+            out += ["", f"## {title}", "", "| Lane | Weight | State | Credit | Points | Items |", "|---|---|---|---|---|---|"]
+            for lane in cl[key]:
+                items = "<br>".join(f"{_c(i['item'])}: {i['state']}" for i in lane["items"])
+                out.append(f"| {_c(lane['title'])} | {lane['weight']} | {lane['state']} | {lane['credit']:.2f} | {lane['points']:.2f} | {items} |")
+    out += ["", "## Current fixture coverage", "", "| Fixture | Provenance | Rows (expectation: result) | Tests naming it |",
+            "|---|---|---|---|"]
+    by_path: dict[str, list[str]] = {}
+    for res in matrix["results"]:
+        by_path.setdefault(res.path, []).append(f"`{res.row}` {res.expected_status}: {'pass' if res.passed else 'FAIL'}")
+    for fx in inventory:
+        rows = "<br>".join(by_path.get(fx["path"], [])) or "none"
+        tests = ", ".join(f"`{t}`" for t in fx["tests"]) or "none"
+        out.append(f"| `{fx['path']}` | {fx['origin']} | {rows} | {tests} |")
+    out += ["", "## Fixture plan", ""]
+    plan = []
+    for r in matrix["rows"]:
+        row, cap = r["row"], r["capability"]
+        for res in r["fixtures"]:
+            if not res.passed:
+                plan.append(f"- `{row['id']}`: `{res.path}` " + ("is declared but missing" if not res.exists else "fails: " + "; ".join(res.diff())))
+        if not r["fixtures"]:
+            plan.append(f"- `{row['id']}`: no fixture declared; add one under `fixtures/` with a PROVENANCE.yaml and list it in `specs/surfaces.yaml`")
+        elif cap["uncovered_items"] and cap["status"] != "missing":
+            plan.append(f"- `{row['id']}`: no passing fixture shows {', '.join(f'`{i}`' for i in cap['uncovered_items'])}")
+        if cap["status"] == "supported":
+            plan.append(f"- `{row['id']}`: a live capture (provenance `live`) would make it live_validated")
+    out += plan or ["Nothing planned."]
+    out += ["", "## Targeted test command", "", "```bash",
+            "inferguard specs test                      # every fixture above, expected versus got per row",
+            "python3 -m pytest tests/test_spec_fixtures.py -k 'ROW_ID'   # one row's fixtures under pytest",
+            "inferguard docs build --check              # this page matches the specs", "```", ""]
+    return "\n".join(out)
+
+
+def cli_reference(sections: list[tuple[str, str]]) -> str:
+    out = [BANNER, "", "# Command line reference", ""]
+    for name, help_text in sections:
+        out += [f"## `{name}`", "", "```text", help_text.rstrip(), "```", ""]
+    return "\n".join(out)
