@@ -1,0 +1,127 @@
+"""The generated matrix: deterministic, computed from specs and fixtures, never typed."""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+
+def _workspace(tmp_path):
+    """A copy of what the docs are built from: specs, fixtures, tests (for test references)."""
+    for name in ("specs", "fixtures", "tests"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "docs").mkdir()
+    return tmp_path
+
+
+def _build(ws):
+    proc = run_cli("docs", "build", "--root", str(ws), "--specs", str(ws / "specs"))
+    assert proc.returncode == 0, proc.stderr
+    text = (ws / "docs" / "coverage-matrix.md").read_text()
+    score = float(re.search(r"\*\*Score: ([0-9.]+) / 100\*\*", text).group(1))
+    return text, score
+
+
+def _row_capability(text, row_id):
+    line = next(l for l in text.splitlines() if f"<br>`{row_id}` |" in l)
+    return line.split(" | ")[5].split(" ")[0]
+
+
+def test_same_inputs_same_bytes(tmp_path):
+    ws = _workspace(tmp_path)
+    first, _ = _build(ws)
+    second, _ = _build(ws)
+    assert first == second
+    assert first.startswith("<!-- GENERATED FILE")
+
+
+def test_deleting_a_fixture_lowers_score_and_changes_row(tmp_path):
+    ws = _workspace(tmp_path)
+    before, score_before = _build(ws)
+    assert _row_capability(before, "sglang.queue") == "supported"
+    shutil.rmtree(ws / "fixtures" / "sglang" / "healthy-hicache-pd-prefill-0.5.23")
+    after, score_after = _build(ws)
+    assert score_after < score_before
+    assert _row_capability(after, "sglang.queue") == "partial"
+    assert "`sglang.queue`: `fixtures/sglang/healthy-hicache-pd-prefill-0.5.23` is declared but missing" in after
+
+
+def test_adding_a_live_fixture_raises_score(tmp_path):
+    ws = _workspace(tmp_path)
+    before, score_before = _build(ws)
+    assert "live_validated" not in _row_capability(before, "sglang.queue")
+    live = ws / "fixtures" / "sglang" / "queue-live-copy"
+    shutil.copytree(ws / "fixtures" / "sglang" / "healthy-hicache-pd-prefill-0.5.23", live)
+    (live / "PROVENANCE.yaml").write_text("origin: live\ndescription: test copy marked live\n")
+    surf = ws / "specs" / "surfaces.yaml"
+    text = surf.read_text()
+    anchor = "      - {path: fixtures/sglang/healthy-hicache-pd-prefill-0.5.23, expect: {status: covered}}\n"
+    i = text.index("  - id: sglang.queue")
+    j = text.index(anchor, i) + len(anchor)
+    surf.write_text(text[:j] + "      - {path: fixtures/sglang/queue-live-copy, expect: {status: covered}}\n" + text[j:])
+    after, score_after = _build(ws)
+    assert _row_capability(after, "sglang.queue") == "live_validated"
+    assert score_after > score_before
+
+
+def test_live_validated_only_where_a_live_fixture_passes():
+    from inferguard.matrix import build_matrix
+    from inferguard.spec import default_specs
+
+    m = build_matrix(default_specs(), ROOT)
+    for r in m["rows"]:
+        if r["capability"]["status"] == "live_validated":
+            assert any(f.passed and f.origin == "live" for f in r["fixtures"]), r["row"]["id"]
+
+
+def test_check_reports_drift(tmp_path):
+    ws = _workspace(tmp_path)
+    _build(ws)
+    ok = run_cli("docs", "build", "--root", str(ws), "--specs", str(ws / "specs"), "--check")
+    assert ok.returncode == 0, ok.stdout
+    (ws / "docs" / "coverage-matrix.md").write_text("hand edit\n")
+    bad = run_cli("docs", "build", "--root", str(ws), "--specs", str(ws / "specs"), "--check")
+    assert bad.returncode == 1
+    assert "coverage-matrix.md" in bad.stdout and "differ" in bad.stdout
+
+
+def _next_commands():
+    from inferguard.spec import default_specs
+
+    for doc in default_specs().docs("Surfaces"):
+        for row in doc["rows"]:
+            yield pytest.param(row["next_command"], id=row["id"])
+
+
+@pytest.mark.parametrize("command", list(_next_commands()))
+def test_every_next_command_is_a_valid_invocation(command):
+    import click
+
+    from inferguard.cli import main
+
+    words = shlex.split(command)
+    assert words[0] == "inferguard"
+    group, rest, ctx = main, words[1:], None
+    while isinstance(group, click.Group):
+        ctx = click.Context(group, info_name=rest[0] if ctx else "inferguard", parent=ctx)
+        assert rest, f"{command!r} names no command"
+        sub = group.get_command(ctx, rest[0])
+        assert sub is not None, f"unknown command {rest[0]!r} in {command!r}"
+        group, name, rest = sub, rest[0], rest[1:]
+    try:
+        group.make_context(name, rest, parent=ctx)
+    except click.UsageError as exc:  # unknown option, bad choice, missing value
+        pytest.fail(f"{command!r}: {exc.format_message()}")
+
+
+def test_broken_checklist_weights_fail_lint(tmp_path):
+    bad = tmp_path / "checklist.yaml"
+    text = (ROOT / "specs" / "checklist.yaml").read_text().replace("    weight: 8\n", "    weight: 9\n", 1)
+    bad.write_text(text)
+    proc = run_cli("specs", "lint", str(bad), str(ROOT / "specs" / "surfaces.yaml"), str(ROOT / "specs" / "metrics"))
+    assert proc.returncode == 2
+    assert re.search(r"checklist\.yaml:\d+:\d+: lane and closeout weights sum to 101, not 100 \(checklist/weights\)", proc.stdout), proc.stdout
