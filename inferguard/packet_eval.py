@@ -23,14 +23,21 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     rules = []
     for doc in spec.docs("SpecSet"):
         rules.extend(doc["packet_files"])
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != "PROVENANCE.yaml")
     for p in entries:
         for rule in rules:
             if any(fnmatch.fnmatch(p.name, pat) for pat in rule["patterns"]):
-                if p.is_dir() and rule.get("reader") not in ("lane", "lane_dir"):
+                if p.is_dir() and rule.get("reader") != "lane":
                     continue
                 roles.setdefault(rule["role"], []).append(str(p))
                 break
+    # A lane's evidence JSON (its first pattern) wins over raw artifacts of the same lane.
+    for rule in rules:
+        if rule.get("reader") != "lane" or rule["role"] not in roles:
+            continue
+        evidence = [f for f in roles[rule["role"]] if fnmatch.fnmatch(Path(f).name, rule["patterns"][0])]
+        if evidence:
+            roles[rule["role"]] = evidence
     return roles
 
 
@@ -65,7 +72,7 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     ctx = default_context(**_context(roles.get("context", [])))
     if context_overrides:
         ctx.update(context_overrides)
-    inputs = Inputs(context=ctx)
+    inputs = Inputs(context=ctx, lenient_lanes=True)
     for role, attr in (("engine_metrics", "engine_metrics_file"), ("lmcache_metrics", "lmcache_metrics_file")):
         files = roles.get(role, [])
         if files:

@@ -27,6 +27,7 @@ class Inputs:
     lane_files: dict[str, list[str]] = field(default_factory=dict)   # lane -> evidence files
     argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
     context: dict[str, Any] = field(default_factory=dict)
+    lenient_lanes: bool = False                                      # unreadable lane file -> problem
 
 
 def default_context(**overrides: Any) -> dict[str, Any]:
@@ -88,10 +89,14 @@ def _load_argv(evidence, role: str, path: str) -> None:
 
 
 def load_lane_file(lane: str, path: str, spec) -> dict[str, Any]:
-    """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact run through its reader."""
-    _require_file(path)
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
+    """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
+    run through the lane's reader."""
+    if os.path.isdir(path):
+        head = b""
+    else:
+        _require_file(path)
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
     if head.lstrip()[:1] == b"{":
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -130,7 +135,15 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
         _load_argv(evidence, role, path)
     for lane, paths in inputs.lane_files.items():
         for p in paths:
-            add_lane(evidence, load_lane_file(lane, p, spec), p)
+            try:
+                doc = load_lane_file(lane, p, spec)
+            except InputError as exc:
+                if not inputs.lenient_lanes:
+                    raise
+                # A packet is evaluated partial-first: one unreadable artifact is a problem, not the end.
+                evidence["problems"].append({"source": lane, "path": p, "message": str(exc)})
+                continue
+            add_lane(evidence, doc, p)
     evidence["detected"] = detect(evidence, spec)
     return evidence
 
