@@ -215,6 +215,11 @@ def lmcache_compat_cmd(**kw: Any) -> None:
         sys.exit(1)
 
 
+from inferguard.cli_collect import collect_lmcache  # noqa: E402  (click and stdlib only)
+
+main.add_command(collect_lmcache)
+
+
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the evaluation JSON here.")

@@ -1,0 +1,886 @@
+"""collect-lmcache: build an LMCache evidence packet directory.
+
+Packet layout (every file written atomically, mode 0644):
+
+    <output-dir>/
+      packet_manifest.json               what was collected, from where, with sha256; written
+                                         first and rewritten after every step, so an
+                                         interrupted run still leaves a valid manifest
+      engine.prom                        engine /metrics (copied from --engine-metrics-file
+                                         or scraped from --engine-metrics-url)
+      lmcache.prom                       LMCache /metrics (--lmcache-metrics-file/-url, else
+                                         the MP server's own /metrics when a base URL is given)
+      http/GET_<path>.body               LMCache HTTP bodies fetched live (safe GET routes
+                                         only; `/` becomes `_`, e.g. GET_periodic-threads.body)
+      http/file_<flag>.body              bodies copied from --lmcache-<flag>-file
+                                         (secret values are redacted in both; sensitive
+                                         routes only with --include-sensitive, then redacted)
+      lmcache_http_evidence.json         one LaneEvidence envelope per lane:
+      lmcache_log_evidence.json            {apiVersion, kind: LaneEvidence, lane, tool, spec,
+      lmcache_otel_evidence.json            signals (summed over sources), sources (one
+      lmcache_trace_evidence.json           ReadResult each), problems (lane-level)}
+      lmcache_trace_replay_evidence.json
+      lmcache_lookup_hash_evidence.json
+      lmcache_cacheblend_evidence.json   only when a CacheBlend boundary file is given
+      raw/<role>/...                     only with --keep-raw: copies of logs, OTel, traces,
+                                         replay output, lookup-hash files, boundary files
+
+Without --keep-raw the sources of those lanes are NOT copied: they can hold raw chunk
+hashes or prompts. The manifest records each by its original path, size and sha256, and
+the lane evidence holds what the reader understood (counts, salted digests).
+
+Manifest: `state` (collecting | complete | interrupted | failed), `tool`, `spec`, `context`
+(expect mode, L2 configured, sensitive/raw opt-ins, timeout), `inputs` (the options given),
+`artifacts` (path in the packet or null, source, role, lane, size, sha256, copied, reader,
+status ok|problems|failed|reader_missing, problem count), `endpoints` (every LMCache route
+considered: called or skipped and why, with the HTTP status), `lanes` (evidence file,
+status, sha256), `health` (healthy | unhealthy | unknown, reasons), `detected` (server kind
+and version), `problems`.
+
+Re-running into the same directory first removes the files the previous manifest listed
+(only those). Collection order: every input path is checked first (a missing one is an InputError before
+anything is written); then the manifest; then metrics; then the HTTP lane; then each file
+lane. One failing artifact or endpoint is recorded and the rest is still collected.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import inspect
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from inferguard.packet import sha256_file, write_bytes_atomic, write_json_atomic
+from inferguard.problems import InputError, Problem
+
+API_VERSION = "inferguard.dev/v1"
+MANIFEST = "packet_manifest.json"
+
+HTTP_FLAGS = (
+    "health", "status", "conf", "config", "version", "lmc-version", "commit-id",
+    "threads", "periodic-threads", "periodic-threads-health", "quota",
+)
+
+# lane id -> (evidence file, always written)
+LANES: dict[str, tuple[str, bool]] = {
+    "lmcache_http": ("lmcache_http_evidence.json", True),
+    "lmcache_log": ("lmcache_log_evidence.json", True),
+    "lmcache_otel": ("lmcache_otel_evidence.json", True),
+    "lmcache_trace": ("lmcache_trace_evidence.json", True),
+    "lmcache_lookup_hash": ("lmcache_lookup_hash_evidence.json", True),
+    "lmcache_trace_replay": ("lmcache_trace_replay_evidence.json", True),
+    "lmcache_cacheblend": ("lmcache_cacheblend_evidence.json", False),
+}
+
+# file lanes: option attribute -> (lane, role, allow a directory)
+FILE_INPUTS: list[tuple[str, str, str, bool]] = [
+    ("engine_log_file", "lmcache_log", "engine_log", False),
+    ("lmcache_log_file", "lmcache_log", "lmcache_log", False),
+    ("lmcache_otel_file", "lmcache_otel", "lmcache_otel", False),
+    ("lmcache_trace_file", "lmcache_trace", "lmcache_trace", False),
+    ("lmcache_trace_replay_output", "lmcache_trace_replay", "lmcache_trace_replay", True),
+    ("lmcache_lookup_hash_path", "lmcache_lookup_hash", "lmcache_lookup_hash", True),
+    ("lmcache_cacheblend_boundary_evidence_file", "lmcache_cacheblend", "lmcache_cacheblend", False),
+]
+
+DEFAULT_READERS = {
+    "lmcache_http": "inferguard.readers.lmcache_http:read",
+    "lmcache_log": "inferguard.readers.logs:read",
+    "lmcache_otel": "inferguard.readers.otel:read",
+    "lmcache_trace": "inferguard.readers.lct:read",
+    "lmcache_trace_replay": "inferguard.readers.trace_replay:read",
+    "lmcache_lookup_hash": "inferguard.readers.lookup_hash:read",
+    "lmcache_cacheblend": "inferguard.readers.cacheblend:read",
+}
+
+
+@dataclass
+class CollectOptions:
+    output_dir: str
+    engine_metrics_file: str | None = None
+    engine_metrics_url: str | None = None
+    lmcache_metrics_file: str | None = None
+    lmcache_metrics_url: str | None = None
+    lmcache_http_base_url: str | None = None
+    http_files: dict[str, str] = field(default_factory=dict)   # flag -> saved body file
+    engine_log_file: str | None = None
+    lmcache_log_file: str | None = None
+    lmcache_otel_file: str | None = None
+    lmcache_trace_file: str | None = None
+    lmcache_trace_replay_output: str | None = None
+    lmcache_lookup_hash_path: str | None = None
+    lmcache_cacheblend_boundary_evidence_file: str | None = None
+    expect_mode: str = "auto"               # auto | mp | embedded
+    l2_configured: bool = False
+    timeout_seconds: float = 5.0
+    include_sensitive: bool = False
+    keep_raw: bool = False
+    retries: int = 2
+    max_workers: int = 4
+    max_body_bytes: int = 8 * 1024 * 1024
+    specs: Any = None                       # a loaded spec set; None = the bundled one
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _tool() -> dict[str, str]:
+    from inferguard import __version__
+
+    return {"name": "inferguard", "version": __version__}
+
+
+def _import_reader(lane: str) -> tuple[Callable[..., Any] | None, str]:
+    """(read function or None when its module is not there, "module:function")."""
+    import importlib
+
+    target = DEFAULT_READERS[lane]
+    try:
+        from inferguard.readers import LANE_READERS
+
+        target = LANE_READERS.get(lane, target)
+    except Exception:  # noqa: BLE001 - the registry is optional
+        pass
+    mod, _, fn = target.partition(":")
+    try:
+        module = importlib.import_module(mod)
+    except ModuleNotFoundError as exc:
+        if exc.name == mod:
+            return None, target
+        raise
+    return getattr(module, fn, None), target
+
+
+def _call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
+    """Call a reader with the keyword arguments it accepts; return its ReadResult."""
+    from inferguard.readers.base import ReadResult
+
+    try:
+        params = inspect.signature(fn).parameters
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        kw = {k: v for k, v in kwargs.items() if accepts_any or k in params}
+    except (TypeError, ValueError):
+        kw = {}
+    out = fn(path, **kw)
+    if isinstance(out, ReadResult):
+        return out
+    if isinstance(out, tuple):
+        for item in out:
+            if isinstance(item, ReadResult):
+                return item
+    if hasattr(out, "to_json") and hasattr(out, "signals"):
+        return out
+    raise TypeError(f"reader returned {type(out).__name__}, not a ReadResult")
+
+
+def _dir_digest(root: Path) -> tuple[int, str, int]:
+    """(total size, sha256 over sorted (relative path, file sha256), file count) of a directory."""
+    h = hashlib.sha256()
+    total = 0
+    count = 0
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            rel = p.relative_to(root).as_posix()
+            total += p.stat().st_size
+            count += 1
+            h.update(rel.encode() + b"\0" + sha256_file(p).encode() + b"\n")
+    return total, h.hexdigest(), count
+
+
+def _status_of(problem_count: int) -> str:
+    return "ok" if problem_count == 0 else "problems"
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0] if msg else ''}".rstrip(": ")
+
+
+# --------------------------------------------------------------------------- the packet
+
+
+class Packet:
+    """The output directory and its manifest, rewritten atomically on every change."""
+
+    def __init__(self, root: Path, opts: CollectOptions, spec_info: dict[str, Any]):
+        self.root = root
+        self.manifest: dict[str, Any] = {
+            "apiVersion": API_VERSION,
+            "kind": "PacketManifest",
+            "command": "collect-lmcache",
+            "state": "collecting",
+            "created": _now(),
+            "updated": _now(),
+            "tool": _tool(),
+            "spec": spec_info,
+            "context": {
+                "expect_mode": opts.expect_mode,
+                "l2_configured": bool(opts.l2_configured),
+                "include_sensitive": bool(opts.include_sensitive),
+                "keep_raw": bool(opts.keep_raw),
+                "timeout_seconds": float(opts.timeout_seconds),
+            },
+            "inputs": _inputs_of(opts),
+            "artifacts": [],
+            "endpoints": [],
+            "lanes": {},
+            "health": {"lmcache": "unknown", "reasons": []},
+            "detected": {"server": None, "lmcache_version": None},
+            "problems": [],
+        }
+
+    def save(self) -> None:
+        self.manifest["updated"] = _now()
+        write_json_atomic(self.root / MANIFEST, self.manifest)
+
+    def rel(self, p: Path) -> str:
+        return p.relative_to(self.root).as_posix()
+
+    def add_artifact(self, **fields: Any) -> dict[str, Any]:
+        art = {
+            "path": None, "source": None, "role": None, "lane": None, "size": 0, "sha256": None,
+            "copied": False, "reader": None, "status": "ok", "problems": 0,
+        }
+        art.update(fields)
+        self.manifest["artifacts"].append(art)
+        return art
+
+    def problem(self, message: str, path: str = "", source: str = "collect") -> None:
+        self.manifest["problems"].append(Problem(source, path, message).to_json())
+
+
+def _inputs_of(opts: CollectOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("engine_metrics_file", "engine_metrics_url", "lmcache_metrics_file", "lmcache_metrics_url",
+                 "lmcache_http_base_url", "engine_log_file", "lmcache_log_file", "lmcache_otel_file",
+                 "lmcache_trace_file", "lmcache_trace_replay_output", "lmcache_lookup_hash_path",
+                 "lmcache_cacheblend_boundary_evidence_file"):
+        v = getattr(opts, name)
+        if v:
+            out[name] = str(v)
+    for flag, p in sorted(opts.http_files.items()):
+        out[f"lmcache_{flag.replace('-', '_')}_file"] = str(p)
+    return out
+
+
+def check_inputs(opts: CollectOptions) -> None:
+    """Every given path must exist (directories only where a directory is accepted)."""
+    if opts.expect_mode not in ("auto", "mp", "embedded"):
+        raise InputError(f"--expect-mode must be auto, mp or embedded, not {opts.expect_mode!r}")
+    for flag in opts.http_files:
+        if flag not in HTTP_FLAGS:
+            raise InputError(f"unknown HTTP body flag {flag!r}")
+    paths: list[tuple[str, bool]] = []
+    for name in ("engine_metrics_file", "lmcache_metrics_file"):
+        if getattr(opts, name):
+            paths.append((getattr(opts, name), False))
+    for p in opts.http_files.values():
+        paths.append((p, False))
+    for attr, _lane, _role, allow_dir in FILE_INPUTS:
+        if getattr(opts, attr):
+            paths.append((getattr(opts, attr), allow_dir))
+    for p, allow_dir in paths:
+        pp = Path(p)
+        if not pp.exists():
+            raise InputError("No such file", path=str(p))
+        if pp.is_dir() and not allow_dir:
+            raise InputError("is a directory, expected a file", path=str(p))
+        if pp.is_file() and not os.access(pp, os.R_OK):
+            raise InputError("Permission denied", path=str(p))
+    for name in ("engine_metrics_url", "lmcache_metrics_url", "lmcache_http_base_url"):
+        url = getattr(opts, name)
+        if url and not (url.startswith("http://") or url.startswith("https://")):
+            raise InputError("not an http(s) URL", path=url)
+    if opts.engine_metrics_file and opts.engine_metrics_url:
+        raise InputError("give --engine-metrics-file or --engine-metrics-url, not both")
+    if opts.lmcache_metrics_file and opts.lmcache_metrics_url:
+        raise InputError("give --lmcache-metrics-file or --lmcache-metrics-url, not both")
+    try:
+        float(opts.timeout_seconds)
+    except (TypeError, ValueError):
+        raise InputError("--timeout-seconds must be a number") from None
+    if float(opts.timeout_seconds) <= 0:
+        raise InputError("--timeout-seconds must be positive")
+    out = Path(opts.output_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", path=str(out))
+
+
+def _clear_previous(root: Path) -> int:
+    """Remove the files a previous collect-lmcache run listed in this directory's manifest
+    (and nothing else), so a re-run does not mix two collections. Returns how many."""
+    import json
+
+    mf = root / MANIFEST
+    if not mf.is_file():
+        return 0
+    try:
+        old = json.loads(mf.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(old, dict) or old.get("kind") != "PacketManifest":
+        return 0
+    rels = [a.get("path") for a in old.get("artifacts") or [] if isinstance(a, dict) and a.get("copied")]
+    rels += [v.get("evidence") for v in (old.get("lanes") or {}).values() if isinstance(v, dict)]
+    removed = 0
+    base = root.resolve()
+    for rel in rels:
+        if not isinstance(rel, str) or not rel:
+            continue
+        target = (root / rel).resolve()
+        if base not in target.parents:
+            continue  # never outside the packet
+        try:
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _spec_set(opts: CollectOptions) -> tuple[Any, dict[str, Any], list[str]]:
+    """(spec set or None, {version, digest}, problems)."""
+    if opts.specs is not None:
+        s = opts.specs
+        return s, {"version": getattr(s, "version", None), "digest": getattr(s, "digest", None)}, []
+    try:
+        from inferguard.spec import default_specs
+
+        s = default_specs()
+        return s, {"version": s.version, "digest": s.digest}, []
+    except Exception as exc:  # noqa: BLE001 - collection goes on with the HttpEndpoints files alone
+        return None, {"version": None, "digest": None}, [f"spec set did not load: {_one_line(exc)}"]
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _metrics_status(path: Path) -> tuple[str | None, str, int]:
+    """(reader id, status, problem count) after a parse of a .prom file, when a reader exists."""
+    import importlib
+
+    try:
+        mod = importlib.import_module("inferguard.readers.prometheus")
+        fn = getattr(mod, "read", None)
+    except ModuleNotFoundError:
+        return None, "ok", 0
+    if fn is None:
+        return None, "ok", 0
+    try:
+        res = _call_reader(fn, str(path))
+    except Exception:  # noqa: BLE001
+        return "prometheus", "failed", 1
+    n = len(res.problems) + getattr(res, "problems_dropped", 0)
+    return "prometheus", _status_of(n), n
+
+
+def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str | None, url: str | None,
+                     target: str) -> bool:
+    if not file and not url:
+        return False
+    dest = packet.root / target
+    if file:
+        try:
+            shutil.copyfile(file, dest.with_name(dest.name + ".part"))
+            os.replace(dest.with_name(dest.name + ".part"), dest)
+            os.chmod(dest, 0o644)
+        except OSError as exc:
+            packet.add_artifact(path=None, source=str(file), role=role, status="failed", problems=1)
+            packet.problem(f"cannot copy: {exc.strerror or exc}", str(file))
+            return False
+        source = str(file)
+    else:
+        from inferguard.collect.http import fetch_text
+
+        try:
+            text, meta = fetch_text(url, opts.timeout_seconds, max_bytes=opts.max_body_bytes, retries=opts.retries)
+        except InputError as exc:
+            packet.add_artifact(path=None, source=url, role=role, status="failed", problems=1)
+            packet.problem(str(exc), url)
+            return False
+        write_bytes_atomic(dest, text.encode("utf-8"))
+        source = url
+        if meta.get("truncated"):
+            packet.problem(f"scrape truncated at {meta['bytes']} bytes", url)
+    reader, status, n = _metrics_status(dest)
+    packet.add_artifact(path=packet.rel(dest), source=source, role=role, size=dest.stat().st_size,
+                        sha256=sha256_file(dest), copied=True, reader=reader, status=status, problems=n)
+    return True
+
+
+# --------------------------------------------------------------------------- HTTP lane
+
+
+def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool) -> dict[str, Any]:
+    """Fetch/copy HTTP bodies, run the lmcache_http reader; return its ReadResult JSON (or {})."""
+    from inferguard.readers import lmcache_http as reader
+    from inferguard.spec.kinds.http_endpoints import file_stem, load_index, parse_version
+
+    index = load_index(specs)
+    bodies: list[reader.Body] = []
+    skips: list[reader.Skip] = []
+    endpoints = packet.manifest["endpoints"]
+    http_dir = packet.root / "http"
+
+    def write_body(stem: str, data: bytes) -> Path:
+        dest = http_dir / f"{stem}.body"
+        n = 2
+        while dest.exists():
+            dest = http_dir / f"{stem}.{n}.body"
+            n += 1
+        write_bytes_atomic(dest, data)
+        return dest
+
+    # ---- saved bodies given with --lmcache-<flag>-file
+    for flag, file in sorted(opts.http_files.items()):
+        b, err = reader.body_from_file(file, flag=flag, index=index, max_bytes=opts.max_body_bytes)
+        route = index.flag_route(flag, opts.expect_mode if opts.expect_mode != "auto" else None)
+        if b is None:
+            packet.add_artifact(source=str(file), role="http_body", lane="lmcache_http", reader=reader.READER,
+                                status="failed", problems=1)
+            packet.problem(f"cannot read: {err}", str(file))
+            continue
+        mode = route.redact if route else "secret_keys"
+        data, n_red = reader.redact_body(b.data, route.body if route else "json", mode, index)
+        dest = write_body(f"file_{flag}", data)
+        b.redacted = n_red
+        b.location = str(file)
+        bodies.append(b)
+        packet.add_artifact(path=packet.rel(dest), source=str(file), role="http_body", lane="lmcache_http",
+                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                            reader=reader.READER, status="ok", problems=0, flag=flag,
+                            **({"redacted": n_red} if n_red else {}), **({"truncated": True} if b.truncated else {}))
+        endpoints.append({"route": route.id if route else None, "method": "GET", "path": route.path if route else None,
+                          "reason": "file_provided", "result": "not_called", "http_status": None,
+                          "flag": flag, "artifact": packet.rel(dest)})
+        packet.save()
+
+    server: str | None = None
+    version: str | None = None
+    base = opts.lmcache_http_base_url
+    fetched_metrics = None
+    if base:
+        from inferguard.collect.http import HttpClient, RefusedRequest, join_url
+
+        allowed_cache: dict[str, bool] = {}
+
+        def guard(url: str) -> None:
+            # Refuse anything that is not a spec-listed route the policy lets us call.
+            import urllib.parse
+
+            path = urllib.parse.urlsplit(url).path or "/"
+            if path in allowed_cache:
+                ok = allowed_cache[path]
+            else:
+                hits = index.match("GET", path)
+                ok = bool(hits) and all(
+                    r.policy == "safe" or (r.policy == "sensitive" and opts.include_sensitive) for r in hits
+                )
+                allowed_cache[path] = ok
+            if not ok:
+                raise RefusedRequest(f"GET {path} is not a safe spec-listed route")
+
+        client = HttpClient(timeout_seconds=opts.timeout_seconds, retries=opts.retries,
+                            max_bytes=opts.max_body_bytes, max_workers=opts.max_workers, guard=guard)
+        responses: dict[str, Any] = {}
+
+        def get(path: str):
+            url = join_url(base, path)
+            if url not in responses:
+                responses[url] = client.get(url)
+            return responses[url]
+
+        # 1. which server (MP frontend or the embedded API server)
+        if opts.expect_mode in ("mp", "embedded"):
+            server = opts.expect_mode
+        else:
+            root = get("/")
+            ok, value = reader.parse_json(root.data) if root.ok else (False, None)
+            if ok and isinstance(value, dict) and value.get("service") == "LMCache HTTP API":
+                server = "mp"
+            else:
+                hc = get("/healthcheck")
+                if hc.status in (200, 503):
+                    server = "mp"
+                else:
+                    api = get("/api/healthcheck")
+                    server = "mp" if api.status in (200, 503) else "embedded"
+        # 2. which version (a file given for it wins)
+        for flag, reads in (("lmc-version", "lmc_version"), ("version", "version")):
+            vb = next((b for b in bodies if b.flag == flag), None)
+            if vb is not None:
+                ok, value = reader.parse_json(vb.data)
+                if ok and isinstance(value, str) and parse_version(value):
+                    version = value
+                    break
+            routes = [r for r in index.routes(server) if r.reads_as == reads and r.collect]
+            if routes and flag not in opts.http_files:
+                resp = get(routes[0].path)
+                ok, value = reader.parse_json(resp.data) if resp.ok else (False, None)
+                if ok and isinstance(value, str) and parse_version(value):
+                    version = value
+                    break
+        # 3. the plan: every route of this server (and version, when known)
+        routes = index.for_version(server, version) if version else index.routes(server)
+        plan: list[Any] = []
+        for r in routes:
+            rec = {"route": r.id, "method": r.method, "path": r.path, "policy": r.policy}
+            if r.policy == "destructive":
+                rec.update(reason="destructive_skipped", result="not_called", http_status=None)
+                skips.append(reader.Skip(r.id, r.method, r.path, "destructive_skipped", r.effect))
+            elif r.policy == "sensitive" and not opts.include_sensitive:
+                rec.update(reason="sensitive_skipped", result="not_called", http_status=None)
+                skips.append(reader.Skip(r.id, r.method, r.path, "sensitive_skipped"))
+            elif r.flag and r.flag in opts.http_files:
+                continue  # already recorded as file_provided
+            elif not r.collect:
+                rec.update(reason="not_collected", result="not_called", http_status=None)
+                if r.note:
+                    rec["note"] = r.note[:200]
+            elif r.reads_as == "metrics" and lmcache_prom_taken:
+                rec.update(reason="provided_separately", result="not_called", http_status=None)
+            else:
+                plan.append(r)
+                continue
+            endpoints.append(rec)
+        # 4. fetch the plan (bounded concurrency); probes already answered are reused
+        urls = [join_url(base, r.path) for r in plan]
+        todo = [u for u in urls if u not in responses]
+        responses.update(client.fetch_many(todo))
+        for r in plan:
+            resp = responses[join_url(base, r.path)]
+            rec = {"route": r.id, "method": "GET", "path": r.path, "policy": r.policy, "url": resp.url,
+                   "reason": "safe" if r.policy == "safe" else "sensitive_opt_in",
+                   "http_status": resp.status, "attempts": resp.attempts,
+                   "elapsed_ms": round(resp.elapsed_ms, 1)}
+            data = b""
+            if resp.error is not None:
+                rec.update(result="error", error=resp.error)
+            else:
+                rec["result"] = "ok" if resp.ok else "error"
+                data, n_red = reader.redact_body(resp.data, r.body, r.redact, index)
+                dest = write_body(file_stem("GET", r.path), data)
+                rec["artifact"] = packet.rel(dest)
+                rec["bytes"] = len(resp.data)
+                if resp.truncated:
+                    rec["truncated"] = True
+                art = packet.add_artifact(path=packet.rel(dest), source=resp.url, role="http_body",
+                                          lane="lmcache_http", size=dest.stat().st_size, sha256=sha256_file(dest),
+                                          copied=True, reader=reader.READER, status="ok", problems=0,
+                                          http_status=resp.status)
+                if n_red:
+                    art["redacted"] = n_red
+                    rec["redacted"] = n_red
+                if resp.truncated:
+                    art["truncated"] = True
+                if r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
+                    fetched_metrics = data
+            bodies.append(reader.Body(
+                data=data, method="GET", path=r.path, route_id=r.id, source="live", location=resp.url,
+                http_status=resp.status, truncated=resp.truncated, content_type=resp.content_type,
+                error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=rec.get("redacted", 0)))
+            endpoints.append(rec)
+        # probes (server/version detection) that the plan did not cover are evidence too
+        planned = set(urls)
+        for url, resp in list(responses.items()):
+            if url in planned:
+                continue
+            path = url[len(base.rstrip("/")):] or "/"
+            hits = index.match("GET", path, server) or index.match("GET", path)
+            r = hits[0] if hits else None
+            rec = {"route": r.id if r else None, "method": "GET", "path": path, "policy": "safe", "url": url,
+                   "reason": "safe", "http_status": resp.status, "attempts": resp.attempts,
+                   "elapsed_ms": round(resp.elapsed_ms, 1), "note": "detection probe"}
+            data = b""
+            if resp.error is not None:
+                rec.update(result="error", error=resp.error)
+            else:
+                rec["result"] = "ok" if resp.ok else "error"
+                data, n_red = reader.redact_body(resp.data, r.body if r else "json", r.redact if r else "secret_keys", index)
+                dest = write_body(file_stem("GET", path), data)
+                rec["artifact"] = packet.rel(dest)
+                rec["bytes"] = len(resp.data)
+                packet.add_artifact(path=packet.rel(dest), source=url, role="http_body", lane="lmcache_http",
+                                    size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                                    reader=reader.READER, status="ok", problems=0, http_status=resp.status)
+            bodies.append(reader.Body(data=data, method="GET", path=path, route_id=r.id if r else None,
+                                      source="live", location=url, http_status=resp.status,
+                                      truncated=resp.truncated, error=resp.error, elapsed_ms=resp.elapsed_ms))
+            endpoints.append(rec)
+        packet.manifest["http_client"] = {
+            "requests_sent": len(client.sent), "methods": ["GET"], "max_workers": client.max_workers,
+            "retries": client.retries, "timeout_seconds": client.timeout, "max_bytes": client.max_bytes,
+            "paths_sent": sorted({u[len(base.rstrip("/")):] or "/" for u in client.sent}),
+        }
+        packet.save()
+
+    if fetched_metrics is not None:
+        dest = packet.root / "lmcache.prom"
+        write_bytes_atomic(dest, fetched_metrics)
+        rdr, status, n = _metrics_status(dest)
+        packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
+                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True, reader=rdr,
+                            status=status, problems=n)
+
+    if not bodies and not skips:
+        return {}
+    res = reader.read_bodies(bodies, specs=specs, path=base or "files", skipped=skips, server=server)
+    return res.to_json()
+
+
+# --------------------------------------------------------------------------- lanes
+
+
+def _envelope(lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]], problems: list[dict[str, Any]],
+              inputs: list[str]) -> dict[str, Any]:
+    signals: dict[str, int] = {}
+    for s in sources:
+        for k, v in (s.get("signals") or {}).items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            signals[k] = signals.get(k, 0) + int(v)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "LaneEvidence",
+        "lane": lane,
+        "tool": _tool(),
+        "spec": {"version": spec_info.get("version"), "digest": spec_info.get("digest")},
+        "signals": dict(sorted(signals.items())),
+        "sources": sources,
+        "problems": problems,
+        "inputs": inputs,
+    }
+
+
+def _validate(obj: Any, schema_name: str) -> list[str]:
+    try:
+        from inferguard.spec.loader import schema_validator
+
+        v = schema_validator(schema_name)
+    except Exception:  # noqa: BLE001 - validation is best effort when the loader is absent
+        return []
+    if v is None:
+        return []
+    out = []
+    for err in v.iter_errors(obj):
+        where = "/".join(str(p) for p in err.absolute_path)
+        out.append(f"{schema_name}: {where or '$'}: {err.message[:200]}")
+    return out[:20]
+
+
+def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]],
+                problems: list[dict[str, Any]], inputs: list[str], status: str, reader: str | None) -> None:
+    fname = LANES[lane][0]
+    env = _envelope(lane, spec_info, sources, problems, inputs)
+    for msg in _validate(env, "evidence.lane.v1.schema.json"):
+        env["problems"].append(Problem("collect", fname, msg).to_json())
+    for s in sources:
+        rschema = f"evidence.{s.get('reader')}.v1.schema.json"
+        for msg in _validate(s, rschema):
+            env["problems"].append(Problem("collect", fname, msg).to_json())
+    dest = packet.root / fname
+    write_json_atomic(dest, env)
+    n = sum(len(s.get("problems") or []) + int(s.get("problems_dropped") or 0) for s in sources) + len(env["problems"])
+    if status == "ok" and n:
+        status = "problems"
+    packet.manifest["lanes"][lane] = {
+        "evidence": fname, "status": status, "reader": reader, "sources": len(sources), "problems": n,
+        "size": dest.stat().st_size, "sha256": sha256_file(dest),
+    }
+    packet.save()
+
+
+def _copy_raw(packet: Packet, src: Path, role: str) -> tuple[str | None, int, str | None]:
+    """Copy a raw source under raw/<role>/ (keep_raw only): (packet path, size, sha256)."""
+    dest = packet.root / "raw" / role / src.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(src, dest)
+        for p in dest.rglob("*"):
+            if p.is_file():
+                os.chmod(p, 0o644)
+        size, digest, _ = _dir_digest(dest)
+        return packet.rel(dest), size, digest
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+    return packet.rel(dest), dest.stat().st_size, sha256_file(dest)
+
+
+def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict[str, Any], lane: str) -> None:
+    inputs = [(attr, role, allow_dir) for attr, ln, role, allow_dir in FILE_INPUTS if ln == lane and getattr(opts, attr)]
+    always = LANES[lane][1]
+    if not inputs:
+        if always:
+            _write_lane(packet, lane, spec_info, [], [], [], "not_provided", None)
+        return
+    fn, target = _import_reader(lane)
+    sources: list[dict[str, Any]] = []
+    lane_problems: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    for attr, role, _allow_dir in inputs:
+        src = Path(getattr(opts, attr))
+        if src.is_dir():
+            size, digest, _count = _dir_digest(src)
+        else:
+            size, digest = src.stat().st_size, sha256_file(src)
+        art = packet.add_artifact(path=None, source=str(src), role=role, lane=lane, size=size, sha256=digest,
+                                  copied=False, reader=target.partition(":")[0].rsplit(".", 1)[-1])
+        if src.is_dir():
+            art["kind"] = "directory"
+        if opts.keep_raw:
+            try:
+                art["path"], art["size"], art["sha256"] = _copy_raw(packet, src, role)
+                art["copied"] = True
+            except OSError as exc:
+                packet.problem(f"cannot copy raw source: {exc.strerror or exc}", str(src))
+        packet.save()
+        if fn is None:
+            art.update(status="reader_missing", problems=0)
+            lane_problems.append(Problem("collect", str(src), f"reader {target} is not available; source recorded only").to_json())
+            statuses.append("reader_missing")
+            packet.save()
+            continue
+        try:
+            res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
+        except Exception as exc:  # noqa: BLE001 - one bad artifact never stops the packet
+            art.update(status="failed", problems=1)
+            lane_problems.append(Problem("collect", str(src), f"reader failed: {_one_line(exc)}").to_json())
+            statuses.append("failed")
+            packet.save()
+            continue
+        rj = res.to_json()
+        sources.append(rj)
+        n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
+        art.update(status=_status_of(n), problems=n)
+        statuses.append(art["status"])
+        packet.save()
+    if "failed" in statuses and len(set(statuses)) == 1:
+        status = "failed"
+    elif "reader_missing" in statuses and len(set(statuses)) == 1:
+        status = "reader_missing"
+    elif "failed" in statuses or "reader_missing" in statuses or "problems" in statuses:
+        status = "problems"
+    else:
+        status = "ok"
+    _write_lane(packet, lane, spec_info, sources, lane_problems, [str(getattr(opts, a)) for a, _r, _d in inputs],
+                status, target)
+
+
+def _health(packet: Packet, http: dict[str, Any]) -> None:
+    summ = (http or {}).get("summary") or {}
+    h = summ.get("health") or {}
+    state = h.get("state", "unknown")
+    reasons = list(h.get("reasons") or ([h["reason"]] if h.get("reason") else []))
+    packet.manifest["health"] = {"lmcache": state, "reasons": reasons, "marked": state == "unhealthy"}
+    ver = summ.get("version") or {}
+    packet.manifest["detected"] = {"server": summ.get("server"), "lmcache_version": ver.get("value"),
+                                   "lmcache_version_full": ver.get("full"),
+                                   "lmcache_version_source": ver.get("source")}
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
+    """Build the packet in `opts.output_dir`; return the final manifest.
+
+    Raises InputError (before writing anything) for missing inputs or bad options. Any
+    other failure, or an interrupt, leaves a manifest with state `failed`/`interrupted`."""
+    check_inputs(opts)
+    root = Path(opts.output_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create: {exc.strerror or exc}", path=str(root)) from None
+    _clear_previous(root)
+    specs, spec_info, spec_problems = _spec_set(opts)
+    packet = Packet(root, opts, spec_info)
+    for msg in spec_problems:
+        packet.problem(msg, "specs")
+    t0 = time.monotonic()
+    try:
+        packet.save()
+        _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url, "engine.prom")
+        lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url, "lmcache.prom")
+        packet.save()
+        # HTTP lane
+        http_json: dict[str, Any] = {}
+        try:
+            http_json = _http_lane(packet, opts, specs, lm)
+            if http_json:
+                n = len(http_json.get("problems") or [])
+                _write_lane(packet, "lmcache_http", spec_info, [http_json], [],
+                            [opts.lmcache_http_base_url] if opts.lmcache_http_base_url else sorted(opts.http_files.values()),
+                            _status_of(n), "inferguard.readers.lmcache_http:read_bodies")
+            else:
+                _write_lane(packet, "lmcache_http", spec_info, [], [], [], "not_provided", None)
+        except Exception as exc:  # noqa: BLE001
+            packet.problem(f"HTTP lane failed: {_one_line(exc)}", opts.lmcache_http_base_url or "")
+            _write_lane(packet, "lmcache_http", spec_info, [], [Problem("collect", "", f"HTTP lane failed: {_one_line(exc)}").to_json()],
+                        [], "failed", "inferguard.readers.lmcache_http:read_bodies")
+        _health(packet, http_json)
+        packet.save()
+        # file lanes
+        for lane in ("lmcache_log", "lmcache_otel", "lmcache_trace", "lmcache_trace_replay",
+                     "lmcache_lookup_hash", "lmcache_cacheblend"):
+            try:
+                _file_lane(packet, opts, specs, spec_info, lane)
+            except Exception as exc:  # noqa: BLE001
+                packet.problem(f"lane {lane} failed: {_one_line(exc)}")
+                _write_lane(packet, lane, spec_info, [], [Problem("collect", "", _one_line(exc)).to_json()], [], "failed", None)
+        packet.manifest["state"] = "complete"
+        packet.manifest["elapsed_seconds"] = round(time.monotonic() - t0, 3)
+        for msg in _validate(packet.manifest, "packet_manifest.v1.schema.json"):
+            packet.problem(msg, MANIFEST)
+        packet.save()
+    except KeyboardInterrupt:
+        packet.manifest["state"] = "interrupted"
+        packet.save()
+        raise
+    except BaseException as exc:
+        packet.manifest["state"] = "failed"
+        packet.problem(f"collection stopped: {_one_line(exc)}")
+        packet.save()
+        raise
+    return packet.manifest
+
+
+def summarize(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Counts for the command's short summary."""
+    eps = manifest.get("endpoints") or []
+    by_reason: dict[str, int] = {}
+    errors = 0
+    for e in eps:
+        by_reason[e.get("reason", "?")] = by_reason.get(e.get("reason", "?"), 0) + 1
+        if e.get("result") == "error":
+            errors += 1
+    lanes = manifest.get("lanes") or {}
+    probs = len(manifest.get("problems") or []) + sum(int(v.get("problems") or 0) for v in lanes.values())
+    return {
+        "output_dir": None,
+        "state": manifest.get("state"),
+        "lanes": {k: v.get("status") for k, v in lanes.items()},
+        "endpoints_called": by_reason.get("safe", 0) + by_reason.get("sensitive_opt_in", 0),
+        "endpoints_errors": errors,
+        "endpoints_by_reason": dict(sorted(by_reason.items())),
+        "artifacts": len(manifest.get("artifacts") or []),
+        "health": (manifest.get("health") or {}).get("lmcache"),
+        "lmcache_version": (manifest.get("detected") or {}).get("lmcache_version"),
+        "lmcache_version_source": (manifest.get("detected") or {}).get("lmcache_version_source"),
+        "problems": probs,
+    }

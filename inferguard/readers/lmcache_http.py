@@ -1,0 +1,901 @@
+"""LMCache HTTP API payloads -> the `lmcache_http` lane summary.
+
+Input is a set of response bodies, each tied to a route of the HttpEndpoints spec: saved
+files (`METHOD_path[_suffix].body`, as `curl` captures are commonly named, or a file given
+for a collect-lmcache `--lmcache-<flag>-file` option) or responses fetched by
+`inferguard.collect.http`. Nothing here does I/O beyond opening the given files.
+
+What the summary holds:
+- `version`: the server's release, from `/lmc_version` or `/version` (JSON string bodies are
+  values: `"0.5.6"` stays the string "0.5.6"), else inferred from which routes answered and
+  which answered 404, and from version-specific keys in `/status` (spec `body_hints`);
+- `health`: `healthy` | `unhealthy` | `unknown` from `/healthcheck` (`/api/healthcheck`
+  before 0.4.5), plus `/status` `is_healthy` and `/periodic-threads-health`;
+- `status`: engine type, chunk size, hash algorithm, L1 used/total, L2 adapters,
+  registered instances and their models, P2P, worker liveness, KV events;
+- `config`, `quota`, `threads`, `periodic_threads`, `openapi` (routes served but not in the
+  spec), metrics body counts;
+- `endpoints`: every body with its route, HTTP status (or the status a saved body implies:
+  FastAPI's `{"detail":"Not Found"}` is a 404), outcome, size and truncation;
+- `skipped`: routes that collection did not call, and why.
+
+Error answers (404, 409, 503, ...) are recorded, never fatal. Bodies never raise: bad bytes,
+bad JSON and unexpected shapes become problems. Secret values are never copied into the
+summary (only selected config fields, env variable counts, thread counts).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from inferguard.readers.base import ReadResult
+
+READER = "lmcache_http"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+# Signals this reader emits (the Surfaces/Checklist specs refer to these names).
+SIGNALS = (
+    "bodies", "endpoints_ok", "endpoints_error", "endpoints_not_found", "endpoints_unavailable",
+    "endpoints_transport_error", "bodies_unparsed", "bodies_truncated",
+    "health_ok", "health_unhealthy", "status", "status_unhealthy", "version", "version_inferred",
+    "version_route_mismatch", "config", "config_adapters", "quota", "threads", "periodic_threads",
+    "periodic_threads_unhealthy", "metrics_bodies", "openapi", "openapi_routes_unlisted",
+    "l2_adapters", "registered_instances", "destructive_skipped", "sensitive_skipped",
+    "sensitive_redacted", "file_provided", "destructive_responses",
+)
+
+
+@dataclass
+class Body:
+    """One response body and where it came from."""
+
+    data: bytes
+    method: str = "GET"
+    path: str | None = None          # request path as sent (query kept), if known
+    route_id: str | None = None
+    flag: str | None = None          # collect-lmcache file flag that supplied it
+    source: str = "file"             # file | live
+    location: str = ""               # file path or URL
+    http_status: int | None = None
+    truncated: bool = False
+    content_type: str | None = None
+    error: str | None = None         # transport error: no answer at all
+    elapsed_ms: float | None = None
+    redacted: int = 0                # values replaced before the body was written
+
+
+@dataclass
+class Skip:
+    route_id: str
+    method: str
+    path: str
+    reason: str                      # destructive_skipped | sensitive_skipped | not_in_version | file_provided
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"route": self.route_id, "method": self.method, "path": self.path, "reason": self.reason}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _index(specs: Any):
+    from inferguard.spec.kinds.http_endpoints import load_index
+
+    return load_index(specs)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def parse_json(data: bytes) -> tuple[bool, Any]:
+    """(ok, value). Never raises (deep nesting, bad UTF-8 and NaN-like tokens included)."""
+    text = _decode(data).strip()
+    if not text:
+        return False, None
+    try:
+        return True, json.loads(text)
+    except (ValueError, RecursionError, TypeError):
+        return False, None
+
+
+def _num(v: Any) -> float | int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    return None
+
+
+def _is_not_found(value: Any) -> bool:
+    return isinstance(value, dict) and value == {"detail": "Not Found"}
+
+
+def _error_text(value: Any) -> str | None:
+    """The message of an error-shaped JSON body ({"detail": ...} / {"error": ...})."""
+    if isinstance(value, dict) and len(value) <= 2:
+        for k in ("detail", "error"):
+            v = value.get(k)
+            if isinstance(v, str):
+                return v[:200]
+            if k == "detail" and isinstance(v, list):  # FastAPI 422 validation errors
+                return "request validation failed"
+    return None
+
+
+# --------------------------------------------------------------------------- redaction
+# Used by collection before a body is written; pure functions, no I/O.
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+
+
+def redact_value(value: Any, index, mode: str) -> tuple[Any, int]:
+    """Redact a decoded JSON value: `values` replaces every leaf value (keys kept);
+    `secret_keys` replaces values whose key matches the spec's patterns and passwords in
+    URLs; `none` keeps everything."""
+    if mode == "none":
+        return value, 0
+    red = index.redaction
+    placeholder = red.placeholder
+    count = 0
+
+    def walk(v: Any, key: str | None) -> Any:
+        nonlocal count
+        if isinstance(v, dict):
+            return {k: walk(x, str(k)) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x, key) for x in v]
+        if mode == "values":
+            count += 1
+            return placeholder
+        if key is not None and v not in (None, "", False) and any(p.search(key) for p in red.secret_keys):
+            count += 1
+            return placeholder
+        if isinstance(v, str) and red.url_userinfo and "@" in v:
+            new, n = _URL_USERINFO.subn(lambda m: f"{m.group('scheme')}{m.group('user')}:{placeholder}@", v)
+            count += n
+            return new
+        return v
+
+    return walk(value, None), count
+
+
+def redact_body(data: bytes, body_kind: str, mode: str, index) -> tuple[bytes, int]:
+    """Redacted bytes of a body and how many values were replaced."""
+    if mode == "none" or not data:
+        return data, 0
+    ok, value = parse_json(data)
+    if ok and isinstance(value, (dict, list)):
+        new, n = redact_value(value, index, mode)
+        if n == 0:
+            return data, 0
+        return (json.dumps(new, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), n
+    text = _decode(data)
+    if mode == "values":
+        # text/plain env dumps: NAME=value or "NAME": value lines
+        lines, n = [], 0
+        for line in text.splitlines():
+            m = re.match(r'^(\s*"?[A-Za-z_][A-Za-z0-9_.]*"?\s*[:=]\s*)(.+?)(,?)\s*$', line)
+            if m:
+                lines.append(f'{m.group(1)}"{index.redaction.placeholder}"{m.group(3)}')
+                n += 1
+            else:
+                lines.append(line)
+        return ("\n".join(lines) + "\n").encode("utf-8"), n
+    if index.redaction.url_userinfo and "@" in text:
+        new, n = _URL_USERINFO.subn(lambda m: f"{m.group('scheme')}{m.group('user')}:{index.redaction.placeholder}@", text)
+        return new.encode("utf-8"), n
+    return data, 0
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _sum_health(value: Any, code: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": "unknown"}
+    if isinstance(value, dict):
+        st = value.get("status")
+        if st == "healthy":
+            out["state"] = "healthy"
+        elif st == "unhealthy":
+            out["state"] = "unhealthy"
+        if isinstance(value.get("reason"), str):
+            out["reason"] = value["reason"][:200]
+    if code == 503:
+        out["state"] = "unhealthy"
+    return out
+
+
+def _l1_stats(l1: Any) -> dict[str, Any]:
+    if not isinstance(l1, dict):
+        return {}
+    out = {}
+    for k in ("is_healthy", "total_object_count", "memory_used_bytes", "memory_total_bytes",
+              "memory_usage_ratio", "write_locked_count", "read_locked_count", "staging_bytes"):
+        if k in l1 and (isinstance(l1[k], bool) or _num(l1[k]) is not None):
+            out[k] = l1[k]
+    return out
+
+
+def _unhealthy_parts(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
+    """Dotted paths of nested components reporting is_healthy false or thread_alive false."""
+    out: list[str] = []
+    if depth > 6:
+        return out
+    if isinstance(value, dict):
+        for k, v in value.items():
+            p = f"{prefix}.{k}" if prefix else str(k)
+            if k in ("is_healthy", "thread_alive", "event_loop_alive") and v is False:
+                out.append(prefix or k)
+            elif isinstance(v, (dict, list)):
+                out.extend(_unhealthy_parts(v, p, depth + 1))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_unhealthy_parts(v, f"{prefix}[{i}]", depth + 1))
+    return sorted(set(out))
+
+
+def _sum_status(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"shape": type(value).__name__}
+    out: dict[str, Any] = {}
+    for k in ("is_healthy", "engine_type", "chunk_size", "hash_algorithm", "active_sessions",
+              "active_prefetch_jobs", "active_p2p_lookup_jobs", "p2p_enabled", "p2p_state", "p2p_peer_count"):
+        if k in value and isinstance(value[k], (str, int, float, bool)):
+            out[k] = value[k]
+    sm = value.get("storage_manager")
+    if isinstance(sm, dict):
+        l1: dict[str, Any] = {}
+        usage = sm.get("l1_usage")
+        if isinstance(usage, list) and len(usage) == 2 and all(_num(x) is not None for x in usage):
+            l1["used_bytes"], l1["total_bytes"] = usage[0], usage[1]
+        managers = sm.get("l1_managers")
+        if isinstance(managers, dict) and managers:
+            l1["tags"] = sorted(str(k) for k in managers)
+            l1["managers"] = {str(k): _l1_stats(v) for k, v in managers.items()}
+            if "used_bytes" not in l1:
+                used = [_num(v.get("memory_used_bytes")) for v in managers.values() if isinstance(v, dict)]
+                total = [_num(v.get("memory_total_bytes")) for v in managers.values() if isinstance(v, dict)]
+                if used and all(x is not None for x in used):
+                    l1["used_bytes"] = sum(used)
+                if total and all(x is not None for x in total):
+                    l1["total_bytes"] = sum(total)
+            objs = [_num(v.get("total_object_count")) for v in managers.values() if isinstance(v, dict)]
+            if objs and all(x is not None for x in objs):
+                l1["object_count"] = sum(objs)
+        elif isinstance(sm.get("l1_manager"), dict):
+            s = _l1_stats(sm["l1_manager"])
+            l1.setdefault("used_bytes", s.get("memory_used_bytes"))
+            l1.setdefault("total_bytes", s.get("memory_total_bytes"))
+            if "total_object_count" in s:
+                l1["object_count"] = s["total_object_count"]
+        if isinstance(sm.get("l1_capacity_bytes_by_backend"), dict):
+            l1["capacity_bytes_by_backend"] = {str(k): v for k, v in sm["l1_capacity_bytes_by_backend"].items() if _num(v) is not None}
+        if l1.get("used_bytes") is not None and l1.get("total_bytes"):
+            l1["usage_ratio"] = round(l1["used_bytes"] / l1["total_bytes"], 6)
+        out["l1"] = {k: v for k, v in l1.items() if v is not None}
+        adapters = sm.get("l2_adapters")
+        if isinstance(adapters, list):
+            out["l2_adapters"] = [
+                {"type": a.get("type"), "is_healthy": a.get("is_healthy")} for a in adapters if isinstance(a, dict)
+            ]
+        n = sm.get("num_l2_adapters")
+        if _num(n) is not None:
+            out["num_l2_adapters"] = n
+        elif isinstance(adapters, list):
+            out["num_l2_adapters"] = len(adapters)
+        ec = sm.get("l1_eviction_controller")
+        if isinstance(ec, dict) and isinstance(ec.get("eviction_policy"), str):
+            out["eviction_policy"] = ec["eviction_policy"]
+        pc = sm.get("prefetch_controller")
+        if isinstance(pc, dict):
+            out["prefetch"] = {k: pc[k] for k in ("in_flight_request_count", "pending_queue_size", "max_in_flight")
+                               if _num(pc.get(k)) is not None}
+    ids = value.get("registered_gpu_ids")
+    if isinstance(ids, list):
+        out["registered_instances"] = len(ids)
+        out["registered_ids"] = [i for i in ids if isinstance(i, (int, str))][:64]
+    meta = value.get("cache_context_meta")
+    meta_key = "cache_context_meta"
+    if meta is None and "gpu_context_meta" in value:
+        meta, meta_key = value.get("gpu_context_meta"), "gpu_context_meta"
+    if isinstance(meta, dict):
+        models = []
+        for inst, m in list(meta.items())[:64]:
+            if not isinstance(m, dict):
+                continue
+            entry: dict[str, Any] = {"instance": str(inst)}
+            for k in ("model_name", "world_size"):
+                if isinstance(m.get(k), (str, int)):
+                    entry[k] = m[k]
+            layout = m.get("kv_cache_layout")
+            if isinstance(layout, dict):
+                for k in ("num_layers", "num_blocks", "cache_size_per_token"):
+                    if _num(layout.get(k)) is not None:
+                        entry[k] = layout[k]
+                groups = layout.get("kernel_groups")
+                if isinstance(groups, list):
+                    entry["kernel_groups"] = len(groups)
+                    fmts = sorted({g.get("engine_kv_format") for g in groups if isinstance(g, dict) and isinstance(g.get("engine_kv_format"), str)})
+                    if fmts:
+                        entry["engine_kv_formats"] = fmts
+                    mla = {g.get("is_mla") for g in groups if isinstance(g, dict) and isinstance(g.get("is_mla"), bool)}
+                    if len(mla) == 1:
+                        entry["is_mla"] = mla.pop()
+            models.append(entry)
+        out["models"] = models
+        out["context_meta_key"] = meta_key
+    wl = value.get("worker_liveness")
+    if isinstance(wl, dict):
+        out["worker_liveness"] = {k: wl[k] for k in ("enabled", "tracked_instances", "reap_timeout_seconds") if k in wl and isinstance(wl[k], (bool, int, float))}
+    kv = value.get("kv_events")
+    if isinstance(kv, dict):
+        out["kv_events"] = {k: kv[k] for k in ("enabled", "log_depth", "lost_markers", "subscribers") if k in kv and isinstance(kv[k], (bool, int, float))}
+    bad = _unhealthy_parts(value)
+    if bad:
+        out["unhealthy_components"] = bad[:50]
+    out["keys"] = len(value)
+    return out
+
+
+def _get(d: Any, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
+
+
+def _sum_config(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"shape": type(value).__name__}
+    out: dict[str, Any] = {"sections": sorted(str(k) for k in value)[:64]}
+    mp = value.get("mp")
+    if isinstance(mp, dict):
+        out["mp"] = {k: mp[k] for k in ("transport", "chunk_size", "hash_algorithm", "engine_type",
+                                        "supported_transfer_mode", "run_script_api_enabled", "max_workers")
+                     if isinstance(mp.get(k), (str, int, float, bool))}
+    sm = value.get("storage_manager")
+    if isinstance(sm, dict):
+        s: dict[str, Any] = {}
+        size = _get(sm, "l1_manager_config", "memory_config", "size_in_bytes")
+        if _num(size) is not None:
+            s["l1_size_bytes"] = size
+        l1s = sm.get("l1_manager_configs")
+        if isinstance(l1s, list):
+            s["l1_managers"] = len(l1s)
+        pol = _get(sm, "eviction_config", "eviction_policy") or _get(sm, "l1_manager_config", "eviction", "eviction_policy")
+        if isinstance(pol, str):
+            s["eviction_policy"] = pol
+        adapters = _get(sm, "l2_adapter_config", "adapters")
+        if isinstance(adapters, list):
+            s["l2_adapter_types"] = [a.get("type") for a in adapters if isinstance(a, dict)]
+            s["l2_configured"] = bool(adapters)
+        out["storage_manager"] = s
+    obs = value.get("observability")
+    if isinstance(obs, dict):
+        o = {k: obs[k] for k in ("enabled", "metrics_enabled", "tracing_enabled", "logging_enabled",
+                                 "grpc_metrics_enabled", "metrics_sample_rate", "prometheus_port",
+                                 "trace_level", "extra_logging_enabled")
+             if isinstance(obs.get(k), (str, int, float, bool))}
+        o["otlp_endpoint_set"] = bool(obs.get("otlp_endpoint"))
+        o["trace_output_set"] = bool(obs.get("trace_output"))
+        o["lookup_hash_log_enabled"] = bool(_get(obs, "lookup_hash_log", "output_dir"))
+        gc = obs.get("gc_monitor")
+        if isinstance(gc, dict) and isinstance(gc.get("enabled"), bool):
+            o["gc_monitor_enabled"] = gc["enabled"]
+        out["observability"] = o
+    http = value.get("http")
+    if isinstance(http, dict):
+        out["http"] = {k: http[k] for k in ("http_host", "http_port") if isinstance(http.get(k), (str, int))}
+    coord = value.get("coordinator")
+    if isinstance(coord, dict):
+        out["coordinator"] = {"configured": bool(coord.get("url")),
+                              "event_reporting": bool(coord.get("event_reporting"))}
+    # embedded (in-process) /conf: flat keys
+    for k in ("chunk_size", "local_cpu", "max_local_cpu_size", "local_disk", "save_decode_cache",
+              "enable_p2p", "enable_pd", "use_layerwise", "enable_blending"):
+        if k in value and isinstance(value[k], (str, int, float, bool)) and "mp" not in value:
+            out.setdefault("embedded", {})[k] = value[k]
+    if "mp" not in value and "remote_url" in value:
+        out.setdefault("embedded", {})["remote_configured"] = bool(value.get("remote_url"))
+    return out
+
+
+def _sum_quota(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"shape": type(value).__name__}
+    users = value.get("users")
+    if isinstance(users, dict):
+        limits = [_num(u.get("limit_gb")) for u in users.values() if isinstance(u, dict)]
+        usage = [_num(u.get("current_usage_gb")) for u in users.values() if isinstance(u, dict)]
+        return {
+            "salts": len(users),
+            "default_salt": "_default" in users,
+            "limit_gb_total": round(sum(x for x in limits if x is not None), 6),
+            "usage_gb_total": round(sum(x for x in usage if x is not None), 6),
+        }
+    if "cache_salt" in value:
+        return {"salts": 1 if value.get("exists") is not False else 0,
+                "limit_gb_total": _num(value.get("limit_gb")), "usage_gb_total": _num(value.get("current_usage_gb"))}
+    return {"keys": len(value)}
+
+
+_THREADS_TOTAL = re.compile(r"Total threads:\s*(\d+)")
+
+
+def _sum_threads(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"blocks": text.count("\nThread: ") + (1 if text.startswith("Thread: ") else 0)}
+    m = _THREADS_TOTAL.search(text)
+    if m:
+        out["total"] = int(m.group(1))
+    return out
+
+
+def _sum_periodic(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"shape": type(value).__name__}
+    out: dict[str, Any] = {}
+    s = value.get("summary")
+    if isinstance(s, dict):
+        out.update({k: s[k] for k in ("total_count", "running_count", "active_count") if _num(s.get(k)) is not None})
+    threads = value.get("threads")
+    if isinstance(threads, list):
+        out["threads"] = [
+            {k: t.get(k) for k in ("name", "level", "is_running", "is_active", "total_runs", "failed_runs")
+             if isinstance(t.get(k), (str, int, float, bool))}
+            for t in threads[:100] if isinstance(t, dict)
+        ]
+        out["failed_runs_total"] = sum(_num(t.get("failed_runs")) or 0 for t in threads if isinstance(t, dict))
+    return out
+
+
+def _sum_periodic_health(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {"shape": type(value).__name__}
+    out: dict[str, Any] = {}
+    if isinstance(value.get("healthy"), bool):
+        out["healthy"] = value["healthy"]
+    if _num(value.get("unhealthy_count")) is not None:
+        out["unhealthy_count"] = value["unhealthy_count"]
+    ut = value.get("unhealthy_threads")
+    if isinstance(ut, list):
+        out["unhealthy_threads"] = [t.get("name") for t in ut[:50] if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    return out
+
+
+def _sum_metrics(text: str) -> dict[str, Any]:
+    samples = families = lm_mp = lm_emb = 0
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("# TYPE "):
+                families += 1
+                name = line[7:].split(" ", 1)[0]
+                if name.startswith("lmcache_mp_") or name.startswith("lmcache_mp:"):
+                    lm_mp += 1
+                elif name.startswith("lmcache:"):
+                    lm_emb += 1
+            continue
+        samples += 1
+    return {"samples": samples, "families": families, "lmcache_mp_families": lm_mp, "lmcache_embedded_families": lm_emb}
+
+
+def _sum_loglevel(text: str) -> dict[str, Any]:
+    loggers = 0
+    lmcache_level = None
+    for line in text.splitlines():
+        m = re.match(r"^\s*([\w.\-]+):\s*([A-Z]+)\s*$", line)
+        if m:
+            loggers += 1
+            if m.group(1) == "lmcache":
+                lmcache_level = m.group(2)
+    out: dict[str, Any] = {"loggers": loggers}
+    if lmcache_level:
+        out["lmcache_level"] = lmcache_level
+    return out
+
+
+def _sum_env(value: Any, text: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {"variables": len(value)}
+    return {"variables": sum(1 for line in text.splitlines() if re.match(r"^\s*\"?[A-Za-z_][A-Za-z0-9_]*\"?\s*[:=]", line))}
+
+
+def _sum_openapi(value: Any, index, server: str, version: str | None) -> dict[str, Any]:
+    if not isinstance(value, dict) or not isinstance(value.get("paths"), dict):
+        return {"shape": type(value).__name__}
+    served: list[tuple[str, str]] = []
+    for p, ops in value["paths"].items():
+        if isinstance(ops, dict):
+            for m in ops:
+                if m.lower() in ("get", "post", "put", "delete", "patch"):
+                    served.append((m.upper(), str(p)))
+    known = {(r.method, r.path) for r in index.routes(server)}
+    unlisted = sorted(f"{m} {p}" for m, p in served if (m, p) not in known)
+    out: dict[str, Any] = {"routes": len(served), "unlisted": unlisted[:100]}
+    info = value.get("info")
+    if isinstance(info, dict) and isinstance(info.get("title"), str):
+        out["title"] = info["title"][:100]
+    if version:
+        expected = {(r.method, r.path) for r in index.for_version(server, version)
+                    if r.path not in ("/openapi.json", "/docs")}
+        out["missing"] = sorted(f"{m} {p}" for m, p in expected - set(served))[:100]
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _endpoint_outcome(code: int | None, error: str | None) -> str:
+    if error is not None:
+        return "transport_error"
+    if code is None:
+        return "ok"
+    if 200 <= code < 300:
+        return "ok"
+    if code == 404:
+        return "not_found"
+    if code == 503:
+        return "unavailable"
+    return "error"
+
+
+def read_bodies(
+    bodies: Iterable[Body],
+    *,
+    specs: Any = None,
+    path: str = "",
+    skipped: Iterable[Skip] = (),
+    server: str | None = None,
+) -> ReadResult:
+    """Summarize a set of bodies from one LMCache HTTP server into one ReadResult."""
+    res = ReadResult(READER, path)
+    try:
+        index = _index(specs)
+    except Exception as exc:  # noqa: BLE001 - a reader never raises
+        res.problem(f"HttpEndpoints spec unavailable: {exc}")
+        return res
+    bodies = list(bodies)
+    skipped = list(skipped)
+    summary: dict[str, Any] = {"server": server, "endpoints": [], "skipped": [s.to_json() for s in skipped]}
+    for sig in ("bodies", "endpoints_ok", "endpoints_error", "destructive_skipped", "sensitive_skipped"):
+        res.signals.setdefault(sig, 0)
+    for s in skipped:
+        if s.reason in ("destructive_skipped", "sensitive_skipped"):
+            res.bump(s.reason)
+
+    observations: list[tuple[str, str, int]] = []
+    body_keys: list[tuple[str, str]] = []
+    status_bodies: list[tuple[str, dict]] = []
+    version_vals: dict[str, str] = {}
+    health_states: list[dict[str, Any]] = []
+    pending_openapi: list[tuple[Any, dict]] = []
+    server_votes: dict[str, int] = {}
+
+    for b in bodies:
+        res.records += 1
+        res.bump("bodies")
+        where = b.location or path
+        route = index.route(b.route_id) if b.route_id else None
+        method = (b.method or "GET").upper()
+        req_path = b.path
+        if route is None and b.flag:
+            # The newest route of the flag: a saved body carries no path of its own.
+            route = index.flag_route(b.flag, server)
+        if route is None and req_path:
+            hits = index.match(method, req_path, server) or index.match(method, req_path)
+            route = hits[0] if hits else None
+        if req_path is None and route is not None:
+            req_path = route.path
+        reads_as = route.reads_as if route else "generic"
+        body_kind = route.body if route else "json"
+        if b.flag:
+            fr = index.flag_reads_as(b.flag)
+            if fr:
+                reads_as, body_kind = fr
+        ep: dict[str, Any] = {
+            "route": route.id if route else None,
+            "method": method,
+            "path": req_path,
+            "source": b.source,
+            "location": where,
+            "bytes": len(b.data),
+        }
+        if b.flag:
+            ep["flag"] = b.flag
+            if b.source == "file":
+                res.bump("file_provided")
+        if b.truncated:
+            ep["truncated"] = True
+            res.bump("bodies_truncated")
+            res.problem(f"{method} {req_path}: body truncated at {len(b.data)} bytes")
+        if b.elapsed_ms is not None:
+            ep["elapsed_ms"] = round(b.elapsed_ms, 1)
+        if b.redacted:
+            ep["redacted"] = b.redacted
+            if route is not None and route.policy == "sensitive":
+                res.bump("sensitive_redacted", b.redacted)
+        if route is not None:
+            server_votes[route.server] = server_votes.get(route.server, 0) + 1
+        code = b.http_status
+        inferred = False
+        if b.error is not None:
+            ep.update(outcome="transport_error", error=b.error[:200])
+            res.bump("endpoints_error")
+            res.bump("endpoints_transport_error")
+            summary["endpoints"].append(ep)
+            continue
+
+        is_json = body_kind == "json"
+        ok_json, value = (parse_json(b.data) if is_json else (False, None))
+        text = _decode(b.data) if not is_json or not ok_json else ""
+        if code is None and is_json and ok_json:
+            # A saved body carries no status line; infer the obvious ones from the body.
+            if _is_not_found(value):
+                code, inferred = 404, True
+            elif reads_as == "health" and isinstance(value, dict) and value.get("status") == "unhealthy":
+                code, inferred = 503, True
+        if code is None and not is_json and text.strip() == '{"detail":"Not Found"}':
+            code, inferred = 404, True
+        ep["http_status"] = code
+        if inferred:
+            ep["status_inferred"] = True
+        outcome = _endpoint_outcome(code, None)
+        err = _error_text(value) if ok_json else None
+        if code is None and err is not None and reads_as not in ("health",):
+            outcome = "error"
+        ep["outcome"] = outcome
+        if outcome == "ok":
+            res.bump("endpoints_ok")
+        else:
+            res.bump("endpoints_error")
+            if outcome == "not_found":
+                res.bump("endpoints_not_found")
+            elif outcome == "unavailable":
+                res.bump("endpoints_unavailable")
+            if err:
+                ep["error"] = err
+        if route is not None and route.policy == "destructive":
+            # Only an operator's own capture gets here: collection never calls these.
+            res.bump("destructive_responses")
+            ep["policy"] = "destructive"
+        if code is not None and req_path and not b.flag:
+            observations.append((method, req_path, code))
+        elif code is None and outcome == "ok" and req_path and not b.flag and route is not None:
+            observations.append((method, req_path, 200))  # a saved success body: the route exists
+        if (is_json and not ok_json and reads_as in ("version", "lmc_version", "commit_id")
+                and re.fullmatch(r"[\w.+\-]{1,100}", text.strip())):
+            is_json = False  # a bare version token (text/plain) is as good as a JSON string
+        if is_json and not ok_json and b.data.strip():
+            res.bump("bodies_unparsed")
+            ep["content"] = "unparsed"
+            res.problem(f"{method} {req_path}: body is not JSON ({len(b.data)} bytes)")
+            summary["endpoints"].append(ep)
+            continue
+        ep["content"] = "empty" if not b.data.strip() else body_kind
+        summary["endpoints"].append(ep)
+        if outcome not in ("ok",) and reads_as != "health":
+            continue
+        try:
+            if reads_as == "health":
+                h = _sum_health(value if ok_json else None, code)
+                h["route"] = ep["route"]
+                health_states.append(h)
+            elif reads_as == "status":
+                if isinstance(value, dict):
+                    status_bodies.append((route.id if route else "mp.status", value))
+                    if route is not None:
+                        body_keys.extend((route.id, k) for k in value)
+                else:
+                    res.problem(f"{method} {req_path}: /status body is not an object")
+            elif reads_as in ("version", "lmc_version", "commit_id"):
+                v = value if ok_json else text.strip()
+                if isinstance(v, str) and v.strip() and len(v) < 200:
+                    version_vals[reads_as] = v.strip()
+                else:
+                    res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}")
+            elif reads_as == "config":
+                summary["config"] = _sum_config(value)
+                res.bump("config")
+            elif reads_as == "config_adapters":
+                if isinstance(value, dict) and isinstance(value.get("adapters"), list):
+                    summary["config_adapters"] = {
+                        "adapters": [{k: a.get(k) for k in ("index", "type_name", "tier", "primary") if k in a}
+                                     for a in value["adapters"][:32] if isinstance(a, dict)]}
+                    res.bump("config_adapters")
+            elif reads_as == "quota":
+                summary["quota"] = _sum_quota(value)
+                res.bump("quota")
+            elif reads_as == "threads":
+                summary["threads"] = _sum_threads(text)
+                res.bump("threads")
+            elif reads_as == "periodic_threads":
+                summary["periodic_threads"] = _sum_periodic(value)
+                res.bump("periodic_threads")
+            elif reads_as == "periodic_threads_health":
+                ph = _sum_periodic_health(value)
+                summary["periodic_threads_health"] = ph
+                res.bump("periodic_threads_unhealthy", int(ph.get("unhealthy_count") or 0))
+            elif reads_as == "metrics":
+                summary.setdefault("metrics", []).append({"location": where, **_sum_metrics(text)})
+                res.bump("metrics_bodies")
+            elif reads_as == "openapi":
+                pending_openapi.append((value, ep))
+            elif reads_as == "env":
+                summary["env"] = _sum_env(value, text)
+            elif reads_as == "loglevel":
+                summary["loglevel"] = _sum_loglevel(text)
+            elif reads_as == "root":
+                if isinstance(value, dict):
+                    summary["root"] = {k: value[k] for k in ("status", "service") if isinstance(value.get(k), str)}
+        except Exception as exc:  # noqa: BLE001 - unexpected shapes are problems, not crashes
+            res.problem(f"{method} {req_path}: could not summarize ({type(exc).__name__})")
+
+    # ---- server
+    if server is None and server_votes:
+        server = max(sorted(server_votes), key=lambda s: server_votes[s])
+        summary["server"] = server
+    srv = server or "mp"
+
+    # ---- status
+    if status_bodies:
+        route_id, value = status_bodies[-1]
+        st = _sum_status(value)
+        summary["status"] = st
+        res.bump("status", len(status_bodies))
+        if st.get("is_healthy") is False or st.get("unhealthy_components"):
+            res.bump("status_unhealthy")
+        res.bump("l2_adapters", int(st.get("num_l2_adapters") or 0))
+        res.bump("registered_instances", int(st.get("registered_instances") or 0))
+        if len(status_bodies) > 1:
+            summary["status_bodies"] = len(status_bodies)
+
+    # ---- version
+    ver: dict[str, Any] = {}
+    if "lmc_version" in version_vals:
+        ver["value"] = version_vals["lmc_version"]
+        ver["source"] = "lmc_version"
+    if "version" in version_vals:
+        ver["full"] = version_vals["version"]
+        if "value" not in ver:
+            from inferguard.spec.kinds.http_endpoints import parse_version
+
+            pv = parse_version(version_vals["version"])
+            m = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version_vals["version"])
+            ver["value"] = m.group(1) if (pv and m) else version_vals["version"]
+            ver["source"] = "version"
+    if "commit_id" in version_vals:
+        ver["commit_id"] = version_vals["commit_id"]
+    candidates = index.infer_releases(observations, server=srv, body_keys=body_keys)
+    # a hinted key that is absent from /status also narrows the range
+    for route_id, value in status_bodies:
+        for vr in index.absent_hints(route_id, set(value)):
+            candidates = [v for v in candidates if not vr.contains(v)]
+    if observations or body_keys:
+        ver["consistent_releases"] = candidates
+    if "value" in ver:
+        res.bump("version")
+        if (observations or body_keys) and candidates and ver["value"] not in candidates:
+            from inferguard.spec.kinds.http_endpoints import parse_version
+
+            pv = parse_version(ver["value"])
+            if pv is not None and all(parse_version(c) != pv for c in candidates):
+                ver["route_mismatch"] = True
+                res.bump("version_route_mismatch")
+    elif candidates and (observations or body_keys) and len(candidates) < len(index.releases):
+        if len(candidates) == 1:
+            ver["value"] = candidates[0]
+            ver["source"] = "routes"
+            res.bump("version")
+        else:
+            ver["range"] = f"{candidates[0]} .. {candidates[-1]}"
+            ver["source"] = "routes"
+        res.bump("version_inferred")
+    if (observations or body_keys) and not candidates:
+        ver["inconsistent"] = True
+        res.problem("the routes that answered and the /status keys match no known release of the HttpEndpoints spec")
+    summary["version"] = ver or None
+
+    # ---- openapi (needs the version)
+    for value, ep in pending_openapi:
+        try:
+            oa = _sum_openapi(value, index, srv, ver.get("value"))
+            summary["openapi"] = oa
+            res.bump("openapi")
+            res.bump("openapi_routes_unlisted", len(oa.get("unlisted") or []))
+        except Exception as exc:  # noqa: BLE001
+            res.problem(f"openapi.json: could not summarize ({type(exc).__name__})")
+
+    # ---- health
+    health: dict[str, Any] = {"state": "unknown"}
+    if health_states:
+        h = health_states[-1]
+        health.update(h)
+    st = summary.get("status") or {}
+    reasons = []
+    if health["state"] == "unhealthy":
+        reasons.append(health.get("reason") or "healthcheck reports unhealthy")
+    if st.get("is_healthy") is False:
+        reasons.append("status is_healthy=false")
+    ph = summary.get("periodic_threads_health") or {}
+    if ph.get("healthy") is False:
+        reasons.append(f"{ph.get('unhealthy_count', '?')} periodic thread(s) unhealthy")
+    if health["state"] == "unknown" and (st.get("is_healthy") is True) and not reasons:
+        health["state"] = "healthy"
+        health["from"] = "status"
+    if reasons:
+        health["state"] = "unhealthy"
+        health["reasons"] = reasons
+        health.pop("reason", None)
+    if health_states or st or ph:
+        if health["state"] == "healthy":
+            res.bump("health_ok")
+            res.signals.setdefault("health_unhealthy", 0)
+        elif health["state"] == "unhealthy":
+            res.bump("health_unhealthy")
+            res.signals.setdefault("health_ok", 0)
+    summary["health"] = health
+    res.summary = summary
+    return res
+
+
+def body_from_file(file: str | os.PathLike[str], *, flag: str | None = None, index=None,
+                   max_bytes: int = MAX_BODY_BYTES) -> tuple[Body | None, str | None]:
+    """A Body for a saved file, or (None, reason) when it cannot be opened."""
+    p = Path(file)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    truncated = len(data) > max_bytes
+    if truncated:
+        data = data[:max_bytes]
+    method, req_path = "GET", None
+    if index is not None and flag is None:
+        stem = p.name[:-5] if p.name.endswith(".body") else p.stem
+        hit = index.match_file_stem(stem)
+        if hit:
+            method, req_path = hit
+    return Body(data=data, method=method, path=req_path, flag=flag, source="file",
+                location=str(file), truncated=truncated), None
+
+
+def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult:
+    """Read one saved body file, or every `*.body` file of a directory.
+
+    File names follow METHOD_path[_suffix].body (e.g. GET_status.body,
+    GET_periodic-threads-health.body); `flag` names the collect-lmcache file flag when the
+    file was given for one."""
+    try:
+        index = _index(specs)
+    except Exception as exc:  # noqa: BLE001
+        res = ReadResult(READER, str(path))
+        res.problem(f"HttpEndpoints spec unavailable: {exc}")
+        return res
+    p = Path(path)
+    files = sorted(p.glob("*.body")) if p.is_dir() else [p]
+    bodies: list[Body] = []
+    problems: list[tuple[str, str]] = []
+    for f in files:
+        b, err = body_from_file(f, flag=flag, index=index)
+        if b is None:
+            problems.append((str(f), err or "cannot read"))
+            continue
+        if b.path is None and flag is None:
+            problems.append((str(f), "file name names no known route (expected METHOD_path.body)"))
+        bodies.append(b)
+    res = read_bodies(bodies, specs=specs, path=str(path))
+    for f, msg in problems:
+        res.problem(f"{f}: {msg}")
+    return res
