@@ -4,6 +4,7 @@ The CLI parses options and calls one function here; renderers turn the result in
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | No
         from inferguard.collect.http import fetch_text
 
         text, _meta = fetch_text(url, timeout)
-        expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=text.splitlines())
+        expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=io.StringIO(text))
     else:
         return
     add_exposition(evidence, expo, result, cat, role)

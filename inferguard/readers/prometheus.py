@@ -10,7 +10,14 @@ What the reader guarantees:
 - `_created` series are metadata: recorded apart, never as samples of their family;
 - histogram and summary series (`_bucket`, `_sum`, `_count`) are grouped into their family;
 - a duplicate series (same name and label text twice) is a problem, the first value kept;
-- a line that cannot be parsed is a problem with its line number; the rest is still used.
+- a line that cannot be parsed (bad name, malformed label set, value or timestamp that is not
+  a number) is a problem with its line number; the rest is still used. Each distinct label
+  text is checked once, so the check costs one set lookup per line.
+
+prometheus_client renders `_created` as a family of its own (`# TYPE x_created gauge` after
+the counter `x_total` or the histogram `x`); such a family is recognised by the declared type
+of its base and counted as `_created` metadata of that base. Without TYPE lines, `x_bucket`
+series start a histogram `x`, and `x_sum`/`x_count` that follow are grouped into it.
 """
 from __future__ import annotations
 
@@ -24,6 +31,10 @@ from inferguard.readers.base import ReadResult
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _LABEL_BLOCK_RE = re.compile(r'\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\}')
 _UNESCAPE_RE = re.compile(r'\\(.)')
+_METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+# The canonical label text (`a="x",b="y"`, no escapes, no blanks); anything else goes through parse_labels.
+_PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",)*(?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")?\Z')
+_PLAIN_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped", "unknown", "info", "stateset", "gaugehistogram"}
 _SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-inf"), "Inf": float("inf")}
@@ -31,35 +42,10 @@ _SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-in
 
 def parse_labels(text: str) -> dict[str, str] | None:
     """Decode the inside of a `{...}` label block; None when it is malformed."""
-    if not text.strip():
-        return {}
-    if "\\" not in text:
-        # Without escapes no quote can occur inside a value, so `",` separates pairs exactly.
-        out: dict[str, str] = {}
-        for part in text.split('",'):
-            part = part.strip()
-            if not part or part == ",":
-                continue
-            key, sep, value = part.partition('="')
-            if not sep:
-                key, sep, value = part.partition("=")
-                if not sep:
-                    return None
-                key = key.strip()
-                value = value.strip()
-                if not value.startswith('"'):
-                    return None
-                value = value[1:]
-            if value.endswith('"'):
-                value = value[:-1]
-            elif value.endswith('",'):
-                value = value[:-2]
-            key = key.strip()
-            if not key or '"' in value or not (key[0].isalpha() or key[0] == "_"):
-                return None
-            out[key] = value
-        return out
-    out = {}
+    if _PLAIN_LABELS_RE.match(text) is not None:
+        # The plain form has no escapes and no quote inside a value: pairs are exact.
+        return dict(_PLAIN_PAIR_RE.findall(text))
+    out: dict[str, str] = {}
     pos = 0
     n = len(text)
     while pos < n:
@@ -68,7 +54,10 @@ def parse_labels(text: str) -> dict[str, str] | None:
             if text[pos:].strip() in ("", ","):
                 break
             return None
-        out[m.group(1)] = _UNESCAPE_RE.sub(lambda mm: _UNESCAPE.get(mm.group(1), "\\" + mm.group(1)), m.group(2))
+        value = m.group(2)
+        if "\\" in value:
+            value = _UNESCAPE_RE.sub(lambda mm: _UNESCAPE.get(mm.group(1), "\\" + mm.group(1)), value)
+        out[m.group(1)] = value
         pos = m.end()
     return out
 
@@ -77,6 +66,8 @@ def parse_float(token: str) -> float | None:
     v = _SPECIAL_FLOATS.get(token)
     if v is not None:
         return v
+    if "_" in token:  # Python accepts `1_000`; the exposition formats do not
+        return None
     try:
         return float(token)
     except ValueError:
@@ -97,6 +88,7 @@ class FamilyData:
     quantiles: list[tuple[str, float]] = field(default_factory=list)
     created: int = 0
     first_line: int = 0
+    listed_keys: set[str] = field(default_factory=set, repr=False)      # bucket/quantile label texts seen
 
 
 @dataclass
@@ -114,10 +106,23 @@ class Exposition:
     lines: int = 0
 
 
-def _resolve(name: str, types: dict[str, str]) -> tuple[str, str, str]:
-    """(family name, role, type) for a sample name. role: value|sum|count|bucket|quantile|created."""
+_CREATED_OF = ("counter", "histogram", "summary", "gaugehistogram")
+
+
+def _resolve(name: str, types: dict[str, str], inferred: dict[str, str]) -> tuple[str, str, str]:
+    """(family name, role, type) for a sample name. role: value|sum|count|bucket|quantile|created.
+
+    `inferred` holds histograms seen without a TYPE line (from their `_bucket` series)."""
     t = types.get(name)
     if t is not None and t not in ("histogram", "summary", "gaugehistogram"):
+        if name.endswith("_created") and t in ("gauge", "untyped", "unknown"):
+            # prometheus_client's 0.0.4 output: `x_created` declared as a gauge of its own.
+            base = name[:-8]
+            bt = types.get(base)
+            if bt in _CREATED_OF:
+                return base, "created", bt
+            if types.get(base + "_total") == "counter":
+                return base + "_total", "created", "counter"
         return name, "value", t
     for suffix, role in (("_bucket", "bucket"), ("_sum", "sum"), ("_count", "count"), ("_created", "created"),
                          ("_total", "value"), ("_gsum", "sum"), ("_gcount", "count"), ("_info", "value")):
@@ -138,7 +143,20 @@ def _resolve(name: str, types: dict[str, str]) -> tuple[str, str, str]:
     if t is not None:  # a histogram/summary family name used as a plain sample (quantile line)
         return name, ("quantile" if t == "summary" else "value"), t
     if name.endswith("_created"):
-        return name[:-8], "created", "unknown"
+        base = name[:-8]
+        if types.get(base + "_total") == "counter":
+            return base + "_total", "created", "counter"
+        return base, "created", types.get(base, "unknown")
+    # No TYPE line for the name or its base: group histogram series by their suffixes.
+    if name.endswith("_bucket"):
+        base = name[:-7]
+        if base not in types:
+            inferred[base] = "histogram"
+            return base, "bucket", "histogram"
+    elif name.endswith("_sum") or name.endswith("_count"):
+        base, _, suffix = name.rpartition("_")
+        if base in inferred and base not in types:
+            return base, suffix, inferred[base]
     return name, "value", "untyped"
 
 
@@ -154,10 +172,14 @@ def read(
     result = ReadResult("prometheus", path)
     expo = Exposition(path)
     types = expo.types
-    resolved: dict[str, tuple[str, str, str, FamilyData | None]] = {}
+    inferred: dict[str, str] = {}
+    # sample name -> (kind, target, family data, family name); kind: 0 store in a dict,
+    # 1 append to a list (bucket/quantile), 2 `_created`, 3 a family the index does not know.
+    resolved: dict[str, tuple[int, Any, FamilyData | None, str]] = {}
     other = expo.other_families
     families = expo.families
     seen_other: set[str] = set()
+    labels_ok: set[str] = set()  # label texts already checked (one regex per distinct text)
     samples = 0
     created = 0
     lineno = 0
@@ -170,102 +192,139 @@ def read(
             return expo, result
         lines = fh
     label_block = _LABEL_BLOCK_RE.match
+    valid_name = _METRIC_NAME_RE.match
+    plain_labels = _PLAIN_LABELS_RE.match
+    problem = result.problem
     try:
         for lineno, line in enumerate(lines, 1):
-            if line.endswith("\n"):
-                line = line[:-1]
-            if not line:
-                continue
-            if line[0] == "#":
+            # The line ending stays on: every token below comes out of str.split().
+            if line[:1] == "#":
                 parts = line.split(None, 3)
                 if len(parts) >= 2 and parts[1] == "TYPE":
                     if len(parts) < 4 or parts[3].strip() not in _TYPES:
-                        result.problem("malformed TYPE line", line=lineno)
+                        problem("malformed TYPE line", line=lineno)
                         continue
                     fam, typ = parts[2], parts[3].strip()
                     if fam in types and types[fam] != typ:
-                        result.problem(f"family {fam!r} declared twice with different types", line=lineno)
+                        problem(f"family {fam!r} declared twice with different types", line=lineno)
                     types[fam] = typ
-                    resolved.clear() if resolved else None
+                    resolved.clear()
                 elif len(parts) >= 2 and parts[1] == "HELP":
                     expo.helps += 1
                 elif len(parts) >= 2 and parts[1] == "EOF":
                     expo.format = "openmetrics-1.0.0"
                 continue
-            brace = line.find("{")
-            space = line.find(" ")
-            if brace != -1 and (space == -1 or brace < space):
-                name = line[:brace]
-                m = label_block(line, brace)
-                if m is None:
-                    result.problem("unterminated or malformed label set", line=lineno)
-                    continue
-                raw = line[brace + 1 : m.end() - 1]
-                rest = line[m.end():]
+            name, brace, rest = line.partition("{")
+            if brace and " " not in name:
+                # Fast path: the text up to the first `}` is a known-good label text, or is one
+                # in the plain form (`a="x",b="y"`: no escapes, so that `}` is outside quotes).
+                raw, close, rest = rest.partition("}")
+                if raw not in labels_ok:
+                    if not close or plain_labels(raw) is None:
+                        m = label_block(line, len(name))
+                        if m is None:
+                            problem("unterminated or malformed label set", line=lineno)
+                            continue
+                        raw = line[len(name) + 1 : m.end() - 1]
+                        rest = line[m.end():]
+                        if raw not in labels_ok and parse_labels(raw) is None:
+                            problem("malformed label set", line=lineno)
+                            continue
+                    labels_ok.add(raw)
             else:
-                if space == -1:
-                    result.problem("sample has no value", line=lineno)
-                    continue
-                name = line[:space]
+                parts = line.split(None, 1)
+                if len(parts) < 2:
+                    if parts:
+                        problem("sample has no value", line=lineno)
+                    continue  # else a blank line
+                name, rest = parts
                 raw = ""
-                rest = line[space:]
-            tokens = rest.split()
-            if not tokens:
-                result.problem("sample has no value", line=lineno)
-                continue
-            value = parse_float(tokens[0])
-            if value is None:
-                result.problem(f"value {tokens[0][:40]!r} is not a number", line=lineno)
-                continue
-            if len(tokens) > 1 and tokens[1] != "#" and parse_float(tokens[1]) is None:
-                result.problem(f"timestamp {tokens[1][:40]!r} is not a number", line=lineno)
+            # Most samples are `value` alone: float() takes the blanks around it.
+            try:
+                value = float(rest)
+                tok = rest
+            except ValueError:
+                tokens = rest.split()
+                if not tokens:
+                    problem("sample has no value", line=lineno)
+                    continue
+                tok = tokens[0]
+                try:
+                    value = float(tok)
+                except ValueError:
+                    value = None
+                if value is not None and len(tokens) > 1 and tokens[1] != "#":
+                    if parse_float(tokens[1]) is None:
+                        problem(f"timestamp {tokens[1][:40]!r} is not a number", line=lineno)
+                        continue
+                    if len(tokens) > 2 and tokens[2] != "#":
+                        problem(f"unexpected text after the timestamp: {tokens[2][:40]!r}", line=lineno)
+                        continue
+            if value is None or "_" in tok:
+                problem(f"value {tok.strip()[:40]!r} is not a number", line=lineno)
                 continue
             info = resolved.get(name)
             if info is None:
-                fam, role, typ = _resolve(name, types)
+                if valid_name(name) is None:
+                    problem(f"invalid metric name {name[:80]!r}", line=lineno)
+                    continue
+                fam, role, typ = _resolve(name, types, inferred)
                 fdata = families.get(fam)
-                if fdata is None and lookup is not None:
-                    mid = lookup(fam)
-                    if mid is None and fam != name:
-                        mid = lookup(name)
-                    if mid is not None:
-                        fdata = FamilyData(fam, typ, mid, first_line=lineno)
-                        families[fam] = fdata
-                info = (fam, role, typ, fdata)
+                if role == "created":
+                    # Metadata of a family already read; never the reason to keep one.
+                    if fdata is None:
+                        fdata = families.get(fam + "_total")
+                    info = (2, None, fdata, fam)
+                else:
+                    if fdata is None and lookup is not None:
+                        mid = lookup(fam)
+                        if mid is None and fam != name:
+                            mid = lookup(name)
+                        if mid is not None:
+                            fdata = FamilyData(fam, typ, mid, first_line=lineno)
+                            families[fam] = fdata
+                    if fdata is None:
+                        info = (3, None, None, fam)
+                    elif role == "value":
+                        info = (0, fdata.samples, fdata, fam)
+                    elif role == "sum":
+                        info = (0, fdata.sums, fdata, fam)
+                    elif role == "count":
+                        info = (0, fdata.counts, fdata, fam)
+                    elif role == "bucket":
+                        info = (1, fdata.buckets, fdata, fam)
+                    else:
+                        info = (1, fdata.quantiles, fdata, fam)
                 resolved[name] = info
-            fam, role, typ, fdata = info
-            if role == "created":
+            kind, store, fdata, fam = info
+            if kind == 0:
+                samples += 1
+                if raw in store:
+                    problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
+                    continue
+                store[raw] = value
+            elif kind == 1:
+                samples += 1
+                listed = fdata.listed_keys
+                if raw in listed:
+                    problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
+                    continue
+                listed.add(raw)
+                store.append((raw, value))
+            elif kind == 2:
                 created += 1
                 if fdata is not None:
                     fdata.created += 1
-                continue
-            samples += 1
-            if fdata is None:
+            else:
+                samples += 1
                 other[fam] = other.get(fam, 0) + 1
                 key = name + "{" + raw
                 if key in seen_other:
-                    result.problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
+                    problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
                 else:
                     seen_other.add(key)
-                continue
-            if role == "value":
-                store = fdata.samples
-            elif role == "sum":
-                store = fdata.sums
-            elif role == "count":
-                store = fdata.counts
-            elif role == "bucket":
-                fdata.buckets.append((raw, value))
-                continue
-            else:
-                fdata.quantiles.append((raw, value))
-                continue
-            if raw in store:
-                result.problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
-                continue
-            store[raw] = value
     except OSError as exc:
-        result.problem(f"read error: {exc.strerror}", line=lineno)
+        problem(f"read error: {exc.strerror}", line=lineno)
     finally:
         if fh is not None:
             fh.close()
