@@ -229,6 +229,12 @@ def lane_document(lane: str, results: list[ReadResult], spec) -> dict[str, Any]:
 def add_lane(evidence: dict[str, Any], lane_doc: dict[str, Any], path: str) -> None:
     lane = lane_doc["lane"]
     lanes = evidence["lanes"]
+    if not lane_doc.get("sources"):
+        # collect-lmcache writes an envelope for every lane; one with no source read is a lane
+        # that was not provided: absent, never zero.
+        evidence["sources"].append({"role": f"lane:{lane}", "path": path, "reader": "lane_evidence",
+                                    "records": 0, "problems": 0, "note": "no sources: lane not provided"})
+        return
     if lane in lanes:
         merged = lanes[lane]
         for k, v in lane_doc.get("signals", {}).items():

@@ -111,3 +111,23 @@ def test_two_names_of_one_metric_in_one_scrape_are_not_added(tmp_path):
                  or "lmcache_mp_key_directory_placement_count" in e["exposed_names"])
     assert entry["value"] == 7
     assert entry.get("also_exposed_as")
+
+
+def test_lane_not_provided_is_absent_not_zero(tmp_path):
+    """collect-lmcache writes an envelope for every lane; one with no sources is absent."""
+    import json
+
+    from inferguard.pipeline import Inputs, build_evidence, default_context
+    from inferguard.engine.coverage import family_report, surface_rows
+    from inferguard.spec import default_specs
+
+    spec = default_specs()
+    empty = {"apiVersion": "inferguard.dev/v1", "kind": "LaneEvidence", "lane": "lmcache_log",
+             "tool": {"name": "inferguard", "version": "0"}, "spec": {"version": spec.version, "digest": spec.digest},
+             "signals": {}, "sources": [], "problems": []}
+    f = tmp_path / "lmcache_log_evidence.json"
+    f.write_text(json.dumps(empty))
+    ev = build_evidence(Inputs(lane_files={"lmcache_log": [str(f)]}, context=default_context()), spec)
+    rows = {r["id"]: r for r in surface_rows(ev, spec, family_report(ev, spec))}
+    assert rows["lmcache.logs"]["status"] == "missing"
+    assert rows["lmcache.logs"]["items"][0]["status"] == "absent"
