@@ -31,13 +31,18 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
                     continue
                 roles.setdefault(rule["role"], []).append(str(p))
                 break
-    # A lane's evidence JSON (its first pattern) wins over raw artifacts of the same lane.
+    # A lane's evidence JSON (its first pattern) wins over raw artifacts of the same lane; a
+    # single-view role keeps only the files of the earliest pattern that matched anything.
     for rule in rules:
-        if rule.get("reader") != "lane" or rule["role"] not in roles:
+        files = roles.get(rule["role"])
+        if not files:
             continue
-        evidence = [f for f in roles[rule["role"]] if fnmatch.fnmatch(Path(f).name, rule["patterns"][0])]
-        if evidence:
-            roles[rule["role"]] = evidence
+        cut = len(rule["patterns"]) if rule.get("single_view") else 1
+        for pat in rule["patterns"][:cut] if rule.get("reader") == "lane" else []:
+            hits = [f for f in files if fnmatch.fnmatch(Path(f).name, pat)]
+            if hits:
+                roles[rule["role"]] = hits
+                break
     return roles
 
 

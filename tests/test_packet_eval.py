@@ -1,0 +1,59 @@
+"""How `evaluate` recognises a packet's files (patterns from specs/specset.yaml)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from conftest import FIXTURES, H100, load_json, run_cli
+
+
+def test_loose_replay_files_are_one_view_counted_once(tmp_path, spec):
+    from inferguard.packet_eval import classify
+
+    for f in (FIXTURES / "lmcache" / "replay-0.5.6-cpu" / "replay").iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    roles = classify(str(tmp_path), spec)
+    assert [p.rsplit("/", 1)[1] for p in roles["lmcache_trace_replay"]] == ["replay_records.jsonl"]
+    # replay_stdout.log is a replay view, not a server log
+    assert "lmcache_log" not in roles
+
+
+def test_lane_evidence_json_wins_over_raw_files(tmp_path, spec):
+    from inferguard.packet_eval import classify
+
+    shutil.copy(H100 / "lmcache_server.log", tmp_path / "lmcache_server.log")
+    (tmp_path / "lmcache_log_evidence.json").write_text("{}")
+    roles = classify(str(tmp_path), spec)
+    assert [p.rsplit("/", 1)[1] for p in roles["lmcache_log"]] == ["lmcache_log_evidence.json"]
+
+
+def test_bad_context_file_is_one_line_with_location(tmp_path):
+    shutil.copy(H100 / "lmcache.prom", tmp_path / "lmcache.prom")
+    (tmp_path / "context.yaml").write_text("l2_configured: true\nexpected_engine: [unclosed\n")
+    proc = run_cli("evaluate", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "context.yaml:" in proc.stderr
+
+
+def test_unknown_context_key_is_rejected(tmp_path):
+    shutil.copy(H100 / "lmcache.prom", tmp_path / "lmcache.prom")
+    (tmp_path / "context.json").write_text(json.dumps({"l3_configured": True}))
+    proc = run_cli("evaluate", str(tmp_path))
+    assert proc.returncode == 2 and "unknown context keys: l3_configured" in proc.stderr
+
+
+def test_context_changes_applicability(tmp_path):
+    shutil.copy(H100 / "lmcache.prom", tmp_path / "lmcache.prom")
+    (tmp_path / "context.yaml").write_text("l2_configured: true\n")
+    out = tmp_path / "r.json"
+    assert run_cli("evaluate", str(tmp_path), "--output", str(out)).returncode == 0
+    row = next(r for r in load_json(out)["surfaces"] if r["id"] == "lmcache.mp_prometheus")
+    l2 = next(i for i in row["items"] if i.get("family") == "lmcache_mp.l2")
+    assert l2["status"] == "absent" and row["status"] == "partial"
+
+
+def test_empty_or_missing_packet_dir(tmp_path):
+    proc = run_cli("evaluate", str(tmp_path))
+    assert proc.returncode == 2 and "no recognised evidence files" in proc.stderr
+    proc = run_cli("evaluate", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "No such directory" in proc.stderr
