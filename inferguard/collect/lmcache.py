@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from inferguard.readers import LANE_READERS
 from inferguard.packet import sha256_file, write_bytes_atomic, write_json_atomic
 from inferguard.problems import InputError, Problem
 
@@ -87,15 +88,7 @@ FILE_INPUTS: list[tuple[str, str, str, bool]] = [
     ("lmcache_cacheblend_boundary_evidence_file", "lmcache_cacheblend", "lmcache_cacheblend", False),
 ]
 
-DEFAULT_READERS = {
-    "lmcache_http": "inferguard.readers.lmcache_http:read",
-    "lmcache_log": "inferguard.readers.logs:read",
-    "lmcache_otel": "inferguard.readers.otel:read",
-    "lmcache_trace": "inferguard.readers.lct:read",
-    "lmcache_trace_replay": "inferguard.readers.trace_replay:read",
-    "lmcache_lookup_hash": "inferguard.readers.lookup_hash:read",
-    "lmcache_cacheblend": "inferguard.readers.cacheblend:read",
-}
+DEFAULT_READERS = LANE_READERS  # one registry: inferguard.readers.LANE_READERS
 
 
 @dataclass

@@ -8,6 +8,7 @@ Surfaces spec lists, so a count of 0 is `present_zero` and a missing lane is `ab
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,3 +46,14 @@ class ReadResult:
             "problems": [p.to_json() for p in self.problems],
             "problems_dropped": self.problems_dropped,
         }
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_safe(v) for v in obj]
+    return obj

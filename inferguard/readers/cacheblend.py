@@ -22,7 +22,7 @@ import os
 from typing import Any
 
 from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult
+from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
 
 READER_ID = "lmcache_cacheblend"
 FORMAT_STATUS = "experimental"
@@ -179,16 +179,6 @@ def _read_file(path: str, acc: _Acc, res: ReadResult) -> None:
         _problem(res, path, f"cannot read: {exc.strerror or exc}")
 
 
-def _finite(obj: Any) -> Any:
-    """The summary with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
 
 def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
     """Read a CacheBlend boundary JSONL file (or a directory of *.jsonl). Never raises on bad input."""
@@ -231,7 +221,7 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
         "totals": dict(sorted(acc.totals.items())),
         "list_items": dict(sorted(acc.list_items.items())),
     }
-    res.summary = _finite(res.summary)
+    res.summary = json_safe(res.summary)
     res.records = acc.records
     res.signals["records"] = acc.records
     res.signals["sessions"] = len(acc.sessions)

@@ -26,7 +26,7 @@ import re
 import struct
 from typing import Any
 
-from inferguard.readers.base import ReadResult
+from inferguard.readers.base import ReadResult, json_safe
 
 READER_ID = "lct"
 
@@ -729,16 +729,6 @@ def _summary(state: _State, size: int, understood: int, complete: bool) -> dict[
     }
 
 
-def _finite(obj: Any) -> Any:
-    """The summary with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
 
 def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
     """Read one `.lct` trace recording. Never raises on bad input."""
@@ -763,7 +753,7 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
         res.problem(f"unreadable trace ({type(exc).__name__}: {str(exc)[:160]})", offset=understood)
     if state.header is None and state.frames == 0 and size:
         res.problem("no header frame could be read", offset=0)
-    res.summary = _finite(_summary(state, size, understood, complete))
+    res.summary = json_safe(_summary(state, size, understood, complete))
     res.records = state.records
     res.signals["records"] = state.records
     res.signals["header"] = 1 if state.header is not None else 0

@@ -26,7 +26,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult
+from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
 
 READER_ID = "lmcache_lookup_hash"
 
@@ -305,16 +305,6 @@ def _read_file(path: str, acc: _Acc, res: ReadResult) -> dict[str, Any]:
     return {"name": os.path.basename(path), "bytes": size, "rows": acc.rows - rows_before}
 
 
-def _finite(obj: Any) -> Any:
-    """The summary with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
 
 def read(path: str | os.PathLike, *, specs: Any = None, argv: Iterable[str] | None = None,
          keep_raw: bool = False, max_tracked_hashes: int = MAX_TRACKED_HASHES) -> ReadResult:
@@ -363,7 +353,7 @@ def read(path: str | os.PathLike, *, specs: Any = None, argv: Iterable[str] | No
     }
     if keep_raw:
         summary["raw_examples"] = {"chunk_hashes": list(acc.raw_examples)}
-    res.summary = _finite(summary)
+    res.summary = json_safe(summary)
     res.records = acc.rows
     res.signals["rows"] = acc.rows
     res.signals["files"] = len(files)

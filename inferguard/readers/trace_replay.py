@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult
+from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
 
 READER_ID = "lmcache_trace_replay"
 
@@ -859,7 +859,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
         "config_digest": _digest_block(replay, recording, res),
         "trace_info": info_views[0]["trace_info"] if info_views else None,
     }
-    res.summary = _finite(res.summary)
+    res.summary = json_safe(res.summary)
     records = auth["records"] if auth and auth["records"] is not None else 0
     res.records = records
     res.signals["records"] = records
@@ -870,16 +870,6 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
         if e["count"] is not None and _SIGNAL_NAME_RE.fullmatch(q):
             res.signals["op." + q] = e["count"]
 
-
-def _finite(obj: Any) -> Any:
-    """The summary with every non-finite float replaced by None (JSON has no NaN or Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _empty_summary(res: ReadResult, mode: str) -> None:
