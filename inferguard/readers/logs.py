@@ -1,0 +1,725 @@
+"""LMCache and engine logs (LMCache MP server, vLLM, SGLang, LMCache inside an engine).
+
+The file is read in binary, about 1 MiB of whole lines at a time, so memory stays flat whatever
+the file size. Per block:
+
+* one `findall` of the pattern set's line regex yields, for every line, the header fields
+  (timestamp, level, `(Name pid=N)` prefix), the message up to the first ESC, and the literal
+  message prefix (from the patterns' `^literal` prefixes) the message starts with; levels are
+  counted from it for every line;
+* a substring search per keyword finds the lines keyword patterns need;
+* lines whose literal (or single keyword) belongs to a bulk group are matched together: their
+  messages are joined and each category's alternation runs once with `findall`; captures are
+  aggregated from the tuples, and only the first and last matching lines (and examples) are
+  looked at one by one;
+* every other candidate line (keyword plus literal, a level-selected line, a message with ANSI
+  escapes inside, patterns that need `per_process`, `exclude` or levels) is matched on its own,
+  on the bytes in place or, with ANSI inside the message, as decoded (UTF-8, replacement
+  characters) and stripped text.
+
+What the patterns mean lives in specs/logs/*.yaml (kind LogPatterns); this module only frames
+lines, applies patterns and counts. Per category it keeps the count, the first and last line
+and timestamp, up to five example lines (ANSI removed, 300 characters at most), the pattern ids
+that matched, typed captures (count/sum/min/max for numbers, up to 20 distinct values for
+strings, the rest counted as `other`) and, for `per_process` patterns, the values per process id.
+Signals: one count per category (zero when nothing matched), `lines`, and `<category>.<value>`
+for patterns with `value_signals` (e.g. `connector.LMCacheMPConnector`).
+
+Lines that are not valid UTF-8 and lines longer than 1 MiB are reported as problems with their
+line numbers; nothing in the input makes this reader raise.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from itertools import compress
+from operator import itemgetter
+from typing import Any, BinaryIO
+
+from inferguard.readers.base import ReadResult
+
+READER_ID = "lmcache_log"
+
+READ_SIZE = 1 << 20             # bytes per read; a block holds the whole lines of one read
+MAX_LINE_BYTES = 1 << 20        # a longer line is skipped and reported
+MATCH_CHARS = 64 * 1024         # a longer message is matched on its head only
+MAX_EXAMPLES = 5
+EXAMPLE_CHARS = 300
+MAX_VALUES = 20                 # distinct string values kept per capture; the rest counted as other
+VALUE_CHARS = 120
+MAX_PROCESSES = 256             # process ids kept per per_process category
+LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+LIMITS = {
+    "read_size_bytes": READ_SIZE,
+    "max_line_bytes": MAX_LINE_BYTES,
+    "match_chars": MATCH_CHARS,
+    "max_examples": MAX_EXAMPLES,
+    "example_chars": EXAMPLE_CHARS,
+    "max_values": MAX_VALUES,
+    "value_chars": VALUE_CHARS,
+    "max_processes": MAX_PROCESSES,
+}
+
+_LEVEL_STR = {lv.encode(): lv for lv in LEVEL_NAMES}
+_SPACE = b" \t\r"
+
+
+def _rstrip(buf: bytes, lo: int, hi: int) -> int:
+    while hi > lo and buf[hi - 1] in _SPACE:
+        hi -= 1
+    return hi
+
+_DEFAULT_COMPILED: Any = None
+_DEFAULT_NOTES: list[str] = []
+
+
+# --------------------------------------------------------------------------- patterns
+
+def _bundled_patterns():
+    """The bundled LogPatterns documents, compiled without the rest of the spec set."""
+    from inferguard._data import specs_dir
+    from inferguard.spec.kinds import log_patterns as lp
+    from inferguard.spec.yamlload import load_all
+
+    docs = []
+    for f in sorted((specs_dir() / "logs").glob("*.yaml")):
+        for doc in load_all(f.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == lp.KIND and not lp.validate(doc, str(f)):
+                docs.append(doc)
+    return lp.compile(docs)
+
+
+def compiled_patterns(specs: Any = None, notes: list[str] | None = None):
+    """The compiled LogPatterns of `specs` (a spec set, compiled patterns, or documents)."""
+    from inferguard.spec.kinds import log_patterns as lp
+
+    global _DEFAULT_COMPILED
+    if isinstance(specs, lp.CompiledLogPatterns):
+        return specs
+    if specs is None:
+        if _DEFAULT_COMPILED is None:
+            try:
+                from inferguard.spec import default_specs
+
+                specs = default_specs()
+                _DEFAULT_COMPILED = specs.compiled(lp.COMPILED_KEY, lp.compile)
+            except Exception as exc:  # a broken spec elsewhere must not stop log reading
+                _DEFAULT_NOTES.append(f"spec set did not load ({str(exc)[:160]}); used the bundled log patterns")
+                _DEFAULT_COMPILED = _bundled_patterns()
+        if notes is not None:
+            notes.extend(_DEFAULT_NOTES)
+        return _DEFAULT_COMPILED
+    if hasattr(specs, "compiled"):
+        return specs.compiled(lp.COMPILED_KEY, lp.compile)
+    return lp.compile(specs)
+
+
+# --------------------------------------------------------------------------- per-category state
+
+def _ts(raw: bytes | None) -> str | None:
+    """A header timestamp as ISO-like text: '2026-05-07T23:01:06.264', or '05-07T23:02:56'
+    for vLLM's year-less stamps."""
+    if not raw:
+        return None
+    return raw.decode("ascii", "replace").replace(" ", "T", 1).replace(",", ".")
+
+
+def _example(line: bytes, ansi: Any) -> str:
+    text = line[:EXAMPLE_CHARS * 4].decode("utf-8", "replace")
+    if "\x1b" in text:
+        text = ansi.sub("", text)
+    return text.rstrip("\r")[:EXAMPLE_CHARS]
+
+
+def _sorted_counts(d: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def _convert(value: Any, typ: str) -> Any:
+    from inferguard.spec.kinds.log_patterns import convert
+
+    return convert(value, typ)
+
+
+class _Category:
+    """What one category collected. Per block it notes the first and last matched line (and
+    the first and last that carry a timestamp) and example candidates; `settle` folds them in."""
+
+    __slots__ = ("name", "first_line", "last_line", "first_ts", "last_ts", "examples", "patterns",
+                 "numbers", "strings", "by_process", "pending", "seq", "b_first", "b_last",
+                 "b_first_ts", "b_last_ts", "b_examples", "value_signal_captures")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.first_line: int | None = None
+        self.last_line: int | None = None
+        self.first_ts: bytes | None = None
+        self.last_ts: bytes | None = None
+        self.examples: list[tuple[int, str]] = []
+        self.patterns: dict[str, int] = {}
+        self.numbers: dict[str, list] = {}           # name -> [type, count, sum, min, max]
+        self.strings: dict[str, list] = {}           # name -> [count, {value: n}, other]
+        self.by_process: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, tuple[str, list]] = {}   # raw captures of the current block
+        self.value_signal_captures: set[str] = set()
+        self.seq = -1                                # last block that touched this category
+        self.b_first = self.b_last = -1              # line indexes within the block
+        self.b_first_ts: tuple[int, bytes] | None = None
+        self.b_last_ts: tuple[int, bytes] | None = None
+        self.b_examples: list[int] = []              # line indexes within the block
+
+    @property
+    def count(self) -> int:
+        return sum(self.patterns.values())
+
+    def touch(self, state: "_State") -> None:
+        self.seq = state.seq
+        self.b_first = self.b_last = -1
+        self.b_first_ts = self.b_last_ts = None
+        self.b_examples = []
+        state.touched.append(self)
+
+    def seen(self, idx: int, ts: bytes | None) -> None:
+        if self.b_first < 0 or idx < self.b_first:
+            self.b_first = idx
+        if idx > self.b_last:
+            self.b_last = idx
+        if ts:
+            if self.b_first_ts is None or idx < self.b_first_ts[0]:
+                self.b_first_ts = (idx, ts)
+            if self.b_last_ts is None or idx > self.b_last_ts[0]:
+                self.b_last_ts = (idx, ts)
+
+    def add_string(self, name: str, value: str, n: int = 1) -> None:
+        if len(value) > VALUE_CHARS:
+            value = value[:VALUE_CHARS]
+        agg = self.strings.get(name)
+        if agg is None:
+            agg = self.strings[name] = [0, {}, 0]
+        agg[0] += n
+        values = agg[1]
+        if value in values:
+            values[value] += n
+        elif len(values) < MAX_VALUES:
+            values[value] = n
+        else:
+            agg[2] += n
+
+    def settle(self, base: int, ansi: Any, line_of: Any) -> None:
+        """Fold the current block into the totals; `base` is the line count before the block and
+        `line_of(idx)` gives the bytes of a line of the block."""
+        if self.first_line is None:
+            self.first_line = base + self.b_first + 1
+        self.last_line = base + self.b_last + 1
+        if self.first_ts is None and self.b_first_ts is not None:
+            self.first_ts = self.b_first_ts[1]
+        if self.b_last_ts is not None:
+            self.last_ts = self.b_last_ts[1]
+        room = MAX_EXAMPLES - len(self.examples)
+        if room > 0 and self.b_examples:
+            for idx in sorted(set(self.b_examples))[:room]:
+                self.examples.append((base + idx + 1, _example(line_of(idx), ansi)))
+        self.b_examples = []
+        for name, (typ, raw) in self.pending.items():
+            if not raw:
+                continue
+            if typ == "str":
+                for value, n in Counter(raw).items():
+                    self.add_string(name, _text(value), n)
+                raw.clear()
+                continue
+            conv = int if typ == "int" else float
+            try:
+                nums = list(map(conv, raw))
+            except ValueError:
+                nums = []
+                for v in raw:
+                    try:
+                        nums.append(_convert(v, typ))
+                    except (ValueError, OverflowError):
+                        continue
+            raw.clear()
+            if typ == "float" and nums and not math.isfinite(sum(nums)):
+                nums = [x for x in nums if math.isfinite(x)]
+            if not nums:
+                continue
+            lo, hi, total = min(nums), max(nums), sum(nums)
+            agg = self.numbers.get(name)
+            if agg is None:
+                self.numbers[name] = [typ, len(nums), total, lo, hi]
+            else:
+                agg[1] += len(nums)
+                agg[2] += total
+                if lo < agg[3]:
+                    agg[3] = lo
+                if hi > agg[4]:
+                    agg[4] = hi
+
+    def to_json(self) -> dict[str, Any]:
+        captures: dict[str, Any] = {}
+        for name, (typ, n, total, lo, hi) in sorted(self.numbers.items()):
+            if typ == "float":
+                total = round(total, 6)
+            captures[name] = {"type": typ, "count": n, "sum": total, "min": lo, "max": hi}
+        for name, (n, values, other) in sorted(self.strings.items()):
+            captures[name] = {"type": "str", "count": n, "values": _sorted_counts(values), "other": other}
+        out: dict[str, Any] = {
+            "count": self.count,
+            "first_line": self.first_line,
+            "last_line": self.last_line,
+            "first_ts": _ts(self.first_ts),
+            "last_ts": _ts(self.last_ts),
+            "patterns": _sorted_counts(self.patterns),
+            "examples": [{"line": line, "text": text} for line, text in self.examples],
+            "captures": captures,
+        }
+        if self.by_process:
+            out["by_process"] = {
+                pid: {"process": info["process"], "count": info["count"],
+                      "values": {k: _sorted_counts(v) for k, v in sorted(info["values"].items())}}
+                for pid, info in sorted(self.by_process.items())
+            }
+        return out
+
+
+class _State:
+    def __init__(self, pset: Any, result: ReadResult) -> None:
+        from inferguard.spec.kinds import log_patterns as lp
+
+        self.lp = lp
+        self.pset = pset
+        self.result = result
+        self.lines = 0
+        self.bytes = 0
+        self.matched = 0
+        self.undecodable = 0
+        self.overlong = 0
+        self.levels: Counter = Counter()
+        self.cats: dict[str, _Category] = {name: _Category(name) for name in pset.categories}
+        for p in pset.patterns:
+            if p.value_signals:
+                self.cats[p.category].value_signal_captures.add(p.value_signals)
+        # per pattern: category state, capture names, and the raw-capture lists they feed
+        self.plan: dict[str, tuple[_Category, tuple[str, ...], tuple[list, ...]]] = {}
+        for p in pset.patterns:
+            cat = self.cats[p.category]
+            slots = []
+            for name, typ in p.captures.items():
+                slot = cat.pending.get(name)
+                if slot is None:
+                    slot = cat.pending[name] = (typ, [])
+                slots.append(slot[1])
+            self.plan[p.id] = (cat, tuple(p.captures), tuple(slots))
+        gi = pset.line_index
+        self.g = (gi["pid"], gi["proc"], gi["lts"], gi["lvt"], gi["lvo"], gi["vts"],
+                  gi["old"], gi["sts"], gi["msg"], gi["lit"], gi["rest"])
+        self.mark = lp.TRAILER_MARK
+        self._buf = b""
+        self._split: list[bytes] | None = None
+        self.seq = 0
+        self.touched: list[_Category] = []
+        self.no_final_newline = False
+
+    # ---- blocks ---------------------------------------------------------------------
+
+    def block(self, buf: bytes) -> None:
+        """A newline followed by whole lines, the last one ending in a newline."""
+        base = self.lines
+        self.lines += buf.count(b"\n") - 1
+        if not buf.isascii():
+            self._check_utf8(buf, base)
+        pset = self.pset
+        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
+        res = pset.lines.findall(buf)
+        res.pop()                               # the empty match after the final newline
+        levels = self.levels
+        levels.update(map(itemgetter(L_LVO), res))
+        n = len(res)
+        cand = list(compress(range(n), map(itemgetter(L_LIT), res)))
+        triggered = list(compress(range(n), map(itemgetter(L_LVT), res)))
+        for i in triggered:
+            levels[res[i][L_LVT]] += 1
+        kwlines = self._keyword_lines(buf, pset.keywords) if pset.keywords else {}
+        if not cand and not triggered and not kwlines:
+            return
+        self.seq += 1
+        bulk, bulk_kw = pset.bulk, pset.bulk_kw
+        mark = self.mark
+        self._buf, self._split = buf, None
+        groups: dict[bytes, list[int]] = {}
+        kwgroups: dict[bytes, list[int]] = {}
+        slow: set[int] = set(triggered)
+        slow.update(kwlines)
+        # lines of a bulk literal whose message runs to the end of the line or to LMCache's trailer
+        ok = [i for i in cand if i not in slow and (t := res[i])[L_LIT] in bulk
+              and (not (r := t[L_REST]) or (r == mark and t[L_LTS])) and len(t[L_MSG]) <= MATCH_CHARS]
+        if len(ok) != len(cand):
+            okset = set(ok)
+            slow.update(i for i in cand if i not in okset)
+        for i in ok:
+            lit = res[i][L_LIT]
+            got = groups.get(lit)
+            if got is None:
+                groups[lit] = [i]
+            else:
+                got.append(i)
+        if bulk_kw:
+            # lines found by one bulk keyword only, with the whole message before any ESC
+            for i, kws in kwlines.items():
+                t = res[i]
+                if len(kws) != 1 or kws[0] not in bulk_kw or t[L_LIT] or t[L_LVT] or len(t[L_MSG]) > MATCH_CHARS:
+                    continue
+                rest = t[L_REST]
+                if rest and not (rest == mark and t[L_LTS]):
+                    continue
+                slow.discard(i)
+                got = kwgroups.get(kws[0])
+                if got is None:
+                    kwgroups[kws[0]] = [i]
+                else:
+                    got.append(i)
+        for lit, idxs in groups.items():
+            self._bulk(bulk[lit], idxs, res)
+        for kw, idxs in kwgroups.items():
+            self._bulk(bulk_kw[kw], idxs, res)
+        for i in sorted(slow):
+            self._line(res[i], kwlines.get(i), i)
+        touched, self.touched = self.touched, []
+        ansi = self.lp.ANSI
+        for cat in touched:
+            cat.settle(base, ansi, self._line_bytes)
+        self._buf, self._split = b"", None
+
+    def _line_bytes(self, idx: int) -> bytes:
+        """Line `idx` of the current block (the block is split once, only when a line is needed)."""
+        if self._split is None:
+            self._split = self._buf.split(b"\n")
+        return self._split[idx + 1]
+
+    @staticmethod
+    def _keyword_lines(buf: bytes, keywords: tuple[bytes, ...]) -> dict[int, list[bytes]]:
+        """Line index (within the block) -> keywords found in that line."""
+        out: dict[int, list[bytes]] = {}
+        count, find, get = buf.count, buf.find, out.get
+        for kw in keywords:
+            i = find(kw)
+            prev, idx = 0, -1                 # the block starts with a newline: line 0 follows it
+            while i >= 0:
+                idx += count(b"\n", prev, i)
+                prev = i
+                got = get(idx)
+                if got is None:
+                    out[idx] = [kw]
+                elif got[-1] is not kw:
+                    got.append(kw)
+                i = find(kw, i + 1)
+        return out
+
+    def _bulk(self, groups: list[Any], idxs: list[int], res: list[tuple]) -> None:
+        """Lines of one literal whose patterns run in bulk: one findall per category."""
+        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
+        msgs = [res[i][L_MSG].rstrip() for i in idxs]
+        joined = b"\n".join(msgs)
+        matched_by: list[int] = []
+        for g in groups:
+            found = g.regex.findall(joined)
+            if not found:
+                continue
+            matched_by.append(len(found))
+            cat, _, _ = self.plan[g.alts[0][0].id]
+            if cat.seq != self.seq:
+                cat.touch(self)
+            pats = cat.patterns
+            pending = cat.pending
+            for p, wrapper, caps in g.alts:
+                rows = found if len(g.alts) == 1 else [t for t in found if t[wrapper]]
+                if not rows:
+                    continue
+                pats[p.id] = pats.get(p.id, 0) + len(rows)
+                for name, _typ, ti in caps:
+                    pending[name][1].extend(filter(None, map(itemgetter(ti), rows)))
+            # first / last matched lines, their timestamps, examples
+            match = g.regex.match
+            k = len(msgs)
+            j = 0
+            while j < k and match(msgs[j]) is None:
+                j += 1
+            last = k - 1
+            while last > j and match(msgs[last]) is None:
+                last -= 1
+            first_i, last_i = idxs[j], idxs[last]
+            cat.seen(first_i, _ts_of(res[first_i], self.g))
+            cat.seen(last_i, _ts_of(res[last_i], self.g))
+            if cat.b_first_ts is None or cat.b_first_ts[0] > first_i:
+                for jj in range(j, last + 1):       # the first matched line that has a timestamp
+                    ts = _ts_of(res[idxs[jj]], self.g)
+                    if ts and match(msgs[jj]) is not None:
+                        cat.seen(idxs[jj], ts)
+                        break
+            if cat.b_last_ts is None or cat.b_last_ts[0] < last_i:
+                for jj in range(last, j - 1, -1):   # the last matched line that has a timestamp
+                    ts = _ts_of(res[idxs[jj]], self.g)
+                    if ts and match(msgs[jj]) is not None:
+                        cat.seen(idxs[jj], ts)
+                        break
+            room = MAX_EXAMPLES - len(cat.examples)
+            if room > 0:
+                jj = j
+                while jj <= last and room > 0:
+                    if match(msgs[jj]) is not None:
+                        cat.b_examples.append(idxs[jj])
+                        room -= 1
+                    jj += 1
+        if not matched_by:
+            return
+        if len(matched_by) == 1:
+            self.matched += matched_by[0]
+        else:   # several categories matched: count each line once
+            matchers = [g.regex.match for g in groups]
+            self.matched += sum(1 for m in msgs if any(f(m) is not None for f in matchers))
+
+    # ---- one line at a time (keywords, levels, messages with ANSI inside, complex patterns)
+
+    def _line(self, t: tuple, kws: list[bytes] | None, idx: int) -> None:
+        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
+        lp = self.lp
+        line = self._line_bytes(idx)
+        lts, lvt, lvo = t[L_LTS], t[L_LVT], t[L_LVO]
+        end = len(line)
+        ms = self.pset.header.match(line).start("ms")
+        stop = end if end - ms <= MATCH_CHARS else ms + MATCH_CHARS
+        if lts:
+            ts_raw = lts
+            j = line.rfind(b" \x1b[3m(", ms, stop)
+            if j >= 0:
+                stop = j
+            else:
+                j = line.rfind(b" (", ms, stop)
+                if j >= 0 and lp.TRAILER_B.match(line, j, stop):
+                    stop = j
+        else:
+            ts_raw = t[L_VTS] or t[L_STS]
+            if t[L_OLD]:
+                m = lp.OLD_TRAILER_B.search(line, ms, stop)
+                if m:
+                    stop = m.start()
+                    ts_raw = ts_raw or m.group("ts")
+        stop = _rstrip(line, ms, stop)
+        lvb = lvt or lvo
+        level = _LEVEL_STR.get(lvb) if lvb else None
+        cands = self.pset.candidates(t[L_LIT] or None, kws, level)
+        if not cands:
+            return
+        msg: str | None = None
+        if line.find(b"\x1b", ms, stop) >= 0:
+            msg = lp.ANSI.sub("", line[ms:stop].decode("utf-8", "replace")).rstrip()
+        done: set[str] | None = None
+        for p in cands:
+            if done is not None and p.category in done:
+                continue
+            if p.levels is not None and level not in p.levels:
+                continue
+            mm = None
+            if msg is None and p.bregex is not None:
+                mm = p.bregex.match(line, ms, stop) if p.anchored else p.bregex.search(line, ms, stop)
+                if mm is None:
+                    continue
+                bx = p.bexclude
+                if bx is not None and (bx.match(line, ms, stop) if p.bexclude_anchored else bx.search(line, ms, stop)):
+                    continue
+            elif p.regex is not None or p.exclude is not None:
+                if msg is None:
+                    msg = line[ms:stop].decode("utf-8", "replace").rstrip()
+                if p.regex is not None:
+                    mm = p.regex.search(msg)
+                    if mm is None:
+                        continue
+                if p.exclude is not None and p.exclude.search(msg):
+                    continue
+            if done is None:
+                done = {p.category}
+            else:
+                done.add(p.category)
+            cat, names, slots = self.plan[p.id]
+            if cat.seq != self.seq:
+                cat.touch(self)
+            pats = cat.patterns
+            pats[p.id] = pats.get(p.id, 0) + 1
+            cat.seen(idx, ts_raw)
+            if len(cat.examples) < MAX_EXAMPLES:
+                cat.b_examples.append(idx)
+            if names and mm is not None:
+                for slot, val in zip(slots, mm.group(*names) if len(names) > 1 else (mm.group(names[0]),)):
+                    if val:
+                        slot.append(val)
+            if p.per_process:
+                self._per_process(cat, p, mm, t[L_PID], t[L_PROC])
+        if done is not None:
+            self.matched += 1
+
+    @staticmethod
+    def _per_process(cat: _Category, p: Any, mm: Any, pid: bytes, proc: bytes) -> None:
+        recorded = {name: val[:VALUE_CHARS] for name, val in p.constants.items()}
+        if mm is not None:
+            for name, typ in p.captures.items():
+                val = mm.group(name)
+                if typ == "str" and val:
+                    recorded[name] = _text(val)[:VALUE_CHARS]
+        if not recorded:
+            return
+        key = pid.decode("ascii") if pid else "unknown"
+        info = cat.by_process.get(key)
+        if info is None:
+            if len(cat.by_process) >= MAX_PROCESSES:
+                return
+            info = cat.by_process[key] = {"process": proc.decode("utf-8", "replace").strip() if proc else None,
+                                          "count": 0, "values": {}}
+        info["count"] += 1
+        for name, val in recorded.items():
+            vals = info["values"].setdefault(name, {})
+            if val in vals or len(vals) < MAX_VALUES:
+                vals[val] = vals.get(val, 0) + 1
+
+    def _check_utf8(self, buf: bytes, base: int) -> None:
+        try:
+            buf.decode("utf-8")
+            return
+        except UnicodeDecodeError:
+            pass
+        for idx, line in enumerate(buf.split(b"\n")[1:-1]):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.undecodable += 1
+                self.result.problem(
+                    f"line is not valid UTF-8 (byte {exc.start} of the line); decoded with replacement characters",
+                    line=base + idx + 1,
+                )
+
+    def overlong_line(self, lineno: int, seen: int) -> None:
+        self.overlong += 1
+        self.result.problem(f"line longer than {MAX_LINE_BYTES} bytes ({seen}+ bytes); skipped", line=lineno)
+
+    # ---- result -----------------------------------------------------------------------
+
+    def finish(self, runtime_hint: str | None, notes: list[str]) -> None:
+        r = self.result
+        if self.no_final_newline:
+            r.problem("no newline at the end of the file; the last line may be truncated", line=self.lines)
+        for note in notes:
+            r.problem(note)
+        levels = {lv: 0 for lv in LEVEL_NAMES}
+        for k, v in self.levels.items():
+            name = _LEVEL_STR.get(k)
+            if name:
+                levels[name] += v
+        constants = {p.id: p.constants for p in self.pset.patterns if p.constants}
+        for cat in self.cats.values():
+            for pid, n in cat.patterns.items():
+                for name, val in constants.get(pid, {}).items():
+                    cat.add_string(name, val, n)
+        r.records = self.lines
+        r.summary = {
+            "runtime_hint": runtime_hint,
+            "runtimes": list(self.pset.runtimes),
+            "patterns": len(self.pset.patterns),
+            "lines": self.lines,
+            "bytes": self.bytes,
+            "matched_lines": self.matched,
+            "undecodable_lines": self.undecodable,
+            "overlong_lines": self.overlong,
+            "levels": levels,
+            "categories": {name: cat.to_json() for name, cat in self.cats.items() if cat.patterns},
+            "limits": dict(LIMITS),
+        }
+        for name, cat in self.cats.items():
+            r.signals[name] = cat.count
+            for cap in sorted(cat.value_signal_captures):
+                agg = cat.strings.get(cap)
+                for value, n in (agg[1].items() if agg else ()):
+                    key = f"{name}.{value}"
+                    r.signals[key] = r.signals.get(key, 0) + n
+        r.signals["lines"] = self.lines
+
+
+def _ts_of(t: tuple, g: tuple) -> bytes | None:
+    return t[g[2]] or t[g[5]] or t[g[7]] or None
+
+
+# --------------------------------------------------------------------------- streaming
+
+def _stream(fh: BinaryIO, st: _State) -> None:
+    """Feed `st` blocks of whole lines, each buffer starting with a newline (one copy per read)."""
+    tail = b""              # the incomplete last line of the previous read
+    skipping = False        # inside an overlong line: discard up to its newline
+    while True:
+        chunk = fh.read(READ_SIZE)
+        if not chunk:
+            break
+        st.bytes += len(chunk)
+        if skipping:
+            i = chunk.find(b"\n")
+            if i < 0:
+                continue
+            st.lines += 1
+            skipping = False
+            chunk = chunk[i + 1:]
+            if not chunk:
+                continue
+        first = chunk.find(b"\n")
+        if first < 0:
+            tail += chunk
+            if len(tail) > MAX_LINE_BYTES:
+                st.overlong_line(st.lines + 1, len(tail))
+                skipping, tail = True, b""
+            continue
+        start = 0
+        if len(tail) + first > MAX_LINE_BYTES:   # only a line carried over from earlier reads can be this long
+            st.overlong_line(st.lines + 1, len(tail) + first)
+            st.lines += 1
+            tail, start = b"", first + 1
+        cut = chunk.rfind(b"\n")
+        if cut < start:
+            tail = chunk[start:]
+            continue
+        view = memoryview(chunk)
+        buf = b"".join((b"\n", tail, view[start:cut + 1]))
+        tail = chunk[cut + 1:]
+        st.block(buf)
+    if not skipping and tail:
+        st.no_final_newline = True
+        st.block(b"\n" + tail + b"\n")
+    elif skipping:
+        st.lines += 1
+
+
+def read(path: str, *, specs: Any = None, runtime_hint: str | None = None) -> ReadResult:
+    """Read one log file. Never raises on bad input: what could not be used becomes a problem."""
+    result = ReadResult(READER_ID, str(path))
+    notes: list[str] = []
+    try:
+        pset = compiled_patterns(specs, notes).select(runtime_hint)
+    except Exception as exc:  # a spec that cannot be compiled is reported, not raised
+        result.problem(f"log patterns unavailable; the file was not read: {str(exc)[:200]}")
+        result.summary = {
+            "runtime_hint": runtime_hint, "runtimes": [], "patterns": 0, "lines": 0, "bytes": 0,
+            "matched_lines": 0, "undecodable_lines": 0, "overlong_lines": 0,
+            "levels": {lv: 0 for lv in LEVEL_NAMES}, "categories": {}, "limits": dict(LIMITS),
+        }
+        result.signals["lines"] = 0
+        return result
+    st = _State(pset, result)
+    try:
+        with open(path, "rb") as fh:
+            _stream(fh, st)
+    except OSError as exc:
+        result.problem(f"cannot read: {exc.strerror or exc}")
+    st.finish(runtime_hint, notes)
+    return result

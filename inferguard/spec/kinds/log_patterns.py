@@ -1,0 +1,620 @@
+"""LogPatterns: semantic checks and the compiled pattern set the log reader runs.
+
+`validate(doc, path)` runs after the JSON Schema check and reports what a schema cannot
+express: regexes (and `exclude` regexes) that do not compile, inline global flags, declared
+captures that are not named groups of the regex (and named groups that are not declared),
+`value_signals` naming no capture, a capture typed differently by two patterns of one category,
+duplicate pattern ids, ids outside the document's runtime namespace, patterns that cannot be
+pre-filtered, and `examples` that the regex does not match (or whose captures are not of their
+declared type).
+
+`compile(specs)` builds a `CompiledLogPatterns`: every pattern with its regex compiled (as text,
+and as bytes for matching in place), its capture types and its pre-filter (a literal message
+prefix, keywords, or levels). `select()` narrows it to the runtimes a log can hold and builds,
+once per selection, the line regex the reader runs over whole blocks of a log and the bulk
+groups (per literal or keyword, per category: one alternation that `findall` can run over many
+joined messages at once).
+
+How a line is framed (the header forms the reader recognises before it applies a pattern) is
+defined here too, because the line regex is built from the same grammar:
+
+* LMCache (`lmcache/logging.py`): `[2026-05-07 23:01:06,264] LMCache INFO: msg (file.py:12:logger)`,
+  with ANSI colour codes around the header and the source trailer;
+* LMCache before 0.2: `INFO LMCache: msg [2024-10-01 12:00:00,000] -- path.py:12`;
+* vLLM: `INFO 05-07 23:02:56 [api_server.py:602] msg` (0.10+) or `INFO 05-07 23:02:56 file.py:602] msg`
+  (<=0.6), optionally behind a process prefix `(EngineCore pid=84) `;
+* uvicorn (vLLM, SGLang and the LMCache HTTP frontend): `INFO:     msg`;
+* SGLang: `[2025-01-01 12:00:00 DP0 TP0] msg` (no level).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from inferguard.problems import Problem
+
+KIND = "LogPatterns"
+COMPILED_KEY = "log_patterns"
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CAPTURE_TYPES = ("int", "float", "str")
+RESERVED_SIGNALS = frozenset({"lines"})
+MIN_LITERAL = 3          # a literal message prefix shorter than this does not pre-filter
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+_META = set(".^$*+?{}[]|()")
+
+
+# --------------------------------------------------------------------------- line framing
+
+_LV = b"DEBUG|INFO|WARNING|ERROR|CRITICAL"
+_A = rb"(?:\x1b\[[0-9;]*+m)*+"                       # ANSI SGR codes, possessive
+# `(Name pid=N) ` / `(VllmWorker rank=0 pid=N) `: words before `pid=` (the name keeps a trailing space)
+_PROC = rb"(?:\((?P<proc>(?:[^ ()\n]++ ){0,8}?)pid=(?P<pid>\d+)\) )?"
+
+# Header groups: `pid` and `proc` of a `(Name pid=N) ` prefix, the LMCache / vLLM / SGLang
+# timestamps (`lts`, `vts`, `sts`), the level split in two groups (`lvt`: a level some
+# level-only pattern selects; `lvo`: any other) and the old-LMCache marker `old`.
+
+
+def _level(trigger: Iterable[str]) -> bytes:
+    trig = [lv for lv in LEVELS if lv in set(trigger)]
+    rest = [lv for lv in LEVELS if lv not in trig]
+    t = b"(?P<lvt>" + ("|".join(trig).encode() if trig else b"(?!)") + b")"
+    o = b"(?P<lvo>" + ("|".join(rest).encode() if rest else b"(?!)") + b")"
+    return b"(?:" + t + b"|" + o + b")"
+
+
+def _header(trigger: Iterable[str] = ()) -> bytes:
+    """The header forms as one atomic, optional group.
+
+    LMCache, vLLM, uvicorn and pre-0.2 LMCache headers share one level token (after an
+    optional `[timestamp] LMCache ` for the LMCache form); SGLang's has no level."""
+    return (
+        b"(?>(?:"
+        + rb"(?:\[(?P<lts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d{1,6})?)\] LMCache )?" + _level(trigger) + _A
+        + rb"(?(lts):" + _A + rb" |(?:"
+        + rb" (?P<vts>\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d{1,6})? (?:\[[^\]\n]{1,160}\] |[^\s\]]{1,160}\] )"
+        + rb"|:[ \t]+"
+        + rb"|(?P<old> LMCache: )))"
+        + rb"|\[(?P<sts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,6})?)(?: [A-Z]{2,4}\d+){0,6}\] "
+        + rb"(?!LMCache (?:" + _LV + b"):)"
+        + b")?)"
+    )
+
+
+def header_regex(trigger: Iterable[str] = ()) -> bytes:
+    """Header grammar of one line (bytes, ANSI in place); group `ms` marks where the message starts."""
+    return _A + _PROC + _A + _header(trigger) + _A + b"(?P<ms>)"
+
+
+# LMCache source trailer ` (file.py:123:logger.name)` when it carries no ANSI codes, and the
+# pre-0.2 trailer ` [2024-10-01 12:00:00,000] -- path.py:12`.
+TRAILER_B = re.compile(rb"\s*\([^\s():]+:\d+:[\w.<>-]+\)\s*$")
+OLD_TRAILER_B = re.compile(rb"\s*\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?)\] -- (?P<src>\S+:\d+)\s*$")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+# --------------------------------------------------------------------------- regex helpers
+
+def _top_level_alternation(rx: str) -> bool:
+    depth, i, n, in_class = 0, 0, len(rx), False
+    while i < n:
+        c = rx[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            i += 1
+            if i < n and rx[i] == "^":
+                i += 1
+            if i < n and rx[i] == "]":
+                i += 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def literal_prefix(rx: str) -> str:
+    """The literal text a regex requires right after a leading '^' ('' when none)."""
+    if not rx.startswith("^") or _top_level_alternation(rx):
+        return ""
+    out: list[str] = []
+    i, n = 1, len(rx)
+    while i < n:
+        c = rx[i]
+        if c == "\\":
+            if i + 1 >= n or rx[i + 1].isalnum():
+                break
+            lit, step = rx[i + 1], 2
+        elif c in _META:
+            break
+        else:
+            lit, step = c, 1
+        j = i + step
+        if j < n and rx[j] in "*?{":
+            break
+        out.append(lit)
+        if j < n and rx[j] == "+":
+            break
+        i = j
+    return "".join(out)
+
+
+def convert(value: str | bytes, typ: str) -> int | float | str:
+    """A captured string (or bytes) as its declared type; ints may carry thousands separators
+    ("344,064"). Raises ValueError when the text is not of that type."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if typ == "int":
+        return int(value.replace(",", "").replace("_", ""))
+    if typ == "float":
+        out = float(value)
+        if out != out or out in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        return out
+    return value
+
+
+def named_groups(rx: str) -> list[str]:
+    return _NAMED_GROUP.findall(rx)
+
+
+def _trie(words: Iterable[bytes]) -> bytes:
+    """A regex alternation of literal byte strings, factored as a trie (fast in `re`)."""
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[None] = True
+
+    def emit(node: dict) -> bytes:
+        end = None in node
+        keys = sorted(k for k in node if k is not None)
+        if not keys:
+            return b""
+        parts = [re.escape(bytes([k])) + emit(node[k]) for k in keys]
+        if len(parts) == 1 and not end:
+            return parts[0]
+        body = b"(?:" + b"|".join(parts) + b")"
+        return body + b"?" if end else body
+
+    return emit(root)
+
+
+# --------------------------------------------------------------------------- validate
+
+def _p(path: str, doc: Any, where: list, message: str, rule: str) -> Problem:
+    from inferguard.spec.yamlload import locate
+
+    line, col = locate(doc, where)
+    return Problem("spec", path, message, line, col, rule=f"log_patterns/{rule}")
+
+
+def _check_regex(path: str, doc: Any, where: list, rx: Any, out: list[Problem]) -> re.Pattern | None:
+    if not isinstance(rx, str):
+        return None
+    if _INLINE_FLAGS.search(rx):
+        out.append(_p(path, doc, where, "inline global flags are not allowed (patterns are case-sensitive, one line)", "inline-flags"))
+        return None
+    try:
+        return re.compile(rx)
+    except re.error as exc:
+        out.append(_p(path, doc, where, f"regex does not compile: {exc}", "bad-regex"))
+        return None
+
+
+def validate(doc: Any, path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    runtime = doc.get("runtime")
+    seen: dict[str, int | None] = {}
+    types: dict[tuple[str, str], str] = {}          # (category, capture) -> type, first seen
+    for i, pat in enumerate(doc.get("patterns") or []):
+        if not isinstance(pat, dict):
+            continue
+        where = ["patterns", i]
+        pid = pat.get("id")
+        if isinstance(pid, str):
+            if pid in seen:
+                problems.append(_p(path, doc, where + ["id"], f"duplicate pattern id {pid!r} (first at line {seen[pid]})", "duplicate-id"))
+            else:
+                seen[pid] = _p(path, doc, where + ["id"], "", "").line
+            if isinstance(runtime, str) and not pid.startswith(runtime + "."):
+                problems.append(_p(path, doc, where + ["id"], f"pattern id {pid!r} must start with the runtime {runtime + '.'!r}", "id-namespace"))
+        if pat.get("category") in RESERVED_SIGNALS:
+            problems.append(_p(path, doc, where + ["category"], f"category {pat.get('category')!r} is reserved", "reserved-category"))
+        rx_text = pat.get("regex")
+        compiled = _check_regex(path, doc, where + ["regex"], rx_text, problems)
+        _check_regex(path, doc, where + ["exclude"], pat.get("exclude"), problems)
+        captures = pat.get("captures") or {}
+        constants = pat.get("constants") or {}
+        groups = named_groups(rx_text) if isinstance(rx_text, str) else []
+        for name, typ in captures.items():
+            key = (str(pat.get("category")), name)
+            if types.setdefault(key, typ) != typ:
+                problems.append(_p(path, doc, where + ["captures", name],
+                                   f"capture {name!r} is {typ} here but {types[key]} in another pattern of category {key[0]!r}",
+                                   "capture-type-conflict"))
+            if name not in groups:
+                problems.append(_p(path, doc, where + ["captures", name], f"capture {name!r} is not a named group of the regex", "undeclared-group"))
+            if name in constants:
+                problems.append(_p(path, doc, where + ["constants", name], f"{name!r} is both a capture and a constant", "capture-constant"))
+        for name in groups:
+            if name not in captures:
+                problems.append(_p(path, doc, where + ["regex"], f"named group {name!r} is not declared in captures", "undeclared-capture"))
+        vs = pat.get("value_signals")
+        if vs is not None:
+            if captures.get(vs) != "str" and vs not in constants:
+                problems.append(_p(path, doc, where + ["value_signals"], f"value_signals names {vs!r}, which is not a str capture or a constant", "value-signals"))
+        if pat.get("per_process") and not any(t == "str" for t in captures.values()) and not constants:
+            problems.append(_p(path, doc, where + ["per_process"], "per_process needs a str capture or a constant to record", "per-process"))
+        if isinstance(rx_text, str) and not pat.get("keywords") and len(literal_prefix(rx_text)) < MIN_LITERAL:
+            problems.append(_p(
+                path, doc, where + ["regex"],
+                f"pattern cannot be pre-filtered: start the regex with '^' and at least {MIN_LITERAL} literal characters, or list keywords",
+                "no-prefilter",
+            ))
+        if compiled is not None:
+            keywords = pat.get("keywords") or []
+            for k, ex in enumerate(pat.get("examples") or []):
+                if not isinstance(ex, str):
+                    continue
+                if compiled.search(ex) is None:
+                    problems.append(_p(path, doc, where + ["examples", k], "the regex does not match this example", "example-mismatch"))
+                    continue
+                if keywords and not any(kw in ex for kw in keywords):
+                    problems.append(_p(path, doc, where + ["examples", k], "the example contains none of the keywords", "example-keywords"))
+                m = compiled.search(ex)
+                for name, typ in captures.items():
+                    val = m.groupdict().get(name) if m else None
+                    if val is None or typ == "str":
+                        continue
+                    try:
+                        convert(val, typ)
+                    except ValueError:
+                        problems.append(_p(path, doc, where + ["examples", k], f"capture {name!r}={val!r} is not a {typ}", "example-capture-type"))
+    return problems
+
+
+# --------------------------------------------------------------------------- compile
+
+def _bytes_regex(rx: re.Pattern | None) -> tuple[re.Pattern | None, bool]:
+    """The bytes form of a message regex, for matching in place inside a block.
+
+    A leading '^' becomes an anchored `match` at the message start; the regex is then run
+    with pos/endpos set to the message bounds, so '$' still means the end of the message.
+    Returns (None, False) when the regex cannot run on bytes (a later '^', or a failure)."""
+    if rx is None:
+        return None, False
+    src = rx.pattern
+    anchored = src.startswith("^")
+    body = src[1:] if anchored else src
+    if "^" in body.replace("[^", "").replace("\\^", ""):
+        return None, False
+    try:
+        return re.compile(body.encode("utf-8")), anchored
+    except (re.error, UnicodeEncodeError):
+        return None, False
+
+
+@dataclass
+class LogPattern:
+    id: str
+    category: str
+    runtime: str
+    regex: re.Pattern | None
+    captures: dict[str, str]
+    constants: dict[str, str]
+    levels: frozenset[str] | None
+    exclude: re.Pattern | None
+    per_process: bool
+    value_signals: str | None
+    keywords: tuple[bytes, ...]
+    prefix: str
+    status: str
+    versions: str | None
+    source: str | None
+    bregex: re.Pattern | None = None      # bytes form (see _bytes_regex)
+    anchored: bool = False
+    bexclude: re.Pattern | None = None
+    bexclude_anchored: bool = False
+
+    def __post_init__(self) -> None:
+        self.bregex, self.anchored = _bytes_regex(self.regex)
+        self.bexclude, self.bexclude_anchored = _bytes_regex(self.exclude)
+        if (self.regex is not None and self.bregex is None) or (self.exclude is not None and self.bexclude is None):
+            self.bregex = self.bexclude = None   # this pattern runs on the decoded message only
+
+
+@dataclass
+class BulkGroup:
+    """Patterns of one literal that can run over many messages at once.
+
+    `regex` (bytes, MULTILINE) is an alternation of the patterns in spec order, each wrapped in
+    a group, applied with `findall` to the messages of a block joined by newlines; `alts` gives,
+    per pattern, the index of its wrapper in a findall tuple and (name, type, index) per capture.
+    Every pattern of a bulk group belongs to `category`."""
+
+    category: str
+    regex: re.Pattern
+    alts: list[tuple[LogPattern, int, list[tuple[str, str, int]]]]
+
+
+@dataclass
+class PatternSet:
+    """The patterns one log is matched against, with the scanners built for them.
+
+    `lines` runs once per block (a block starts with "\\n") with `findall`: one tuple per line
+    with the groups `LINE_GROUPS` names (header fields, the message up to the first ESC, the
+    literal prefix the message starts with, and what stopped the message: nothing at the end of
+    the line, `TRAILER_MARK`, or one other byte). `header` parses a single line again when it
+    needs the exact message position (group `ms`).
+    `by_literal` maps each literal to the patterns whose prefix it starts with; `bulk` holds, for
+    the literals whose patterns can all be matched in bulk, one group per category; `bulk_kw`
+    the same for keywords."""
+
+    runtimes: tuple[str, ...]
+    patterns: list[LogPattern]
+    categories: list[str]
+    lines: re.Pattern
+    line_index: dict[str, int]
+    header: re.Pattern
+    keywords: tuple[bytes, ...]
+    by_literal: dict[bytes, list[LogPattern]]
+    by_keyword: dict[bytes, list[LogPattern]]
+    level_patterns: list[LogPattern]
+    prefix_patterns: list[LogPattern]
+    bulk: dict[bytes, list[BulkGroup]]
+    bulk_kw: dict[bytes, list[BulkGroup]]
+
+    def __post_init__(self) -> None:
+        self._order = {p.id: i for i, p in enumerate(self.patterns)}
+        self.level_index: dict[str, list[LogPattern]] = {}
+        for p in self.level_patterns:
+            for lv in p.levels or ():
+                self.level_index.setdefault(lv, []).append(p)
+
+    def candidates(self, literal: bytes | None, keywords: list[bytes] | None,
+                   level: str | None) -> list[LogPattern]:
+        """Patterns worth running on one line, in spec order: those whose literal prefix
+        starts the message (`literal`, the longest one the trie matched), those keyed by a
+        keyword found in the line, and the level-only patterns of the line's level."""
+        base = self.by_literal.get(literal, ()) if literal else ()
+        by_level = self.level_index.get(level, ()) if level is not None else ()
+        if not keywords:
+            if not by_level:
+                return base  # type: ignore[return-value]
+            if not base:
+                return by_level  # type: ignore[return-value]
+        elif not base and not by_level and len(keywords) == 1:
+            return self.by_keyword.get(keywords[0], [])  # type: ignore[index]
+        extra: list[LogPattern] = list(by_level)
+        for k in keywords or ():
+            extra.extend(self.by_keyword.get(k, ()))
+        order = self._order
+        return sorted({p.id: p for p in (*base, *extra)}.values(), key=lambda p: order[p.id])
+
+
+@dataclass
+class CompiledLogPatterns:
+    patterns: list[LogPattern]
+    problems: list[Problem] = field(default_factory=list)
+    _selected: dict[tuple[str, ...], PatternSet] = field(default_factory=dict, repr=False)
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for p in self.patterns:
+            if p.runtime not in seen:
+                seen.append(p.runtime)
+        return tuple(seen)
+
+    @property
+    def categories(self) -> list[str]:
+        return _categories(self.patterns)
+
+    def select(self, runtime_hint: str | None = None) -> PatternSet:
+        """The pattern set for a log of `runtime_hint` (None: every runtime).
+
+        LMCache runs inside vLLM and SGLang, so its patterns apply to every engine log."""
+        if runtime_hint:
+            keep = tuple(r for r in self.runtimes if r in (runtime_hint, "lmcache"))
+        else:
+            keep = self.runtimes
+        if keep not in self._selected:
+            self._selected[keep] = _build_set(keep, [p for p in self.patterns if p.runtime in keep])
+        return self._selected[keep]
+
+
+def _categories(patterns: Iterable[LogPattern]) -> list[str]:
+    seen: list[str] = []
+    for p in patterns:
+        if p.category not in seen:
+            seen.append(p.category)
+    return seen
+
+
+LINE_GROUPS = ("pid", "proc", "lts", "lvt", "lvo", "vts", "old", "sts", "msg", "lit", "rest")
+TRAILER_MARK = b"\x1b[3m("     # how LMCache's source trailer starts (italic on, open paren)
+
+
+def _multiline_safe(body: str) -> str | None:
+    """A regex body that cannot match across a newline of joined messages, or None.
+
+    Negated classes get `\\n` added, `\\s` outside a class becomes `[ \\t\\r\\f\\v]`; other
+    escapes that match a newline (`\\D`, `\\W`, `\\s` inside a class), lookbehinds and
+    anchors other than a final `$` make the pattern unsuitable for bulk matching."""
+    out: list[str] = []
+    i, n, in_class, negated = 0, len(body), False, False
+    while i < n:
+        c = body[i]
+        if c == "\\":
+            esc = body[i:i + 2]
+            if esc in ("\\D", "\\W", "\\A", "\\Z") or (esc == "\\s" and in_class and not negated):
+                return None
+            if esc == "\\s" and not in_class:
+                out.append("[ \\t\\r\\f\\v]")
+            else:
+                out.append(esc)
+            i += 2
+            continue
+        if in_class:
+            out.append(c)
+            if c == "]" and not (out[-2:-1] == ["["] or out[-3:-1] == ["[", "^"]):
+                in_class = False
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            negated = body[i + 1:i + 2] == "^"
+            if negated:
+                out.append("[^\\n")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            continue
+        if c == "^" or (c == "$" and i != n - 1) or body.startswith("(?<", i) and body[i + 3:i + 4] in ("=", "!"):
+            return None
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _bulk_groups(pats: list[LogPattern], keyword: bool = False) -> list[BulkGroup] | None:
+    """One bulk group per category of `pats` (spec order), or None if any pattern cannot run in bulk.
+
+    For a literal group every pattern is anchored at the message start; for a keyword group a
+    pattern may match anywhere in the message (a lazy `[^\\n]*?` keeps it inside one line)."""
+    groups: list[BulkGroup] = []
+    for cat in _categories(pats):
+        group = _bulk_group([p for p in pats if p.category == cat], keyword)
+        if group is None:
+            return None
+        groups.append(group)
+    return groups or None
+
+
+def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | None:
+    parts: list[bytes] = []
+    alts: list[tuple[LogPattern, int, list[tuple[str, str, int]]]] = []
+    index = 0                       # findall tuple index of the next group
+    for k, p in enumerate(pats):
+        if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels or p.per_process
+                or bool(p.keywords) != keyword or (not keyword and not p.anchored)):
+            return None
+        body = _multiline_safe(p.regex.pattern[1:] if p.anchored else p.regex.pattern)
+        if body is None:
+            return None
+        names = named_groups(body)
+        renamed = body
+        for name in names:
+            renamed = renamed.replace(f"(?P<{name}>", f"(?P<a{k}_{name}>")
+        try:
+            sub = re.compile(renamed.encode("utf-8"))
+        except (re.error, UnicodeEncodeError):
+            return None
+        wrapper = index
+        caps = [(name, p.captures[name], wrapper + 1 + (sub.groupindex[f"a{k}_{name}"] - 1)) for name in p.captures]
+        index += 1 + sub.groups
+        lead = b"" if p.anchored else b"[^\\n]*?(?:"
+        parts.append(b"(" + lead + renamed.encode("utf-8") + (b"" if p.anchored else b")") + b")")
+        alts.append((p, wrapper, caps))
+    try:
+        regex = re.compile(b"(?m)^(?:" + b"|".join(parts) + b")()")   # the empty group keeps findall on tuples
+    except re.error:
+        return None
+    return BulkGroup(pats[0].category, regex, alts)
+
+
+def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> PatternSet:
+    prefix_pats = [p for p in patterns if p.regex is not None and not p.keywords and len(p.prefix) >= MIN_LITERAL]
+    keyword_pats = [p for p in patterns if p.keywords]
+    level_pats = [p for p in patterns if p.regex is None and p.levels]
+    trigger = sorted({lv for p in level_pats for lv in p.levels or ()})
+    literals = sorted({p.prefix.encode("utf-8") for p in prefix_pats})
+    by_literal = {lit: [p for p in prefix_pats if lit.startswith(p.prefix.encode("utf-8"))] for lit in literals}
+    by_keyword: dict[bytes, list[LogPattern]] = {}
+    for p in keyword_pats:
+        for k in p.keywords:
+            by_keyword.setdefault(k, []).append(p)
+    head = _A + _PROC + _A + _header(trigger) + _A
+    tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b")?"
+    lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + rb"[^\n\x1b]*+)(?P<rest>\x1b\[3m\(|[^\n]|)[^\n]*+")
+    header = re.compile(header_regex(trigger))
+    line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS}
+    bulk = {}
+    for lit, pats in by_literal.items():
+        groups = _bulk_groups(pats)
+        if groups is not None:
+            bulk[lit] = groups
+    bulk_kw = {}
+    for kw, pats in by_keyword.items():
+        groups = _bulk_groups(pats, keyword=True)
+        if groups is not None:
+            bulk_kw[kw] = groups
+    return PatternSet(runtimes, patterns, _categories(patterns), lines, line_index, header, tuple(sorted(by_keyword)),
+                      by_literal, by_keyword, level_pats, prefix_pats, bulk, bulk_kw)
+
+
+def _docs_of(specs: Any) -> list[tuple[str, Any]]:
+    if hasattr(specs, "spec_docs"):
+        return [(sd.path, sd.data) for sd in specs.spec_docs(KIND)]
+    if hasattr(specs, "docs"):
+        return [("", d) for d in specs.docs(KIND)]
+    return [("", d) for d in specs if isinstance(d, dict) and d.get("kind") == KIND]
+
+
+def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contract names it compile
+    """Compile every LogPatterns document of `specs` (a spec set, or a list of documents).
+
+    Patterns that `validate` would reject (bad regex, no pre-filter) are left out and
+    reported in `problems`, so a reader never fails on a spec it was handed."""
+    patterns: list[LogPattern] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for path, doc in _docs_of(specs):
+        runtime = str(doc.get("runtime") or "")
+        for i, pat in enumerate(doc.get("patterns") or []):
+            pid = pat.get("id")
+            if not isinstance(pid, str) or not isinstance(pat.get("category"), str):
+                continue
+            if pid in seen:
+                problems.append(_p(path, doc, ["patterns", i, "id"], f"duplicate pattern id {pid!r}", "duplicate-id"))
+                continue
+            bad: list[Problem] = []
+            rx = _check_regex(path, doc, ["patterns", i, "regex"], pat.get("regex"), bad)
+            ex = _check_regex(path, doc, ["patterns", i, "exclude"], pat.get("exclude"), bad)
+            if bad or (pat.get("regex") is None and not pat.get("levels")):
+                problems.extend(bad)
+                continue
+            prefix = literal_prefix(pat["regex"]) if rx is not None else ""
+            keywords = tuple(k.encode("utf-8") for k in pat.get("keywords") or ())
+            if rx is not None and not keywords and len(prefix) < MIN_LITERAL:
+                problems.append(_p(path, doc, ["patterns", i, "regex"], "pattern cannot be pre-filtered; left out", "no-prefilter"))
+                continue
+            seen.add(pid)
+            levels = frozenset(pat["levels"]) if pat.get("levels") else None
+            patterns.append(LogPattern(
+                id=pid, category=pat["category"], runtime=runtime, regex=rx,
+                captures=dict(pat.get("captures") or {}), constants=dict(pat.get("constants") or {}),
+                levels=levels, exclude=ex, per_process=bool(pat.get("per_process")),
+                value_signals=pat.get("value_signals"), keywords=keywords, prefix=prefix,
+                status=pat.get("status", "stable"), versions=pat.get("versions"), source=pat.get("source"),
+            ))
+    return CompiledLogPatterns(patterns, problems)
