@@ -109,7 +109,9 @@ def build_matrix(spec, root: Path) -> dict[str, Any]:
             cap = row_capability(row, mine, readers)
             caps[row["id"]] = cap
             rows_out.append({"row": row, "capability": cap, "fixtures": mine})
-    destructive = any(ep.get("policy") == "destructive" for d in spec.docs("HttpEndpoints") for ep in _endpoints(d))
+    from inferguard.spec.kinds.http_endpoints import compile as compile_endpoints
+
+    destructive = any(r.policy == "destructive" for r in compile_endpoints(spec).routes()) if spec.docs("HttpEndpoints") else False
     from inferguard.readers import lane_reader
 
     guarded = destructive and importlib.util.find_spec("inferguard.collect.lmcache") is not None and lane_reader("lmcache_http") is not None
@@ -117,10 +119,6 @@ def build_matrix(spec, root: Path) -> dict[str, Any]:
     cl = checklist(cl_docs[0], caps, results, readers, _command_states(root), guarded) if cl_docs else None
     return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
 
-
-def _endpoints(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    eps = doc.get("endpoints") or doc.get("routes") or []
-    return [e for e in eps if isinstance(e, dict)]
 
 
 def fixture_inventory(root: Path) -> list[dict[str, Any]]:
