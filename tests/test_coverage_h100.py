@@ -87,3 +87,21 @@ def test_evaluate_bundled_packet(tmp_path, report_validator):
     assert rep["packet"]["files"]["engine_metrics"] == ["engine.prom"]
     assert rep["detected"]["connectors"] == ["LMCacheMPConnector"]
     assert rep["context"]["expected_lmcache_mode"] == "mp"
+
+
+def test_kv_cache_offload_keeps_vllm_native_and_lmcache_apart(tmp_path):
+    from conftest import FIXTURES
+
+    out = tmp_path / "r.json"
+    proc = run_cli("observability-coverage", "--engine-metrics-file",
+                   str(FIXTURES / "vllm" / "cpu-offload-0.29-synthetic" / "engine.prom"),
+                   "--lmcache-metrics-file", str(H100 / "lmcache.prom"), "--cpu-offload-configured", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    kv = load_json(out)["kv_cache_offload"]
+    native, mp = kv["vllm_native"], kv["lmcache_mp"]
+    assert all(k.startswith("vllm.") for k in native) and all(k.startswith("lmcache_mp.") for k in mp)
+    assert native["vllm.kv_offload_load_throughput"]["value"] == pytest.approx(24 * 8388608 / 0.0192)
+    assert native["vllm.kv_offload_store_throughput"]["value"] == pytest.approx(40 * 8388608 / 0.04)
+    assert mp["lmcache_mp.l0_l1_store_throughput_mean"]["value"] == pytest.approx(21.8, abs=0.05)
+    text = proc.stdout
+    assert "vllm_native: " in text and "lmcache_mp: " in text

@@ -87,8 +87,11 @@ def coverage_text(report: dict[str, Any], title: str) -> str:
     if kv:
         out.append("KV cache offload (kept apart by layer):")
         for layer, vals in sorted(kv.items()):
-            parts = [f"{k.split('.', 1)[-1]}={_fmt(v.get('value'))}{(' ' + v['unit']) if v.get('unit') and v.get('value') is not None else ''}"
-                     + (f" ({v['reason']})" if v.get("reason") else "") for k, v in sorted(vals.items())]
+            have = {k: v for k, v in sorted(vals.items()) if v.get("value") is not None}
+            parts = [f"{k.split('.', 1)[-1]}={_fmt(v['value'])}{(' ' + v['unit']) if v.get('unit') else ''}" for k, v in have.items()]
+            missing = len(vals) - len(have)
+            if missing:
+                parts.append(f"{missing} value(s) without evidence")
             out.append(f"  {layer}: " + "; ".join(parts))
     gaps = report.get("gaps", [])
     out.append(f"Gaps: {len(gaps)}")
