@@ -70,46 +70,20 @@ def _rstrip(buf: bytes, lo: int, hi: int) -> int:
         hi -= 1
     return hi
 
-_DEFAULT_COMPILED: Any = None
-_DEFAULT_NOTES: list[str] = []
 
 
 # --------------------------------------------------------------------------- patterns
-
-def _bundled_patterns():
-    """The bundled LogPatterns documents, compiled without the rest of the spec set."""
-    from inferguard._data import specs_dir
-    from inferguard.spec.kinds import log_patterns as lp
-    from inferguard.spec.yamlload import load_all
-
-    docs = []
-    for f in sorted((specs_dir() / "logs").glob("*.yaml")):
-        for doc in load_all(f.read_text(encoding="utf-8")):
-            if isinstance(doc, dict) and doc.get("kind") == lp.KIND and not lp.validate(doc, str(f)):
-                docs.append(doc)
-    return lp.compile(docs)
-
 
 def compiled_patterns(specs: Any = None, notes: list[str] | None = None):
     """The compiled LogPatterns of `specs` (a spec set, compiled patterns, or documents)."""
     from inferguard.spec.kinds import log_patterns as lp
 
-    global _DEFAULT_COMPILED
     if isinstance(specs, lp.CompiledLogPatterns):
         return specs
     if specs is None:
-        if _DEFAULT_COMPILED is None:
-            try:
-                from inferguard.spec import default_specs
+        from inferguard.spec import default_specs
 
-                specs = default_specs()
-                _DEFAULT_COMPILED = specs.compiled(lp.COMPILED_KEY, lp.compile)
-            except Exception as exc:  # a broken spec elsewhere must not stop log reading
-                _DEFAULT_NOTES.append(f"spec set did not load ({str(exc)[:160]}); used the bundled log patterns")
-                _DEFAULT_COMPILED = _bundled_patterns()
-        if notes is not None:
-            notes.extend(_DEFAULT_NOTES)
-        return _DEFAULT_COMPILED
+        specs = default_specs()
     if hasattr(specs, "compiled"):
         return specs.compiled(lp.COMPILED_KEY, lp.compile)
     return lp.compile(specs)
