@@ -107,10 +107,17 @@ def load_lane_file(lane: str, path: str, spec) -> dict[str, Any]:
             from inferguard.spec.loader import schema_validator
 
             validator = schema_validator("evidence.lane.v1.schema.json")
-            if validator is not None:
-                errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+            checks = [(validator, doc, "")]
+            for i, src in enumerate(doc.get("sources") or []):
+                reader = src.get("reader") if isinstance(src, dict) else None
+                if isinstance(reader, str) and reader.isidentifier():
+                    checks.append((schema_validator(f"evidence.{reader}.v1.schema.json"), src, f"sources/{i}/"))
+            for v, part, prefix in checks:
+                if v is None:
+                    continue
+                errors = sorted(v.iter_errors(part), key=lambda e: list(map(str, e.absolute_path)))
                 if errors:
-                    where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+                    where = prefix + "/".join(map(str, errors[0].absolute_path)) or "(top)"
                     raise InputError(f"not a valid lane evidence file at {where}: {errors[0].message[:200]}", path)
             if doc.get("lane") != lane:
                 raise InputError(f"lane evidence is for {doc.get('lane')!r}, this flag takes {lane!r}", path)

@@ -57,3 +57,21 @@ def test_empty_or_missing_packet_dir(tmp_path):
     assert proc.returncode == 2 and "no recognised evidence files" in proc.stderr
     proc = run_cli("evaluate", str(tmp_path / "nope"))
     assert proc.returncode == 2 and "No such directory" in proc.stderr
+
+
+def test_lane_evidence_flag_validates_each_source_against_its_reader_schema(tmp_path, spec):
+    from inferguard.evidence import lane_document
+    from inferguard.readers.lct import read
+
+    good = lane_document("lmcache_trace", [read(str(FIXTURES / "lmcache" / "trace-0.5.6-cpu" / "storage_trace.lct"), specs=spec)], spec)
+    f = tmp_path / "lmcache_trace_evidence.json"
+    f.write_text(json.dumps(good))
+    ok = run_cli("lmcache-compat", "--lmcache-trace-evidence-file", str(f), "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["surfaces"][[r["id"] for r in json.loads(ok.stdout)["surfaces"]].index("lmcache.trace_recording")]["status"] == "covered"
+    bad = dict(good)
+    bad["sources"] = [dict(good["sources"][0], records="many")]
+    f.write_text(json.dumps(bad))
+    proc = run_cli("lmcache-compat", "--lmcache-trace-evidence-file", str(f))
+    assert proc.returncode == 2
+    assert "not a valid lane evidence file at sources/0/records" in proc.stderr
