@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from inferguard.problems import Problem
 
@@ -27,11 +27,13 @@ class ReadResult:
     records: int = 0                  # records (lines, frames, rows, samples) understood
     problems_dropped: int = 0
 
-    def problem(self, message: str, line: int | None = None, offset: int | None = None) -> None:
+    def problem(self, message: str, line: int | None = None, offset: int | None = None,
+                path: str | None = None) -> None:
+        """Record a problem; `path` names the file when the source is a folder of files."""
         if len(self.problems) >= MAX_PROBLEMS:
             self.problems_dropped += 1
             return
-        self.problems.append(Problem(self.reader, self.path, message, line=line, offset=offset))
+        self.problems.append(Problem(self.reader, path or self.path, message, line=line, offset=offset))
 
     def bump(self, signal: str, n: int = 1) -> None:
         self.signals[signal] = self.signals.get(signal, 0) + n
@@ -57,3 +59,39 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, list):
         return [json_safe(v) for v in obj]
     return obj
+
+
+def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterator[tuple[int, dict | None]]:
+    """(line number, object) for each non-blank line of a JSONL file, streamed.
+
+    A line that is not a JSON object yields (line, None) after its problem is recorded, so a
+    caller can count it; an overlong line is recorded and skipped; an unreadable file is one
+    problem. Never raises on bad input."""
+    import json
+
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as f:
+            for lineno, line in enumerate(f, 1):
+                if len(line) > max_line_chars:
+                    res.problem(f"line longer than {max_line_chars} characters skipped", lineno, path=path)
+                    continue
+                s = line.strip()
+                if not s:
+                    continue
+                try:
+                    obj = json.loads(s)
+                except ValueError as exc:
+                    msg = getattr(exc, "msg", str(exc))
+                    if not line.endswith("\n"):
+                        res.problem(f"last line is cut short (no newline, not JSON: {msg})", lineno, path=path)
+                    else:
+                        res.problem(f"not JSON: {msg}", lineno, path=path)
+                    yield lineno, None
+                    continue
+                if not isinstance(obj, dict):
+                    res.problem("not a JSON object", lineno, path=path)
+                    yield lineno, None
+                    continue
+                yield lineno, obj
+    except OSError as exc:
+        res.problem(f"cannot read: {exc.strerror or exc}", path=path)

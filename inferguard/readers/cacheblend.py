@@ -16,13 +16,11 @@ themselves (token ids, hashes, text) never reach the summary; only kind names do
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any
 
-from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_cacheblend"
 FORMAT_STATUS = "experimental"
@@ -45,11 +43,6 @@ MAX_LINE_CHARS = 16 * 1024 * 1024
 MAX_DIR_FILES = 10_000
 
 
-def _problem(res: ReadResult, path: str, message: str, line: int | None = None) -> None:
-    if len(res.problems) >= MAX_PROBLEMS:
-        res.problems_dropped += 1
-        return
-    res.problems.append(Problem(res.reader, path, message, line=line))
 
 
 class _Acc:
@@ -154,30 +147,12 @@ def _number(v: Any) -> float | None:
 
 
 def _read_file(path: str, acc: _Acc, res: ReadResult) -> None:
-    try:
-        with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as f:
-            for lineno, line in enumerate(f, 1):
-                if len(line) > MAX_LINE_CHARS:
-                    _problem(res, path, f"line longer than {MAX_LINE_CHARS} characters skipped", lineno)
-                    continue
-                s = line.strip()
-                if not s:
-                    continue
-                acc.lines += 1
-                try:
-                    obj = json.loads(s)
-                except ValueError as exc:
-                    acc.non_object += 1
-                    _problem(res, path, f"not JSON: {getattr(exc, 'msg', str(exc))}", lineno)
-                    continue
-                if not isinstance(obj, dict):
-                    acc.non_object += 1
-                    _problem(res, path, "not a JSON object", lineno)
-                    continue
-                acc.take(obj)
-    except OSError as exc:
-        _problem(res, path, f"cannot read: {exc.strerror or exc}")
-
+    for _lineno, obj in iter_json_objects(path, res, MAX_LINE_CHARS):
+        acc.lines += 1
+        if obj is None:
+            acc.non_object += 1
+        else:
+            acc.take(obj)
 
 
 def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:

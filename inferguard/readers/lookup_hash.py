@@ -25,8 +25,7 @@ import os
 import re
 from typing import Any, Iterable, Sequence
 
-from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_lookup_hash"
 
@@ -48,11 +47,6 @@ _BIG_INT = 2 ** 53                 # larger numbers are not taken as sizes, leng
 _NAME_RE = re.compile(r"^lookup_hashes_\d{8}_\d{6}_\d{6}\.jsonl$")
 
 
-def _problem(res: ReadResult, path: str, message: str, line: int | None = None) -> None:
-    if len(res.problems) >= MAX_PROBLEMS:
-        res.problems_dropped += 1
-        return
-    res.problems.append(Problem(res.reader, path, message, line=line))
 
 
 def _count(d: dict[str, int], key: str, overflow: list[int]) -> None:
@@ -201,7 +195,7 @@ class _Acc:
             hashes = []
         if missing:
             self.rows_incomplete += 1
-            _problem(res, path, f"row lacks or mistypes: {', '.join(missing)}", lineno)
+            res.problem(f"row lacks or mistypes: {', '.join(missing)}", lineno, path=path)
         n = len(hashes)
         self.chunk_hashes += n
         if cs is not None:
@@ -274,36 +268,14 @@ def _files(path: str, res: ReadResult) -> list[str]:
 
 def _read_file(path: str, acc: _Acc, res: ReadResult) -> dict[str, Any]:
     rows_before = acc.rows
-    size = None
     try:
-        size = os.path.getsize(path)
-        with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as f:
-            lineno = 0
-            for line in f:
-                lineno += 1
-                if len(line) > MAX_LINE_CHARS:
-                    _problem(res, path, f"line longer than {MAX_LINE_CHARS} characters skipped", lineno)
-                    continue
-                s = line.strip()
-                if not s:
-                    continue
-                try:
-                    obj = json.loads(s)
-                except ValueError as exc:
-                    msg = getattr(exc, "msg", str(exc))
-                    if not line.endswith("\n"):
-                        _problem(res, path, f"last line is cut short (no newline, not JSON: {msg})", lineno)
-                    else:
-                        _problem(res, path, f"not JSON: {msg}", lineno)
-                    continue
-                if not isinstance(obj, dict):
-                    _problem(res, path, "not a JSON object", lineno)
-                    continue
-                acc.row(obj, res, path, lineno)
-    except OSError as exc:
-        _problem(res, path, f"cannot read: {exc.strerror or exc}")
+        size: int | None = os.path.getsize(path)
+    except OSError:
+        size = None
+    for lineno, obj in iter_json_objects(path, res, MAX_LINE_CHARS):
+        if obj is not None:
+            acc.row(obj, res, path, lineno)
     return {"name": os.path.basename(path), "bytes": size, "rows": acc.rows - rows_before}
-
 
 
 def read(path: str | os.PathLike, *, specs: Any = None, argv: Iterable[str] | None = None,

@@ -30,8 +30,7 @@ import os
 import re
 from typing import Any
 
-from inferguard.problems import Problem
-from inferguard.readers.base import MAX_PROBLEMS, ReadResult, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_trace_replay"
 
@@ -80,11 +79,6 @@ def short_op_name(qualname: str) -> str:
 
 # -- problems for files other than `res.path` ------------------------------------------------
 
-def _problem(res: ReadResult, path: str, message: str, line: int | None = None) -> None:
-    if len(res.problems) >= MAX_PROBLEMS:
-        res.problems_dropped += 1
-        return
-    res.problems.append(Problem(res.reader, path, message, line=line))
 
 
 def _num(v: Any) -> float | None:
@@ -198,46 +192,33 @@ def _open_text(path: str):
 def parse_records_jsonl(path: str, res: ReadResult) -> dict[str, Any]:
     view = _empty_view("records_jsonl", path)
     records = failed = 0
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if len(line) > MAX_LINE_CHARS:
-                _problem(res, path, f"line longer than {MAX_LINE_CHARS} characters skipped", lineno)
-                continue
-            s = line.strip()
-            if not s:
-                continue
-            try:
-                obj = json.loads(s)
-            except ValueError as exc:
-                _problem(res, path, f"not JSON: {exc.msg}", lineno)
-                continue
-            if not isinstance(obj, dict):
-                _problem(res, path, "not a JSON object", lineno)
-                continue
-            q = obj.get("qualname")
-            lat = _num(obj.get("latency_ms"))
-            fl = obj.get("failed")
-            if not isinstance(q, str) or not q:
-                _problem(res, path, "record without a qualname", lineno)
-                continue
-            if not isinstance(fl, bool):
-                _problem(res, path, "record without a boolean `failed`", lineno)
-            records += 1
-            e = _bump_op(view, q[:300])
-            if fl is True:
-                failed += 1
-            if e is None:
-                continue
-            e["count"] += 1
-            if fl is True:
-                e["errors"] += 1
-            if lat is not None:
-                e["_sum"] += lat
-                e["_n"] += 1
-                if e["min_ms"] is None or lat < e["min_ms"]:
-                    e["min_ms"] = lat
-                if e["max_ms"] is None or lat > e["max_ms"]:
-                    e["max_ms"] = lat
+    for lineno, obj in iter_json_objects(path, res, MAX_LINE_CHARS):
+        if obj is None:
+            continue
+        q = obj.get("qualname")
+        lat = _num(obj.get("latency_ms"))
+        fl = obj.get("failed")
+        if not isinstance(q, str) or not q:
+            res.problem("record without a qualname", lineno, path=path)
+            continue
+        if not isinstance(fl, bool):
+            res.problem("record without a boolean `failed`", lineno, path=path)
+        records += 1
+        e = _bump_op(view, q[:300])
+        if fl is True:
+            failed += 1
+        if e is None:
+            continue
+        e["count"] += 1
+        if fl is True:
+            e["errors"] += 1
+        if lat is not None:
+            e["_sum"] += lat
+            e["_n"] += 1
+            if e["min_ms"] is None or lat < e["min_ms"]:
+                e["min_ms"] = lat
+            if e["max_ms"] is None or lat > e["max_ms"]:
+                e["max_ms"] = lat
     _finish_latency(view)
     view["records"] = records
     view["failed"] = failed
@@ -256,7 +237,7 @@ def parse_ops_csv(path: str, res: ReadResult) -> dict[str, Any]:
                 header = [c.strip() for c in row]
                 missing = [c for c in ("qualname", "count", "errors") if c not in header]
                 if missing:
-                    _problem(res, path, f"CSV header lacks column(s) {', '.join(missing)}", lineno)
+                    res.problem(f"CSV header lacks column(s) {', '.join(missing)}", lineno, path=path)
                     break
                 continue
             if not row or all(not c.strip() for c in row):
@@ -267,16 +248,16 @@ def parse_ops_csv(path: str, res: ReadResult) -> dict[str, Any]:
                 count = int(rec.get("count", ""))
                 errors = int(rec.get("errors", ""))
             except ValueError:
-                _problem(res, path, "row with a non-integer count or errors", lineno)
+                res.problem("row with a non-integer count or errors", lineno, path=path)
                 continue
             if count < 0 or errors < 0 or not q:
-                _problem(res, path, "row with a negative count or an empty qualname", lineno)
+                res.problem("row with a negative count or an empty qualname", lineno, path=path)
                 continue
             records += count
             failed += errors
             ops = view["ops"]
             if q in ops:
-                _problem(res, path, f"operation {q[:120]!r} listed twice; the first row is kept", lineno)
+                res.problem(f"operation {q[:120]!r} listed twice; the first row is kept", lineno, path=path)
                 continue
             if len(ops) >= MAX_OPS:
                 view["ops_untracked"] += count
@@ -289,9 +270,9 @@ def parse_ops_csv(path: str, res: ReadResult) -> dict[str, Any]:
                         fv = float(v)
                         e[k] = fv if math.isfinite(fv) else None
                     except ValueError:
-                        _problem(res, path, f"column {k} is not a number", lineno)
+                        res.problem(f"column {k} is not a number", lineno, path=path)
         if header is None:
-            _problem(res, path, "empty CSV file")
+            res.problem("empty CSV file", path=path)
     view["records"] = records
     view["failed"] = failed
     return view
@@ -304,31 +285,31 @@ def parse_summary_json(path: str, res: ReadResult) -> dict[str, Any]:
     except OSError:
         size = 0
     if size > MAX_JSON_BYTES:
-        _problem(res, path, f"summary JSON of {size} bytes is over the {MAX_JSON_BYTES}-byte limit; not read")
+        res.problem(f"summary JSON of {size} bytes is over the {MAX_JSON_BYTES}-byte limit; not read", path=path)
         return view
     try:
         with _open_text(path) as f:
             obj = json.load(f)
     except ValueError as exc:
-        _problem(res, path, f"not JSON: {exc}")
+        res.problem(f"not JSON: {exc}", path=path)
         return view
     if not isinstance(obj, dict):
-        _problem(res, path, "summary JSON is not an object")
+        res.problem("summary JSON is not an object", path=path)
         return view
     view["duration_s"] = _num(obj.get("duration_s"))
     ops = obj.get("ops")
     if not isinstance(ops, dict):
-        _problem(res, path, "summary JSON has no `ops` object")
+        res.problem("summary JSON has no `ops` object", path=path)
         return view
     records = failed = 0
     for q, stats in ops.items():
         if not isinstance(stats, dict):
-            _problem(res, path, f"ops entry {str(q)[:120]!r} is not an object")
+            res.problem(f"ops entry {str(q)[:120]!r} is not an object", path=path)
             continue
         count = _int(stats.get("count"))
         errors = _int(stats.get("errors"))
         if count is None:
-            _problem(res, path, f"ops entry {str(q)[:120]!r} has no integer count")
+            res.problem(f"ops entry {str(q)[:120]!r} has no integer count", path=path)
             continue
         records += count
         failed += errors or 0
@@ -430,7 +411,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
             a = (chosen["ops"].get(q) or {}).get("count")
             b = (other["ops"].get(q) or {}).get("count")
             if a != b:
-                _problem(res, path, f"log lines and --verbose lines disagree on {q[:120]!r}: {a} vs {b}")
+                res.problem(f"log lines and --verbose lines disagree on {q[:120]!r}: {a} vs {b}", path=path)
     view["ops"] = chosen["ops"]
     view["ops_untracked"] = chosen["ops_untracked"]
     view["level"] = table.get("level")
@@ -442,9 +423,9 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
         view["records"] = n
         view["failed"] = nfailed
         if replayed is not None and replayed != n:
-            _problem(res, path, f"table says {replayed} records replayed, {n} per-record lines found")
+            res.problem(f"table says {replayed} records replayed, {n} per-record lines found", path=path)
         if failed_t is not None and failed_t != nfailed:
-            _problem(res, path, f"table says {failed_t} records failed, {nfailed} FAIL lines found")
+            res.problem(f"table says {failed_t} records failed, {nfailed} FAIL lines found", path=path)
     else:
         view["records"] = replayed
         view["failed"] = failed_t
@@ -456,8 +437,8 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                 by_short[short_op_name(q)] = by_short.get(short_op_name(q), 0) + (e["count"] or 0)
             for short, stats in table_ops.items():
                 if "count" in stats and by_short.get(short) != int(stats["count"]):
-                    _problem(res, path, f"table count for {short!r} is {int(stats['count'])}, "
-                                        f"per-record lines give {by_short.get(short, 0)}")
+                    res.problem(f"table count for {short!r} is {int(stats['count'])}, "
+                                        f"per-record lines give {by_short.get(short, 0)}", path=path)
         else:
             for short, stats in table_ops.items():
                 if "count" in stats and len(view["ops"]) < MAX_OPS:
@@ -466,7 +447,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                     e["p50_ms"] = stats.get("p50")
                     e["p99_ms"] = stats.get("p99")
     if view["records"] is None and not view["ops"] and view["recorded_records"] is None:
-        _problem(res, path, "no replay records, table or start line found in this log")
+        res.problem("no replay records, table or start line found in this log", path=path)
     return view
 
 
@@ -510,7 +491,7 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
             s = line.strip()
             if indent == 0 and s.startswith("Trace file:"):
                 if file_name is not None:
-                    _problem(res, path, "more than one `Trace file:` block; only the first is read", lineno)
+                    res.problem("more than one `Trace file:` block; only the first is read", lineno, path=path)
                     break
                 file_name = os.path.basename(s[len("Trace file:"):].strip())[:300]
                 continue
@@ -523,7 +504,7 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
                 continue
             lines.append((indent, m.group(1).strip(), m.group(2).strip() if m.group(2) is not None else None))
     if file_name is None:
-        _problem(res, path, "no `Trace file:` line: not `lmcache trace info` output")
+        res.problem("no `Trace file:` line: not `lmcache trace info` output", path=path)
         return view
     top = _tree(lines)
     info: dict[str, Any] = {
@@ -537,20 +518,20 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
         elif key in ("format_version", "trace_schema_version", "total_records"):
             info[key] = _to_int(value)
             if info[key] is None:
-                _problem(res, path, f"{key} is not an integer: {str(value)[:60]!r}")
+                res.problem(f"{key} is not an integer: {str(value)[:60]!r}", path=path)
         elif key == "duration":
             v = (value or "").rstrip("s")
             try:
                 info["duration_s"] = float(v)
             except ValueError:
-                _problem(res, path, f"duration is not a number of seconds: {str(value)[:60]!r}")
+                res.problem(f"duration is not a number of seconds: {str(value)[:60]!r}", path=path)
         elif key == "sm_config_digest":
             info["sm_config_digest"] = None if value in (None, "(none)", "") else value.lower()[:128]
         elif key == "ops":
             for q, v, _ in children:
                 c = _to_int(v)
                 if c is None:
-                    _problem(res, path, f"op count for {q[:120]!r} is not an integer")
+                    res.problem(f"op count for {q[:120]!r} is not an integer", path=path)
                     continue
                 if len(info["ops"]) < MAX_OPS:
                     info["ops"][q[:300]] = c
@@ -566,7 +547,7 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
     view["records"] = info["total_records"]
     view["ops"] = {q: _op_entry(c, None) for q, c in info["ops"].items()}
     if info["total_records"] is not None and info["ops"] and sum(info["ops"].values()) != info["total_records"]:
-        _problem(res, path, f"op counts sum to {sum(info['ops'].values())}, total_records is {info['total_records']}")
+        res.problem(f"op counts sum to {sum(info['ops'].values())}, total_records is {info['total_records']}", path=path)
     return view
 
 
@@ -633,24 +614,24 @@ def _compare(res: ReadResult, auth: dict[str, Any], other: dict[str, Any]) -> in
         b = other["ops"].get(q)
         if a is None or b is None:
             n += 1
-            _problem(res, path, f"operation {q[:160]!r} is in {'only this file' if a is None else aname}"
-                                f"{'' if a is None else ', not in this file'} ({aname} is authoritative)")
+            res.problem(f"operation {q[:160]!r} is in {'only this file' if a is None else aname}"
+                                f"{'' if a is None else ', not in this file'} ({aname} is authoritative)", path=path)
             continue
         if a["count"] != b["count"]:
             n += 1
-            _problem(res, path, f"count for {q[:160]!r} is {b['count']} here, {a['count']} in {aname}")
+            res.problem(f"count for {q[:160]!r} is {b['count']} here, {a['count']} in {aname}", path=path)
         if a.get("errors") is not None and b.get("errors") is not None and a["errors"] != b["errors"]:
             n += 1
-            _problem(res, path, f"errors for {q[:160]!r} are {b['errors']} here, {a['errors']} in {aname}")
+            res.problem(f"errors for {q[:160]!r} are {b['errors']} here, {a['errors']} in {aname}", path=path)
         am, bm = a.get("mean_ms"), b.get("mean_ms")
         if am is not None and bm is not None and not short_keys:
             tol = max(_mean_tolerance(other["view"]), _mean_tolerance(aname))
             if abs(am - bm) > tol + 1e-9 * abs(am):
                 n += 1
-                _problem(res, path, f"mean_ms for {q[:160]!r} is {bm} here, {am} in {aname}")
+                res.problem(f"mean_ms for {q[:160]!r} is {bm} here, {am} in {aname}", path=path)
     if auth["records"] is not None and other["records"] is not None and auth["records"] != other["records"]:
         n += 1
-        _problem(res, path, f"{other['records']} records here, {auth['records']} in {aname}")
+        res.problem(f"{other['records']} records here, {auth['records']} in {aname}", path=path)
     return n
 
 
@@ -667,7 +648,7 @@ def _recording_from_lct(path: str, res: ReadResult) -> dict[str, Any]:
 
     r = lct.read(path)
     for p in r.problems:
-        _problem(res, p.path, p.message + (f" (byte {p.offset})" if p.offset is not None else ""))
+        res.problem(p.message + (f" (byte {p.offset})" if p.offset is not None else ""), path=p.path)
     s = r.summary
     header = s.get("header") or {}
     return {"source": "lct", "file": os.path.basename(path), "path": path, "level": header.get("level"),
@@ -683,8 +664,8 @@ def _check_recording(res: ReadResult, rec: dict[str, Any], auth: dict[str, Any],
         accounted = auth["records"] + (skipped or 0)
         if accounted != rec["total_records"]:
             n += 1
-            _problem(res, path, f"replay accounts for {accounted} records (replayed + skipped), the recording "
-                                f"({rec['source']} {rec['file']}) holds {rec['total_records']}")
+            res.problem(f"replay accounts for {accounted} records (replayed + skipped), the recording "
+                                f"({rec['source']} {rec['file']}) holds {rec['total_records']}", path=path)
     if not skipped and rec["ops"] and auth["ops"]:
         a_ops = auth["ops"]
         if not any("." in q for q in a_ops):
@@ -698,10 +679,10 @@ def _check_recording(res: ReadResult, rec: dict[str, Any], auth: dict[str, Any],
             ac = (a_ops.get(q) or {}).get("count")
             if rc != ac:
                 n += 1
-                _problem(res, path, f"{q[:160]!r}: {ac} replayed, {rc} recorded ({rec['source']} {rec['file']})")
+                res.problem(f"{q[:160]!r}: {ac} replayed, {rc} recorded ({rec['source']} {rec['file']})", path=path)
     if rec.get("level") and auth.get("level") and rec["level"] != auth["level"]:
         n += 1
-        _problem(res, path, f"replay says level {auth['level']!r}, recording says {rec['level']!r}")
+        res.problem(f"replay says level {auth['level']!r}, recording says {rec['level']!r}", path=path)
     return n
 
 
@@ -734,8 +715,8 @@ def _digest_block(views: list[dict[str, Any]], recording: dict[str, Any] | None,
     if logd and logd["recorded_prefix"] and rec_digest:
         block["matches_recording"] = rec_digest.startswith(logd["recorded_prefix"])
         if not block["matches_recording"]:
-            _problem(res, res.path, f"replay was run on a recording with config digest {logd['recorded_prefix']}..., "
-                                    f"the recording here has {rec_digest[:8]}...: not the same trace")
+            res.problem(f"replay was run on a recording with config digest {logd['recorded_prefix']}..., "
+                                    f"the recording here has {rec_digest[:8]}...: not the same trace", path=res.path)
     return block
 
 
@@ -787,10 +768,10 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
         for key in ("total_records", "level", "sm_config_digest"):
             if ti[key] is not None and rec[key] is not None and ti[key] != rec[key]:
                 n += 1
-                _problem(res, iv["path"], f"{key} is {ti[key]!r} here, {rec[key]!r} in {rec['file']}")
+                res.problem(f"{key} is {ti[key]!r} here, {rec[key]!r} in {rec['file']}", path=iv["path"])
         if ti["ops"] and ti["ops"] != rec["ops"]:
             n += 1
-            _problem(res, iv["path"], f"op counts differ from {rec['file']}")
+            res.problem(f"op counts differ from {rec['file']}", path=iv["path"])
         cross.append({"file": os.path.basename(iv["path"]), "view": "trace_info", "against": "lct",
                       "agrees": n == 0, "disagreements": n})
     recording = None
@@ -805,8 +786,8 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
                       "agrees": n == 0, "disagreements": n})
         rr = next((v["recorded_records"] for v in replay if v["recorded_records"] is not None), None)
         if rr is not None and recording["total_records"] is not None and rr != recording["total_records"]:
-            _problem(res, res.path, f"the replay log says the replayed trace had {rr} records, "
-                                    f"the recording here has {recording['total_records']}")
+            res.problem(f"the replay log says the replayed trace had {rr} records, "
+                                    f"the recording here has {recording['total_records']}", path=res.path)
     elif len(lcts) == 1 and (auth is None or auth["view"] == "trace_info"):
         recording = lcts[0]
     for v in views:
