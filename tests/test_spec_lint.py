@@ -65,3 +65,32 @@ def test_lint_missing_path_exit_2():
     proc = run_cli("specs", "lint", "no/such/dir")
     assert proc.returncode == 2
     assert "No such file" in proc.stderr
+
+
+RULES = """\
+apiVersion: inferguard.dev/v1
+kind: DiagnosisRules
+rules:
+  - id: lmcache/zero-hits-after-warmup
+    severity: error
+    when: "metrics.requested > thresholds.min_requested_tokens && metrics.hit == `0`"
+    thresholds: {min_requested_tokens: {value: 4096, unit: tokens}}
+    message: "looked up more than {thresholds.min_requested_tokens} tokens and hit none"
+  - id: lmcache/zero-hits-after-warmup
+    severity: warning
+    when: "metrics.x > thresholds.undeclared"
+    message: "uses {thresholds.also_missing}"
+"""
+
+
+def test_diagnosis_rules_unknown_thresholds_and_duplicates(tmp_path):
+    f = tmp_path / "rules.yaml"
+    f.write_text(RULES)
+    proc = run_cli("specs", "lint", str(f))
+    assert proc.returncode == 2
+    out = proc.stdout
+    assert re.search(r"rules\.yaml:9:\d+: duplicate rule id 'lmcache/zero-hits-after-warmup'", out), out
+    assert re.search(r"rules\.yaml:11:\d+: rule .* uses unknown threshold 'undeclared' in when", out), out
+    assert re.search(r"rules\.yaml:12:\d+: rule .* uses unknown threshold 'also_missing' in message", out), out
+    # the first rule is clean: nothing reported on its lines
+    assert not re.search(r"rules\.yaml:[4-8]:", out), out

@@ -148,3 +148,30 @@ def checklist(spec) -> list[Problem]:
             line, col = locate(doc, ["lanes"])
             out.append(Problem("spec", sd.path, f"lane and closeout weights sum to {total:g}, not 100", line, col, rule="checklist/weights"))
     return out
+
+
+_THRESHOLD_REF = re.compile(r"\bthresholds\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@register
+def diagnosis_rules(spec) -> list[Problem]:
+    """Rule ids are unique, `when` compiles, and every threshold a rule names is declared."""
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for sd in spec.spec_docs("DiagnosisRules"):
+        doc = sd.data
+        for ri, rule in enumerate(doc["rules"]):
+            where = ["rules", ri]
+            if rule["id"] in seen:
+                line, col = locate(doc, where + ["id"])
+                out.append(Problem("spec", sd.path, f"duplicate rule id {rule['id']!r}", line, col, rule="diagnosis/duplicate-id"))
+            seen.add(rule["id"])
+            _expr(doc, sd.path, where + ["when"], rule["when"], out)
+            declared = set(rule.get("thresholds", {}))
+            for field in ("when", "message", "remediation"):
+                for name in _THRESHOLD_REF.findall(rule.get(field, "")):
+                    if name not in declared:
+                        line, col = locate(doc, where + [field])
+                        out.append(Problem("spec", sd.path, f"rule {rule['id']!r} uses unknown threshold {name!r} in {field}",
+                                           line, col, rule="diagnosis/unknown-threshold"))
+    return out
