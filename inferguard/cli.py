@@ -52,6 +52,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("inferguard: interrupted", err=True)
+            sys.exit(130)
         except InputError as exc:
             fail(str(exc))
         except OSError as exc:
