@@ -88,7 +88,7 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     for lane in LANES:
         if roles.get(lane):
             inputs.lane_files[lane] = roles[lane]
-    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files]):
+    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
         raise InputError("no recognised evidence files (see `inferguard specs list --kind SpecSet`)", packet_dir)
     evidence = build_evidence(inputs, spec)
     report = coverage_report(evidence, spec, kind="PacketEvaluation")
