@@ -89,7 +89,7 @@ def _load_argv(evidence, role: str, path: str) -> None:
     evidence["argv"][role] = {"path": path, "argv": data}
 
 
-def load_lane_file(lane: str, path: str, spec) -> dict[str, Any]:
+def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) -> dict[str, Any]:
     """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
     run through the lane's reader."""
     if os.path.isdir(path):
@@ -122,12 +122,12 @@ def load_lane_file(lane: str, path: str, spec) -> dict[str, Any]:
             if doc.get("lane") != lane:
                 raise InputError(f"lane evidence is for {doc.get('lane')!r}, this flag takes {lane!r}", path)
             return doc
-    from inferguard.readers import lane_reader
+    from inferguard.readers import call_reader, lane_reader
 
     reader = lane_reader(lane)
     if reader is None:
         raise InputError(f"no reader for lane {lane!r} in this build; pass a LaneEvidence JSON", path)
-    result = reader(path, specs=spec)
+    result = call_reader(reader, path, specs=spec, argv=argv)
     return lane_document(lane, [result], spec)
 
 
@@ -141,10 +141,12 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
     _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url, inputs.timeout_seconds)
     for role, path in inputs.argv_files.items():
         _load_argv(evidence, role, path)
+    # Readers that can use the LMCache server's argv (lookup-hash rotation flags) get it.
+    lmcache_argv = (evidence["argv"].get("lmcache") or {}).get("argv")
     for lane, paths in inputs.lane_files.items():
         for p in paths:
             try:
-                doc = load_lane_file(lane, p, spec)
+                doc = load_lane_file(lane, p, spec, lmcache_argv)
             except InputError as exc:
                 if not inputs.lenient_lanes:
                     raise

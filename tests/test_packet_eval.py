@@ -75,3 +75,14 @@ def test_lane_evidence_flag_validates_each_source_against_its_reader_schema(tmp_
     proc = run_cli("lmcache-compat", "--lmcache-trace-evidence-file", str(f))
     assert proc.returncode == 2
     assert "not a valid lane evidence file at sources/0/records" in proc.stderr
+
+
+def test_lookup_hash_rotation_comes_from_the_packets_lmcache_argv(tmp_path, spec):
+    from inferguard.pipeline import Inputs, build_evidence, default_context
+
+    shutil.copytree(FIXTURES / "lmcache" / "lookup-hash-0.5.6-cpu" / "lookup_hashes", tmp_path / "lookup_hashes")
+    ev = build_evidence(Inputs(lane_files={"lmcache_lookup_hash": [str(tmp_path / "lookup_hashes")]},
+                               argv_files={"lmcache": str(H100 / "lmcache_command.json")}, context=default_context()), spec)
+    rot = ev["lanes"]["lmcache_lookup_hash"]["sources"][0]["summary"]["rotation"]
+    assert rot["flags"] == {"--lookup-hash-log-rotation-interval": 21600,
+                            "--lookup-hash-log-rotation-max-size": 104857600, "--lookup-hash-log-max-files": 10}

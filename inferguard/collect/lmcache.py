@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import inspect
 import os
 import shutil
 import time
@@ -54,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from inferguard.evidence import tool_info
 from inferguard.readers import LANE_READERS
 from inferguard.packet import sha256_file, write_bytes_atomic, write_json_atomic
 from inferguard.problems import InputError, Problem
@@ -125,44 +125,19 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _tool() -> dict[str, str]:
-    from inferguard import __version__
-
-    return {"name": "inferguard", "version": __version__}
-
-
 def _import_reader(lane: str) -> tuple[Callable[..., Any] | None, str]:
     """(read function or None when its module is not there, "module:function")."""
-    import importlib
+    from inferguard.readers import lane_reader
 
-    target = DEFAULT_READERS[lane]
-    try:
-        from inferguard.readers import LANE_READERS
-
-        target = LANE_READERS.get(lane, target)
-    except Exception:  # noqa: BLE001 - the registry is optional
-        pass
-    mod, _, fn = target.partition(":")
-    try:
-        module = importlib.import_module(mod)
-    except ModuleNotFoundError as exc:
-        if exc.name == mod:
-            return None, target
-        raise
-    return getattr(module, fn, None), target
+    return lane_reader(lane), LANE_READERS[lane]
 
 
 def _call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
     """Call a reader with the keyword arguments it accepts; return its ReadResult."""
+    from inferguard.readers import call_reader
     from inferguard.readers.base import ReadResult
 
-    try:
-        params = inspect.signature(fn).parameters
-        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        kw = {k: v for k, v in kwargs.items() if accepts_any or k in params}
-    except (TypeError, ValueError):
-        kw = {}
-    out = fn(path, **kw)
+    out = call_reader(fn, path, **kwargs)
     if isinstance(out, ReadResult):
         return out
     if isinstance(out, tuple):
@@ -212,7 +187,7 @@ class Packet:
             "state": "collecting",
             "created": _now(),
             "updated": _now(),
-            "tool": _tool(),
+            "tool": tool_info(),
             "spec": spec_info,
             "context": {
                 "expect_mode": opts.expect_mode,
@@ -647,7 +622,7 @@ def _envelope(lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]
         "apiVersion": API_VERSION,
         "kind": "LaneEvidence",
         "lane": lane,
-        "tool": _tool(),
+        "tool": tool_info(),
         "spec": {"version": spec_info.get("version"), "digest": spec_info.get("digest")},
         "signals": dict(sorted(signals.items())),
         "sources": sources,

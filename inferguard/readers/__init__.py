@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Callable
 
 # lane id -> "module:function"; each function is read(path, *, specs=None, ...) -> ReadResult
@@ -28,3 +29,14 @@ def lane_reader(lane: str) -> Callable[..., Any] | None:
             return None
         raise
     return getattr(module, fn, None)
+
+
+def call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
+    """Call a reader with those keyword arguments it accepts (specs, argv, keep_raw, ...)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(path)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(path, **kwargs)
+    return fn(path, **{k: v for k, v in kwargs.items() if k in params})
