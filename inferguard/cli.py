@@ -195,7 +195,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report JSON here.")
 @click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
-              show_default=True, help="Exit 1 on a mode mismatch, or on a mismatch or any required LMCache surface missing.")
+              show_default=True, help="Exit 1 on a mode mismatch; missing-required also on a required family absent from a scrape that was read.")
 @format_option
 @handle_errors
 def lmcache_compat_cmd(**kw: Any) -> None:
@@ -211,7 +211,8 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
     mismatch = report["mode_check"]["result"] in ("mismatch", "no_lmcache")
-    missing = any(r["status"] == "missing" for r in report["surfaces"])
+    # Required evidence absent from what was collected (a lane never collected is not counted).
+    missing = any(g["collected"] and g["status"] == "absent" for g in report["gaps"])
     if kw["fail_on"] == "mode-mismatch" and mismatch:
         sys.exit(1)
     if kw["fail_on"] == "missing-required" and (mismatch or missing):

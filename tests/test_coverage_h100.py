@@ -105,3 +105,22 @@ def test_kv_cache_offload_keeps_vllm_native_and_lmcache_apart(tmp_path):
     assert mp["lmcache_mp.l0_l1_store_throughput_mean"]["value"] == pytest.approx(21.8, abs=0.05)
     text = proc.stdout
     assert "vllm_native: " in text and "lmcache_mp: " in text
+
+
+def test_fail_on_missing_required_counts_only_collected_evidence(tmp_path):
+    from conftest import FIXTURES
+
+    ok = run_cli("lmcache-compat", "--lmcache-metrics-file", str(H100 / "lmcache.prom"), "--expect-mode", "mp",
+                 "--fail-on", "missing-required")
+    assert ok.returncode == 0, ok.stdout  # logs, spans ... were not collected: not a failure
+    # L2 declared but its families are absent from the scrape that was read: a real gap
+    bad = run_cli("lmcache-compat", "--lmcache-metrics-file", str(H100 / "lmcache.prom"), "--expect-mode", "mp",
+                  "--l2-configured", "--fail-on", "missing-required", "--format", "json")
+    assert bad.returncode == 1
+    import json
+
+    gaps = [g for g in json.loads(bad.stdout)["gaps"] if g["collected"]]
+    assert {g["item"] for g in gaps} >= {"lmcache_mp.l2"}
+    good = run_cli("lmcache-compat", "--lmcache-metrics-file", str(FIXTURES / "lmcache" / "mp-0.5.6-cpu-l2" / "lmcache.prom"),
+                   "--expect-mode", "mp", "--l2-configured", "--fail-on", "missing-required")
+    assert good.returncode == 0, good.stdout

@@ -153,7 +153,17 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
     return rows
 
 
-def gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def provided_sources(evidence: dict[str, Any]) -> set[str]:
+    """Which kinds of evidence were given at all: `prometheus` for any scrape, plus lane ids."""
+    out = {"prometheus"} if any(s.get("reader") == "prometheus" for s in evidence.get("sources", [])) else set()
+    return out | set(evidence.get("lanes", {}))
+
+
+def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None) -> list[dict[str, Any]]:
+    """Every required item not measured. `collected` says whether its kind of evidence was
+    given at all: an absent family in a scrape that was read is a real gap in what the
+    deployment exports; a lane that was never collected is a gap in the packet."""
+    provided = provided or set()
     out = []
     for r in rows:
         if r["status"] in (NOT_APPLICABLE,):
@@ -166,6 +176,7 @@ def gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "row": r["id"],
                 "item": what,
                 "status": item["status"],
+                "collected": ("prometheus" if "family" in item else item.get("lane")) in provided,
                 "why": "not exported or not collected" if item["status"] == ABSENT else "exported but all zero",
                 "missing_proof": r["missing_proof"],
                 "next_command": r["next_command"],
