@@ -172,12 +172,17 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None) -> list[d
             if item["status"] in (MEASURED, NOT_APPLICABLE) or item["optional"]:
                 continue
             what = item.get("family") or f"lane {item.get('lane')}"
+            collected = ("prometheus" if "family" in item else item.get("lane")) in provided
+            if item["status"] != ABSENT:
+                why = "exported but all zero"
+            else:
+                why = "absent from the evidence that was read" if collected else "this kind of evidence was not collected"
             out.append({
                 "row": r["id"],
                 "item": what,
                 "status": item["status"],
-                "collected": ("prometheus" if "family" in item else item.get("lane")) in provided,
-                "why": "not exported or not collected" if item["status"] == ABSENT else "exported but all zero",
+                "collected": collected,
+                "why": why,
                 "missing_proof": r["missing_proof"],
                 "next_command": r["next_command"],
             })

@@ -96,7 +96,7 @@ def coverage_text(report: dict[str, Any], title: str) -> str:
     gaps = report.get("gaps", [])
     out.append(f"Gaps: {len(gaps)}")
     for g in gaps[:12]:
-        out.append(f"  {g['row']}: {g['item']} is {g['status']} -> {g['next_command']}")
+        out.append(f"  {g['row']}: {g['item']} is {g['status']} ({g['why']}) -> {g['next_command']}")
     if len(gaps) > 12:
         out.append(f"  ... {len(gaps) - 12} more (see --output JSON)")
     probs = report.get("problems", [])
