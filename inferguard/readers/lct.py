@@ -7,12 +7,12 @@ each a 4-byte big-endian body length followed by one msgpack map. Frame 0 is the
 `level_meta` map); every later frame is a record (`type: record`, `t_mono`, `t_wall`, `qualname`,
 `args`).
 
-The reader walks the file frame by frame through one streaming msgpack unpacker. Record fields
-that the summary needs are decoded; the bulky `args` of storage-level records are skipped
-without building Python objects, except the request-id fields. A frame whose declared length
-runs past the end of the file is a truncated frame; a body that does not decode as one msgpack
-map of exactly the declared length is a corrupt frame. Either is reported with its byte offset
-and reading stops there; everything before it is kept.
+The reader reads the file in blocks and walks it frame by frame (see _scan). Record fields that
+the summary needs are read; the bulky `args` of storage-level records are skipped without
+building Python objects (a streaming msgpack unpacker walks them), except the request-id fields.
+A frame whose declared length runs past the end of the file is a truncated frame; a body that
+does not decode as one msgpack map of exactly the declared length is a corrupt frame. Either is
+reported with its byte offset and reading stops there; everything before it is kept.
 
 Prompt material (`token_ids` in events batches), chunk hashes and request ids never reach the
 summary: only counts do.
@@ -24,6 +24,7 @@ import math
 import os
 import re
 import struct
+from collections import Counter
 from typing import Any
 
 from inferguard.readers.base import ReadResult, json_safe
@@ -58,7 +59,7 @@ _ID_RANK = {name: i for i, name in enumerate(REQUEST_ID_FIELDS)}
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024      # a declared length above this is treated as corrupt
 FAST_FRAME_BYTES = 1024 * 1024          # larger bodies are decoded whole, with limits from their size
-READ_SIZE = 1024 * 1024
+READ_SIZE = 256 * 1024                  # bytes per read (a block grows only to hold one whole frame)
 MAX_OPS = 512                           # distinct qualnames kept; the rest are counted together
 MAX_TRACKED_REQUESTS = 500_000          # distinct request ids kept for the per-request view
 MAX_INSTANCES = 256
@@ -101,6 +102,7 @@ class _State:
         self.out_of_order = 0
         self.req_cur_n = 0                  # used by _scan's loop only (see flush/load there)
         self.req_primary = 0                # ditto
+        self.req_budget = 0                 # ditto
         # per-request view
         self.req_ops: dict[Any, int] = {}
         self.req_current: Any = None
@@ -382,294 +384,498 @@ def _take_object(state: _State, res: ReadResult, obj: dict, offset: int) -> None
 
 
 _HOT = (
-    "records", "t_mono_last", "t_mono_max", "t_wall_min", "t_wall_max", "t_wall_last",
+    "records", "t_mono_last", "t_mono_max", "t_wall_max", "t_wall_last",
     "req_current", "req_current_tracked", "req_with_id", "req_attributed", "req_unattributed",
-    "req_untracked", "req_truncated", "req_cur_n", "req_primary",
+    "req_untracked", "req_truncated", "req_cur_n", "req_primary", "req_budget",
 )
 
 # A record body as msgspec writes it starts with 54 fixed bytes but for the two clocks: a 5-entry
 # map whose keys come in struct order, `type: "record"`, `t_mono` and `t_wall` as float64, then
-# the `qualname` key. _FRAME_HEAD reads the 4-byte length prefix and those 54 bytes in one go.
-_RECORD_HEAD = struct.Struct(">21sd8sd9s")
-_FRAME_HEAD = struct.Struct(">I21sd8sd9s")
+# the `qualname` key. _FRAME_HEAD reads the 4-byte length prefix, the first two fixed parts, the
+# clocks and the first two bytes of the qualname value (its str marker and, for a str8, its
+# length) in one go; the `qualname` key is checked with the qualname itself (see _scan).
+_FRAME_HEAD = struct.Struct(">I21sd8sd9xBB")
 _HEAD_A = b"\x85\xa4type\xa6record\xa6t_mono\xcb"
 _HEAD_B = b"\xa6t_wall\xcb"
 _HEAD_C = b"\xa8qualname"
 _ARGS_KEY = b"\xa4args"
-_HEAD_LEN = _RECORD_HEAD.size          # 54
-_FRAME_HEAD_LEN = _FRAME_HEAD.size     # 58
+_HEAD_LEN = 54                          # the fixed head, counted from the start of the body
+_FRAME_HEAD_LEN = _FRAME_HEAD.size      # 60: length prefix, fixed head, qualname marker
+_QUALNAME_AT = 4 + _HEAD_LEN            # where the qualname value starts, counted from the frame
+_QUALNAME_KEY_AT = _QUALNAME_AT - len(_HEAD_C)
+# `submit_prefetch_task` arguments as lmcache 0.5.6 writes them: a 3-entry map `spec` (large, no
+# request id inside), `external_request_id` (a str), `skip_l2` (a bool).
+_SPEC_HEAD = b"\x83\xa4spec"
+_EXTERNAL_ID_KEY = b"\xb3external_request_id"
+_SKIP_L2_KEY = b"\xa7skip_l2"
+_BOOLS = (0xC2, 0xC3)
+# What the scan does with the `args` of a qualname (see _scan).
+_ARGS_SKIP, _ARGS_IDS, _ARGS_EVENT, _ARGS_DECODE = 0, 1, 2, 3
+MAX_KNOWN_QUALNAMES = 2 * MAX_OPS       # encodings remembered by the scan (a name has at most two)
+
+
+def _walk_ids(unpack, skip, n: int) -> tuple | None:
+    """Walk the next `n` entries of an `args` map, decoding only the request-id values.
+
+    Returns (rid, rid_field) for the best-ranked id (REQUEST_ID_FIELDS order; both None when
+    there is none), or None when a key is a list or a map: such a frame is decoded whole.
+    """
+    rid = rid_field = None
+    for _ in range(n):
+        ak = unpack()
+        if ak.__class__ is str:
+            if ak in _REQUEST_ID_SET:
+                v = unpack()
+                if rid is None or _ID_RANK[ak] < _ID_RANK[rid_field]:
+                    rid, rid_field = v, ak
+                continue
+        elif ak.__class__ is list or ak.__class__ is dict:
+            return None
+        skip()
+    return rid, rid_field
 
 
 def _scan(f, size: int, state: _State, res: ReadResult) -> int:
     """Walk the frames; return the offset up to which frames were understood.
 
-    Three ways through a frame:
-    - a record in lmcache's own layout (its first 54 bytes fixed but for the two clocks) is read
-      straight from the stream: length prefix and fixed head as raw bytes, then `qualname` and
-      `args` through the unpacker; the `args` of storage operations are skipped (walked, not
-      built), except their request-id fields;
-    - any other frame (the header, another layout, a body too large for the streaming limits)
-      is read raw and decoded whole;
-    - if the streaming decode fails midway, the frame is read again on its own from the file to
-      tell an unusual shape from corruption, and a fresh unpacker starts after it.
-    A frame shorter than the fixed head means the head read went past it: that frame is decoded
-    from the bytes in hand and reading resumes after it, length prefixes read on their own from
-    then on. The counters touched by every record live in local variables inside the loop
-    (`_HOT` names); they are written back to `state` before any call that reads or changes
-    `state` and read again after it. An unset clock maximum is +inf inside the loop, so that
-    the inline path cannot run before both clocks have a first value.
+    Reading: the file is read READ_SIZE bytes at a time into a block, which grows only to hold
+    one whole frame (at most MAX_FRAME_BYTES); frames are sliced out of the block in hand, and one
+    msgpack unpacker, fed the same bytes, walks what has to be walked. A record in lmcache's own
+    layout (its first 54 bytes fixed but for the two clocks, at most FAST_FRAME_BYTES long) takes
+    the streaming path; any other frame (the header, another layout, a frame too large) is
+    decoded whole. The streaming path, for one frame:
+    - one struct unpack reads the length prefix, the fixed head, both clocks and the first two
+      bytes of the qualname value (its str marker and, for a str8, its length);
+    - the qualname is looked up by its raw bytes (`qualname` key, value and the `args` key that
+      follows) among the encodings already decoded once (`known`). A name not met yet is decoded
+      by the unpacker, which then walks the `args` the general way (skip, walk for request ids,
+      or decode: see below); once the name is counted in `ops`, its encoding joins `known`;
+    - for a known name the unpacker skips the `args` of storage operations (walks them without
+      building objects) and checks that the body ends where its length prefix says. For
+      `submit_prefetch_task` it skips `spec`, and the short tail that follows in lmcache's layout
+      (`external_request_id`, then `skip_l2` and a bool ending the frame) is read straight from
+      the block; in any other layout the map is walked, decoding only request-id values. Other
+      `args` (events) are decoded;
+    - the counters are updated inline (storage operations with and without a request id each
+      have a short inline path of their own), or through `_State.record` for a record the inline
+      paths do not cover (a first name, clocks out of order, an id that is not a plain str...).
+    A body whose streaming walk fails or does not end where it should is decoded whole on its
+    own, which tells an unusual shape from corruption (after an error inside the unpacker, a new
+    one is made at the next frame). A frame whose declared length runs past the end of the file,
+    or is zero, or above MAX_FRAME_BYTES, is reported without being read.
+
+    Counting: the counters touched by every record live in local variables (`_HOT` names); they
+    are written back to `state` (flush) before any call that reads or changes `state` and read
+    again (load) after it. An unset clock maximum is +inf inside the loop, so that the inline
+    paths cannot run before both clocks have a first value. Positions are offsets in the block:
+    `p` is the next frame, `upos` how far the unpacker has read (it only moves forward) and
+    `ushift` turns the unpacker's own count (`tell()`) into a block offset.
+
+    Request ids: looking a new id up in `req_ops`, which holds every id seen, misses the CPU
+    caches once the trace has many requests, so the inline paths do not do it. A request's
+    records are counted in `cur_n`; when the next id comes, the run becomes a (request id,
+    records) segment in `seg_ids`/`seg_ns`. Segments are added to `req_ops` in first-seen order
+    (settle) when `state` is flushed, with one C-level update when every id in them is new. While
+    they wait, `budget` (MAX_TRACKED_REQUESTS less the ids `req_ops` holds and the segments
+    opened since) stays above zero, so every waiting id is one the bound lets in, seen before or
+    not; when it runs out the segments are settled and `req_ops` decides, as in `_State.record`.
     """
     import msgpack
 
     Unpacker = msgpack.Unpacker
-    selective = STORAGE_OPS
-    no_ids = STORAGE_OPS_WITHOUT_IDS
     fast_limit = FAST_FRAME_BYTES
-    head_len = _HEAD_LEN
+    read_size = READ_SIZE
+    stream_bytes = max(read_size, fast_limit) * 2
+    stream_options = {
+        "raw": False, "strict_map_key": False, "max_buffer_size": 2 * stream_bytes,
+        "max_str_len": stream_bytes, "max_bin_len": stream_bytes, "max_ext_len": stream_bytes,
+        "max_array_len": fast_limit, "max_map_len": fast_limit // 2,
+    }
+    no_ids = STORAGE_OPS_WITHOUT_IDS
+    selective = STORAGE_OPS
+    event_ops = EVENT_OPS
+    frame_head = _FRAME_HEAD.unpack_from
     frame_head_len = _FRAME_HEAD_LEN
-    record_head = _RECORD_HEAD.unpack
-    frame_head = _FRAME_HEAD.unpack
+    head_len = _HEAD_LEN
+    qualname_at = _QUALNAME_AT
+    key_at = _QUALNAME_KEY_AT
     head_a, head_b, head_c, args_key = _HEAD_A, _HEAD_B, _HEAD_C, _ARGS_KEY
-    id_fields = _REQUEST_ID_SET
-    id_rank = _ID_RANK
+    spec_head, external_id_key, skip_l2_key, bools = _SPEC_HEAD, _EXTERNAL_ID_KEY, _SKIP_L2_KEY, _BOOLS
+    ARGS_SKIP, ARGS_IDS, ARGS_EVENT = _ARGS_SKIP, _ARGS_IDS, _ARGS_EVENT
+    walk_ids = _walk_ids
     max_requests = MAX_TRACKED_REQUESTS
     primary = REQUEST_ID_FIELDS[0]
     inf = math.inf
-    event_ops = EVENT_OPS
     event = state.event
     ops = state.ops
     req_ops = state.req_ops
     req_fields = state.req_fields
-    merged = True
-    offset = 0
+    if not req_ops:
+        # A dict that has once held a key other than a str keeps each key's hash beside it:
+        # adding many new ids then reads less memory (CPython detail; harmless elsewhere).
+        req_ops[None] = 0
+        del req_ops[None]
+    seg_ids: list = []          # waiting (request id, records) segments, see the docstring
+    seg_ns: list[int] = []
+    seg_id = seg_ids.append
+    seg_n = seg_ns.append
+    # The qualname encodings met so far: raw `qualname` key + value + `args` key -> (qualname,
+    # _ARGS_* kind). Only names already counted in `ops`.
+    known: dict[bytes, tuple[str, int]] = {}
+
+    def settle() -> None:
+        """Add the waiting (request id, records) segments to `req_ops`, in order."""
+        if not seg_ids:
+            return
+        held = len(req_ops)
+        if not held or req_ops.keys().isdisjoint(seg_ids):
+            req_ops.update(zip(seg_ids, seg_ns))
+            if len(req_ops) == held + len(seg_ids):
+                seg_ids.clear()
+                seg_ns.clear()
+                return
+            for rid in seg_ids:             # an id came back among them: count them one by one
+                req_ops.pop(rid, None)
+        get = req_ops.get
+        for rid, n in zip(seg_ids, seg_ns):
+            req_ops[rid] = get(rid, 0) + n
+        seg_ids.clear()
+        seg_ns.clear()
 
     def flush(values: tuple) -> None:
         for name, value in zip(_HOT, values):
             if value == inf and (name == "t_mono_max" or name == "t_wall_max"):
                 continue                # unset inside the loop: `state` holds the truth
             setattr(state, name, value)
-        # Inside the loop the current request's running count lives in `cur_n`, and records whose
-        # id came from the primary field are counted in `req_primary`: bring both back.
-        if state.req_current_tracked:
-            req_ops[state.req_current] = state.req_cur_n
+        # The current request's records not yet in `req_ops` (`cur_n`), the waiting segments and
+        # the records whose id came from the primary field (`req_primary`): bring them back.
+        if state.req_current_tracked and state.req_cur_n:
+            seg_id(state.req_current)
+            seg_n(state.req_cur_n)
+        state.req_cur_n = 0
+        settle()
         if state.req_primary:
             req_fields[primary] = req_fields.get(primary, 0) + state.req_primary
             state.req_primary = 0
 
     def load() -> tuple:
-        state.req_cur_n = req_ops.get(state.req_current, 0) if state.req_current_tracked else 0
+        state.req_budget = max_requests - len(req_ops)
         values = [getattr(state, name) for name in _HOT]
         if state.t_mono_max is None or state.t_wall_max is None:
-            values[2] = values[4] = inf
+            values[2] = values[3] = inf
         return tuple(values)
 
+    buf = b""               # the block in hand
+    blen = 0
+    bbase = 0               # file offset of buf[0]
+    p = 0                   # offset in buf of the next frame
+    u = None                # the unpacker: fed the file from block offset `ushift` on
+    rb = unpack = skip = read_map_header = tell = None
+    upos = ushift = 0
+    (records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+     req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+     req_untracked, req_truncated, cur_n, req_primary, budget) = load()
     while True:
-        f.seek(offset)
-        u = Unpacker(
-            f, read_size=READ_SIZE, raw=False, strict_map_key=False,
-            max_buffer_size=max(READ_SIZE, FAST_FRAME_BYTES) * 2,
-            max_array_len=FAST_FRAME_BYTES, max_map_len=FAST_FRAME_BYTES // 2,
-        )
-        base = offset
-        unpack = u.unpack
-        skip = u.skip
-        read_map_header = u.read_map_header
-        read_bytes = u.read_bytes
-        tell = u.tell
-        stop_at = None          # an offset: stop there (the problem is already reported)
-        reread = None           # (frame_off, body_off, length): decode that frame on its own
-        resume_at = None        # an offset: continue there with a fresh unpacker
-        frame_off = base
-        (records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-         req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-         req_untracked, req_truncated, cur_n, req_primary) = load()
-        while True:
-            head = None
-            if merged and frame_off + frame_head_len <= size:
-                head = read_bytes(frame_head_len)
-                length, a, tm, b, tw, c = frame_head(head)
-                if length < head_len:
-                    # The head read went past this frame: decode it from the bytes in hand.
-                    merged = False
-                    if length == 0:
-                        res.problem("corrupt frame: zero-length body", offset=frame_off)
-                        stop_at = frame_off
+        # -- the streaming path, frame after frame while the block holds them ------------------
+        failed = False      # set when a frame's streaming walk fails: it is then decoded whole
+        if upos > p:
+            u = None        # the unpacker went past the next frame (it is made again below)
+        last_head = blen - frame_head_len
+        while p <= last_head:
+            length, a, tm, b, tw, m0, m1 = frame_head(buf, p)
+            e = p + 4 + length
+            if e > blen or length > fast_limit or length <= head_len or a != head_a or b != head_b:
+                break
+            if u is None:
+                u = Unpacker(**stream_options)
+                u.feed(memoryview(buf)[p:])
+                rb, unpack, skip, read_map_header, tell = u.read_bytes, u.unpack, u.skip, u.read_map_header, u.tell
+                upos = ushift = p
+            # Where `args` starts if the qualname is a fixstr or a str8 followed by the `args` key.
+            kq = p + 65 + m1 if m0 == 0xD9 else p + 64 + (m0 & 0x1F)
+            info = known.get(buf[p + key_at:kq])
+            try:
+                if info is None:
+                    # A qualname not met yet in this encoding: decode it, then walk the `args`.
+                    if buf[p + key_at:p + qualname_at] != head_c:
                         break
-                    try:
-                        obj = _decode_whole(head[4:4 + length])
-                    except _Corrupt as exc:
-                        res.problem(f"corrupt frame: {exc}", offset=frame_off)
-                        stop_at = frame_off
-                        break
-                    flush((records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-                           req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-                           req_untracked, req_truncated, cur_n, req_primary))
-                    _take_object(state, res, obj, frame_off)
-                    resume_at = frame_off + 4 + length
-                    break
-                hoff = 4
-            else:
-                if frame_off + 4 > size:
-                    if frame_off < size:
-                        res.problem(f"truncated frame: {size - frame_off} byte(s) left where a 4-byte length "
-                                    "prefix was expected", offset=frame_off)
-                        stop_at = frame_off
-                    break
-                length = int.from_bytes(read_bytes(4), "big")
-                if length > head_len and frame_off + frame_head_len <= size:
-                    head = read_bytes(head_len)
-                    hoff = 0
-                    a, tm, b, tw, c = record_head(head)
-            end = frame_off + 4 + length
-            if (head is not None and a == head_a and b == head_b and c == head_c and head_len < length <= fast_limit
-                    and end <= size):
-                # The common case: decode only what the summary needs, straight from the stream.
-                try:
+                    rb(p + qualname_at - upos)
                     q = unpack()
-                    if read_bytes(5) != args_key:
-                        raise _Corrupt("layout")
+                    if rb(5) != args_key or q.__class__ is not str:
+                        upos = tell() + ushift
+                        failed = True
+                        break
+                    ap = tell() + ushift
                     rid = rid_field = args = None
                     if q in no_ids:
+                        kind = ARGS_SKIP
                         skip()
                     elif q in selective:
-                        for _ in range(read_map_header()):
-                            ak = unpack()
-                            if ak in id_fields:
-                                v = unpack()
-                                if rid is None or id_rank[ak] < id_rank[rid_field]:
-                                    rid, rid_field = v, ak
-                            else:
-                                skip()
+                        kind = ARGS_IDS
+                        walked = walk_ids(unpack, skip, read_map_header())
+                        if walked is None:
+                            upos = tell() + ushift
+                            failed = True
+                            break
+                        rid, rid_field = walked
                     else:
+                        kind = ARGS_EVENT if q in event_ops else _ARGS_DECODE
                         args = unpack()
-                    if base + tell() != end:
-                        raise _Corrupt("length mismatch")
-                    fast = ((args is None or q in event_ops) and t_mono_max <= tm < inf and t_wall_max <= tw < inf
-                            and (rid is None or (rid.__class__ is str and rid != "")) and q in ops)
-                except Exception:  # noqa: BLE001 - re-read the frame on its own, see the docstring
-                    reread = (frame_off, frame_off + 4, length)
-                    break
-                if fast:
-                    ops[q] += 1
-                    if args is not None:
-                        event(q, args)          # events-level bookkeeping only: no hot counter
-                    records += 1
-                    t_mono_last = t_mono_max = tm
-                    t_wall_last = t_wall_max = tw
-                    if rid is None:
-                        if req_tracked:
-                            req_attributed += 1
-                            cur_n += 1
-                        elif req_current is None:
-                            req_unattributed += 1
-                        else:
-                            req_untracked += 1
-                    else:
-                        req_with_id += 1
-                        if rid_field == primary:
-                            req_primary += 1
-                        else:
-                            req_fields[rid_field] = req_fields.get(rid_field, 0) + 1
-                        if req_tracked:
-                            req_ops[req_current] = cur_n
-                        c = req_ops.get(rid)
-                        if c is not None:
-                            cur_n = c + 1
-                            req_tracked = True
-                        elif len(req_ops) < max_requests:
-                            req_ops[rid] = cur_n = 1
-                            req_tracked = True
-                        else:
-                            req_truncated = True
-                            req_tracked = False
-                            req_untracked += 1
-                        req_current = rid
+                    upos = tell() + ushift
+                    if upos != e:
+                        failed = True
+                        break
                 else:
-                    flush((records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
+                    q, kind = info
+                    if kind == ARGS_SKIP:
+                        # A storage operation without request ids: skip its `args`.
+                        rb(kq - upos)
+                        skip()
+                        upos = tell() + ushift
+                        if upos != e:
+                            failed = True
+                            break
+                        if t_mono_max <= tm < inf and t_wall_max <= tw < inf:
+                            ops[q] += 1
+                            records += 1
+                            t_mono_last = t_mono_max = tm
+                            t_wall_last = t_wall_max = tw
+                            if req_tracked:
+                                req_attributed += 1
+                                cur_n += 1
+                            elif req_current is None:
+                                req_unattributed += 1
+                            else:
+                                req_untracked += 1
+                            p = e
+                            continue
+                        rid = rid_field = args = None
+                    elif kind != ARGS_IDS:
+                        # An events-level record (or another operation): decode its `args`.
+                        rb(kq - upos)
+                        args = unpack()
+                        upos = tell() + ushift
+                        if upos != e:
+                            failed = True
+                            break
+                        rid = rid_field = None
+                    elif buf.startswith(spec_head, kq):
+                        # submit_prefetch_task in lmcache's layout: skip `spec`, then read the tail
+                        # (external_request_id as a fixstr or str8, skip_l2 and a bool, ending the
+                        # frame) from the block; in another shape, walk the two entries left.
+                        rb(kq + 6 - upos)
+                        skip()
+                        upos = tell() + ushift
+                        args = None
+                        rid_end = e - 9
+                        m = buf[upos + 20]
+                        if m == 0xD9:
+                            rid_at = upos + 22
+                            found = buf[upos + 21] == rid_end - rid_at
+                        else:
+                            rid_at = upos + 21
+                            found = 0xA0 <= m <= 0xBF and m - 0xA0 == rid_end - rid_at
+                        if (found and buf.startswith(external_id_key, upos)
+                                and buf.startswith(skip_l2_key, rid_end) and buf[e - 1] in bools):
+                            rid = buf[rid_at:rid_end].decode()
+                            rid_field = primary
+                            if rid and t_mono_max <= tm < inf and t_wall_max <= tw < inf:
+                                ops[q] += 1
+                                records += 1
+                                t_mono_last = t_mono_max = tm
+                                t_wall_last = t_wall_max = tw
+                                req_with_id += 1
+                                req_primary += 1
+                                # A new request: see the docstring (the same as further below).
+                                if req_tracked and cur_n:           # the last request's run of records
+                                    seg_id(req_current)
+                                    seg_n(cur_n)
+                                if budget <= 0:
+                                    settle()
+                                    budget = max_requests - len(req_ops)
+                                if budget > 0:                      # tracked, whether seen before or not
+                                    budget -= 1
+                                    cur_n = 1
+                                    req_tracked = True
+                                elif rid in req_ops:                # no room left: only known ids are counted
+                                    cur_n = 1
+                                    req_tracked = True
+                                else:
+                                    req_truncated = True
+                                    req_tracked = False
+                                    req_untracked += 1
+                                    cur_n = 0
+                                req_current = rid
+                                p = e
+                                continue
+                        else:
+                            walked = walk_ids(unpack, skip, 2)
+                            upos = tell() + ushift
+                            if walked is None or upos != e:
+                                failed = True
+                                break
+                            rid, rid_field = walked
+                    else:
+                        rb(kq - upos)
+                        walked = walk_ids(unpack, skip, read_map_header())
+                        upos = tell() + ushift
+                        if walked is None or upos != e:
+                            failed = True
+                            break
+                        rid, rid_field = walked
+                        args = None
+            except Exception:  # noqa: BLE001 - decode the frame whole, see the docstring
+                u = None
+                failed = True
+                break
+            # Any other record: the general inline path, or _State.record.
+            if (t_mono_max <= tm < inf and t_wall_max <= tw < inf and q in ops
+                    and (rid is None or (rid.__class__ is str and rid != ""))
+                    and (args is None or kind == ARGS_EVENT)):
+                ops[q] += 1
+                if args is not None:
+                    event(q, args)          # events-level bookkeeping only: no hot counter
+                records += 1
+                t_mono_last = t_mono_max = tm
+                t_wall_last = t_wall_max = tw
+                if rid is None:
+                    if req_tracked:
+                        req_attributed += 1
+                        cur_n += 1
+                    elif req_current is None:
+                        req_unattributed += 1
+                    else:
+                        req_untracked += 1
+                else:
+                    req_with_id += 1
+                    if rid_field == primary:
+                        req_primary += 1
+                    else:
+                        req_fields[rid_field] = req_fields.get(rid_field, 0) + 1
+                    if req_tracked and cur_n:           # the last request's run of records
+                        seg_id(req_current)
+                        seg_n(cur_n)
+                    if budget <= 0:
+                        settle()
+                        budget = max_requests - len(req_ops)
+                    if budget > 0:                      # tracked, whether seen before or not
+                        budget -= 1
+                        cur_n = 1
+                        req_tracked = True
+                    elif rid in req_ops:                # no room left: only known ids are counted
+                        cur_n = 1
+                        req_tracked = True
+                    else:
+                        req_truncated = True
+                        req_tracked = False
+                        req_untracked += 1
+                        cur_n = 0
+                    req_current = rid
+            else:
+                flush((records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+                       req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+                       req_untracked, req_truncated, cur_n, req_primary, budget))
+                state.frames += 1
+                if state.frames == 1:
+                    res.problem("first frame is not a header (type='record'); reading the rest as records",
+                                offset=bbase + p)
+                state.record(q, tm, tw, rid, rid_field, args)
+                (records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+                 req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+                 req_untracked, req_truncated, cur_n, req_primary, budget) = load()
+            if info is None and ap == kq and q in ops and len(known) < MAX_KNOWN_QUALNAMES:
+                known[buf[p + key_at:kq]] = (q, kind)      # the next ones take the inline paths
+            p = e
+        # -- one frame the streaming path did not take -----------------------------------------
+        off = bbase + p
+        if not failed:
+            if p + 4 > blen:
+                if off + 4 > size:
+                    flush((records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
                            req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-                           req_untracked, req_truncated, cur_n, req_primary))
-                    state.frames += 1
-                    if state.frames == 1:
-                        res.problem("first frame is not a header (type='record'); reading the rest as records",
-                                    offset=frame_off)
-                    state.record(q, tm, tw, rid, rid_field, args)
-                    (records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-                     req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-                     req_untracked, req_truncated, cur_n, req_primary) = load()
-                frame_off = end
+                           req_untracked, req_truncated, cur_n, req_primary, budget))
+                    if off < size:
+                        res.problem(f"truncated frame: {size - off} byte(s) left where a 4-byte length "
+                                    "prefix was expected", offset=off)
+                        return off
+                    return size
+                missing = 4 - (blen - p)
+            else:
+                length = int.from_bytes(buf[p:p + 4], "big")
+                problem = None
+                if length == 0:
+                    problem = "corrupt frame: zero-length body"
+                elif off + 4 + length > size:
+                    problem = f"truncated frame: declares {length} bytes, {size - off - 4} left in the file"
+                elif length > MAX_FRAME_BYTES and (length > fast_limit or p + 4 + length <= blen):
+                    # (a frame the streaming path may take is read first: it has no such limit)
+                    problem = f"corrupt frame: declared length {length} exceeds the {MAX_FRAME_BYTES}-byte limit"
+                if problem is not None:
+                    flush((records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+                           req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+                           req_untracked, req_truncated, cur_n, req_primary, budget))
+                    res.problem(problem, offset=off)
+                    return off
+                missing = p + 4 + length - blen
+            if missing > 0:
+                # The next frame is not all in the block: read on, keeping its start.
+                chunk = f.read(min(max(read_size, missing), size - bbase - blen))
+                if len(chunk) < missing:
+                    flush((records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+                           req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+                           req_untracked, req_truncated, cur_n, req_primary, budget))
+                    res.problem(f"truncated frame: {blen - p + len(chunk)} byte(s) readable where the file "
+                                f"size promised more", offset=off)
+                    return off
+                buf = buf[p:] + chunk
+                bbase = off
+                blen = len(buf)
+                ushift -= p
+                upos -= p
+                p = 0
+                if u is not None:
+                    # The unpacker reads on into the new bytes, unless they hold a frame too large
+                    # for the streaming path: a new one is made when the next frame needs it.
+                    try:
+                        if len(chunk) > read_size:
+                            raise ValueError
+                        u.feed(chunk)
+                    except Exception:  # noqa: BLE001 - BufferFull included
+                        u = None
                 continue
-            # Everything else: check the length, then read the body raw and decode it whole.
-            if length == 0:
-                res.problem("corrupt frame: zero-length body", offset=frame_off)
-                stop_at = frame_off
-                break
-            if end > size:
-                res.problem(f"truncated frame: declares {length} bytes, {size - frame_off - 4} left in the file",
-                            offset=frame_off)
-                stop_at = frame_off
-                break
-            if length > MAX_FRAME_BYTES:
-                res.problem(f"corrupt frame: declared length {length} exceeds the {MAX_FRAME_BYTES}-byte limit",
-                            offset=frame_off)
-                stop_at = frame_off
-                break
-            try:
-                body = read_bytes(length) if head is None else head[hoff:] + read_bytes(length - head_len)
-                obj = _decode_whole(body)
-            except _Corrupt as exc:
-                res.problem(f"corrupt frame: {exc}", offset=frame_off)
-                stop_at = frame_off
-                break
-            flush((records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-                   req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-                   req_untracked, req_truncated, cur_n, req_primary))
-            _take_object(state, res, obj, frame_off)
-            (records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-             req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-             req_untracked, req_truncated, cur_n, req_primary) = load()
-            frame_off = end
-        if resume_at is None:
-            flush((records, t_mono_last, t_mono_max, t_wall_min, t_wall_max, t_wall_last,
-                   req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
-                   req_untracked, req_truncated, cur_n, req_primary))
-        if stop_at is not None:
-            return stop_at
-        if resume_at is not None:
-            offset = resume_at
-            continue
-        if reread is None:
-            return size
-        # One frame the streaming decode could not finish: read it again on its own.
-        frame_off, body_off, length = reread
-        f.seek(body_off)
-        body = f.read(length)
-        if len(body) < length:
-            res.problem(f"truncated frame: declares {length} bytes, {len(body)} readable", offset=frame_off)
-            return frame_off
+        # The whole frame is in the block: decode it on its own.
+        flush((records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+               req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+               req_untracked, req_truncated, cur_n, req_primary, budget))
+        e = p + 4 + int.from_bytes(buf[p:p + 4], "big")
         try:
-            obj = _decode_whole(body)
+            obj = _decode_whole(buf[p + 4:e])
         except _Corrupt as exc:
-            res.problem(f"corrupt frame: {exc}", offset=frame_off)
-            return frame_off
-        _take_object(state, res, obj, frame_off)
-        offset = body_off + length
+            res.problem(f"corrupt frame: {exc}", offset=off)
+            return off
+        _take_object(state, res, obj, off)
+        (records, t_mono_last, t_mono_max, t_wall_max, t_wall_last,
+         req_current, req_tracked, req_with_id, req_attributed, req_unattributed,
+         req_untracked, req_truncated, cur_n, req_primary, budget) = load()
+        p = e
 
 
 def _summary(state: _State, size: int, understood: int, complete: bool) -> dict[str, Any]:
-    req_counts = state.req_ops.values()
     nreq = len(state.req_ops)
     dist: dict[str, int] = {}
     if nreq:
-        for c in req_counts:
-            key = str(c)
-            if key in dist or len(dist) < 32:
-                dist[key] = dist.get(key, 0) + 1
+        # Requests per op count, in the order each count first appears: the first 32 counts are
+        # kept, the rest are added up under "other".
+        per_count = Counter(state.req_ops.values())
+        for c, n in per_count.items():
+            if len(dist) < 32:
+                dist[str(c)] = n
             else:
-                dist["other"] = dist.get("other", 0) + 1
+                dist["other"] = dist.get("other", 0) + n
         ops_per_request = {
-            "min": min(state.req_ops.values()),
-            "max": max(state.req_ops.values()),
-            "mean": round(sum(state.req_ops.values()) / nreq, 6),
+            "min": min(per_count),
+            "max": max(per_count),
+            "mean": round(sum(c * n for c, n in per_count.items()) / nreq, 6),
             "distribution": dict(sorted(dist.items(), key=lambda kv: (kv[0] == "other", len(kv[0]), kv[0]))),
         }
     else:
