@@ -1,21 +1,27 @@
 """LMCache and engine logs (LMCache MP server, vLLM, SGLang, LMCache inside an engine).
 
-The file is read in binary, about 1 MiB of whole lines at a time, so memory stays flat whatever
-the file size. Per block:
+The file is read in binary, 1 MiB at a time into one reusable buffer, and handled as blocks of
+whole lines, so memory stays flat whatever the file size. Most lines match a pattern, so the
+fast path keeps per-line work in C (regex engine, `map`/`compress` over findall tuples) and
+leaves Python loops for the few lines that need them. Per block:
 
-* one `findall` of the pattern set's line regex yields, for every line, the header fields
-  (timestamp, level, `(Name pid=N)` prefix), the message up to the first ESC, and the literal
-  message prefix (from the patterns' `^literal` prefixes) the message starts with; levels are
-  counted from it for every line;
-* a substring search per keyword finds the lines keyword patterns need;
-* lines whose literal (or single keyword) belongs to a bulk group are matched together: their
-  messages are joined and each category's alternation runs once with `findall`; captures are
-  aggregated from the tuples, and only the first and last matching lines (and examples) are
-  looked at one by one;
+* one `findall` of the pattern set's line regex yields, for every line, the header timestamps
+  and level, the message up to the first ESC, the literal message prefix (from the patterns'
+  `^literal` prefixes) the message starts with, and whether anything but LMCache's source
+  trailer follows the message; levels are counted from it for every line;
+* keywords are looked for by their rarest byte (a memchr), each hit checked in place, or by a
+  plain substring search when no byte of the keyword is rare in the log;
+* one Python pass sorts the literal lines into bulk groups; a group's messages are joined and
+  each category's alternation runs once with `findall`; captures are aggregated from the
+  tuples. A category that matched every line of its group needs no per-line work at all; else
+  only its first and last matching lines are looked for, from either end. Timestamps are only
+  looked at for the first and last matching lines of each category and block;
 * every other candidate line (keyword plus literal, a level-selected line, a message with ANSI
   escapes inside, patterns that need `per_process`, `exclude` or levels) is matched on its own,
   on the bytes in place or, with ANSI inside the message, as decoded (UTF-8, replacement
-  characters) and stripped text.
+  characters) and stripped text; the line is only looked up when a pattern needs its text;
+* numbers are converted when a block is settled: int captures by distinct value (they repeat a
+  lot), float captures in line order (a float sum depends on it).
 
 What the patterns mean lives in specs/logs/*.yaml (kind LogPatterns); this module only frames
 lines, applies patterns and counts. Per category it keeps the count, the first and last line
@@ -31,9 +37,10 @@ line numbers; nothing in the input makes this reader raise.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from itertools import compress
-from operator import itemgetter
+from itertools import compress, count
+from operator import itemgetter, mul
 from typing import Any, BinaryIO
 
 from inferguard.readers.base import ReadResult
@@ -61,6 +68,7 @@ LIMITS = {
     "max_processes": MAX_PROCESSES,
 }
 
+KW_SAMPLE_BYTES = 16 * 1024     # of the first block, to pick each keyword's rarest byte
 _LEVEL_STR = {lv.encode(): lv for lv in LEVEL_NAMES}
 _SPACE = b" \t\r"
 
@@ -70,6 +78,60 @@ def _rstrip(buf: bytes, lo: int, hi: int) -> int:
         hi -= 1
     return hi
 
+
+# --------------------------------------------------------------------------- keywords
+
+def _anchors(keywords: tuple[bytes, ...], sample: bytes) -> list[tuple[bytes, bytes | None, int]]:
+    """(keyword, anchor byte, its offset in the keyword) per keyword: the keyword's byte that is
+    rarest in `sample`, or None when even that byte is common (more than one per 512 bytes: a
+    plain substring search is then as fast) or the keyword is empty."""
+    freq: dict[int, int] = {}
+    plan: list[tuple[bytes, bytes | None, int]] = []
+    for kw in keywords:
+        best: tuple[int, int, int] | None = None
+        for off, c in enumerate(kw):
+            n = freq.get(c)
+            if n is None:
+                n = freq[c] = sample.count(bytes((c,)))
+            if best is None or n < best[0]:
+                best = (n, off, c)
+        if best is None or best[0] > len(sample) >> 9:
+            plan.append((kw, None, 0))
+        else:
+            plan.append((kw, bytes((best[2],)), best[1]))
+    return plan
+
+
+def _occurrences(buf: bytes, kw: bytes, anchor: bytes | None, off: int):
+    """Start offsets of every occurrence of `kw` in `buf` (overlapping ones too), in order.
+
+    A substring search steps through most bytes of a block one at a time, while a search for
+    one byte is a memchr; so the keyword's rarest byte (`anchor`, at `off` in the keyword) is
+    searched for and each hit checked with `startswith`. When the anchor turns out to be common
+    in this block (more than one miss per 256 bytes), the rest of the block is searched for
+    the keyword itself."""
+    find = buf.find
+    if anchor is not None:
+        startswith = buf.startswith
+        misses = len(buf) >> 8
+        p = find(anchor, off)
+        while p >= 0:
+            s = p - off
+            if startswith(kw, s):
+                yield s
+            else:
+                misses -= 1
+                if misses < 0:
+                    break
+            p = find(anchor, p + 1)
+        else:
+            return
+        i = find(kw, s + 1)
+    else:
+        i = find(kw)
+    while i >= 0:
+        yield i
+        i = find(kw, i + 1)
 
 
 # --------------------------------------------------------------------------- patterns
@@ -118,6 +180,28 @@ def _convert(value: Any, typ: str) -> Any:
     from inferguard.spec.kinds.log_patterns import convert
 
     return convert(value, typ)
+
+
+def _int_stats(raw: list[bytes]) -> tuple[int, int, int, int] | None:
+    """(count, sum, min, max) of raw int captures, leaving out values that are not ints.
+
+    Captured ints repeat a lot (token counts, hits, block sizes), so the distinct values are
+    counted first (in C) and each is converted once; int sums do not depend on the order."""
+    counts = Counter(raw)
+    try:
+        vals = list(map(int, counts))
+        times: Any = counts.values()
+    except ValueError:         # e.g. "344,064": the spec's own conversion, value by value
+        vals, times = [], []
+        for value, k in counts.items():
+            try:
+                vals.append(_convert(value, "int"))
+            except (ValueError, OverflowError):
+                continue
+            times.append(k)
+        if not vals:
+            return None
+    return sum(times), sum(map(mul, vals, times)), min(vals), max(vals)
 
 
 class _Category:
@@ -207,27 +291,35 @@ class _Category:
                     self.add_string(name, _text(value), n)
                 raw.clear()
                 continue
-            conv = int if typ == "int" else float
-            try:
-                nums = list(map(conv, raw))
-            except ValueError:
-                nums = []
-                for v in raw:
-                    try:
-                        nums.append(_convert(v, typ))
-                    except (ValueError, OverflowError):
-                        continue
-            raw.clear()
-            if typ == "float" and nums and not math.isfinite(sum(nums)):
-                nums = [x for x in nums if math.isfinite(x)]
-            if not nums:
-                continue
-            lo, hi, total = min(nums), max(nums), sum(nums)
+            if typ == "int":
+                stats = _int_stats(raw)
+                raw.clear()
+                if stats is None:
+                    continue
+                n, total, lo, hi = stats
+            else:
+                try:
+                    nums = list(map(float, raw))
+                except ValueError:
+                    nums = []
+                    for v in raw:
+                        try:
+                            nums.append(_convert(v, typ))
+                        except (ValueError, OverflowError):
+                            continue
+                raw.clear()
+                total = sum(nums)                   # in line order, as float sums depend on it
+                if not math.isfinite(total):
+                    nums = [x for x in nums if math.isfinite(x)]
+                    total = sum(nums)
+                if not nums:
+                    continue
+                n, lo, hi = len(nums), min(nums), max(nums)
             agg = self.numbers.get(name)
             if agg is None:
-                self.numbers[name] = [typ, len(nums), total, lo, hi]
+                self.numbers[name] = [typ, n, total, lo, hi]
             else:
-                agg[1] += len(nums)
+                agg[1] += n
                 agg[2] += total
                 if lo < agg[3]:
                     agg[3] = lo
@@ -290,9 +382,13 @@ class _State:
                 slots.append(slot[1])
             self.plan[p.id] = (cat, tuple(p.captures), tuple(slots))
         gi = pset.line_index
-        self.g = (gi["pid"], gi["proc"], gi["lts"], gi["lvt"], gi["lvo"], gi["vts"],
-                  gi["old"], gi["sts"], gi["msg"], gi["lit"], gi["rest"])
-        self.mark = lp.TRAILER_MARK
+        self.g = (gi["lts"], gi["lvt"], gi["lvo"], gi["vts"], gi["sts"], gi["msg"], gi["lit"], gi["esc"])
+        self.ts_index = (gi["lts"], gi["vts"], gi["sts"])
+        # column getters: map() over a block's tuples with these runs in C
+        self._lvo, self._lvt, self._lit, self._msg = (itemgetter(gi[k]) for k in ("lvo", "lvt", "lit", "msg"))
+        self._stamps = itemgetter(gi["lts"], gi["vts"], gi["sts"])
+        self._kw_plan: list[tuple[bytes, bytes | None, int]] | None = None
+        self._group_plans: dict[int, tuple[_Category, list]] = {}
         self._buf = b""
         self._split: list[bytes] | None = None
         self.seq = 0
@@ -302,54 +398,56 @@ class _State:
     # ---- blocks ---------------------------------------------------------------------
 
     def block(self, buf: bytes) -> None:
-        """A newline followed by whole lines, the last one ending in a newline."""
+        """A newline followed by whole lines, the last one ending in a newline.
+
+        Column work (levels, candidate and level-selected lines) runs in C over the findall
+        tuples; the one Python loop over lines sorts the literal lines into bulk groups (by
+        literal, in order of first appearance) and the rest into the one-by-one set."""
         base = self.lines
-        self.lines += buf.count(b"\n") - 1
         if not buf.isascii():
             self._check_utf8(buf, base)
         pset = self.pset
-        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
+        L_LTS, L_LVT, L_LVO, L_VTS, L_STS, L_MSG, L_LIT, L_ESC = self.g
         res = pset.lines.findall(buf)
         res.pop()                               # the empty match after the final newline
+        n = len(res)                            # every newline but the last starts one line
+        self.lines = base + n
         levels = self.levels
-        levels.update(map(itemgetter(L_LVO), res))
-        n = len(res)
-        cand = list(compress(range(n), map(itemgetter(L_LIT), res)))
-        triggered = list(compress(range(n), map(itemgetter(L_LVT), res)))
+        levels.update(map(self._lvo, res))
+        cand = list(compress(range(n), map(self._lit, res)))
+        triggered = list(compress(range(n), map(self._lvt, res)))
         for i in triggered:
             levels[res[i][L_LVT]] += 1
-        kwlines = self._keyword_lines(buf, pset.keywords) if pset.keywords else {}
+        kwlines = self._keyword_lines(buf) if pset.keywords else {}
         if not cand and not triggered and not kwlines:
             return
         self.seq += 1
         bulk, bulk_kw = pset.bulk, pset.bulk_kw
-        mark = self.mark
         self._buf, self._split = buf, None
-        groups: dict[bytes, list[int]] = {}
-        kwgroups: dict[bytes, list[int]] = {}
         slow: set[int] = set(triggered)
         slow.update(kwlines)
-        # lines of a bulk literal whose message runs to the end of the line or to LMCache's trailer
-        ok = [i for i in cand if i not in slow and (t := res[i])[L_LIT] in bulk
-              and (not (r := t[L_REST]) or (r == mark and t[L_LTS])) and len(t[L_MSG]) <= MATCH_CHARS]
-        if len(ok) != len(cand):
-            okset = set(ok)
-            slow.update(i for i in cand if i not in okset)
-        for i in ok:
-            lit = res[i][L_LIT]
-            got = groups.get(lit)
-            if got is None:
-                groups[lit] = [i]
+        # lines of a bulk literal whose message runs to the end of the line or to LMCache's
+        # trailer (empty `esc`) go to their literal's group; other literal lines are matched alone
+        groups: dict[bytes, list[int]] = {}
+        get = groups.get
+        for i in cand:
+            t = res[i]
+            lit = t[L_LIT]
+            if lit in bulk and not t[L_ESC] and len(t[L_MSG]) <= MATCH_CHARS and i not in slow:
+                got = get(lit)
+                if got is None:
+                    groups[lit] = [i]
+                else:
+                    got.append(i)
             else:
-                got.append(i)
+                slow.add(i)
+        kwgroups: dict[bytes, list[int]] = {}
         if bulk_kw:
             # lines found by one bulk keyword only, with the whole message before any ESC
             for i, kws in kwlines.items():
                 t = res[i]
-                if len(kws) != 1 or kws[0] not in bulk_kw or t[L_LIT] or t[L_LVT] or len(t[L_MSG]) > MATCH_CHARS:
-                    continue
-                rest = t[L_REST]
-                if rest and not (rest == mark and t[L_LTS]):
+                if (len(kws) != 1 or kws[0] not in bulk_kw or t[L_LIT] or t[L_LVT] or t[L_ESC]
+                        or len(t[L_MSG]) > MATCH_CHARS):
                     continue
                 slow.discard(i)
                 got = kwgroups.get(kws[0])
@@ -375,15 +473,16 @@ class _State:
             self._split = self._buf.split(b"\n")
         return self._split[idx + 1]
 
-    @staticmethod
-    def _keyword_lines(buf: bytes, keywords: tuple[bytes, ...]) -> dict[int, list[bytes]]:
-        """Line index (within the block) -> keywords found in that line."""
+    def _keyword_lines(self, buf: bytes) -> dict[int, list[bytes]]:
+        """Line index (within the block) -> keywords found anywhere in that line (keyword order)."""
+        plan = self._kw_plan
+        if plan is None:
+            plan = self._kw_plan = _anchors(self.pset.keywords, buf[:KW_SAMPLE_BYTES])
         out: dict[int, list[bytes]] = {}
-        count, find, get = buf.count, buf.find, out.get
-        for kw in keywords:
-            i = find(kw)
+        count, get = buf.count, out.get
+        for kw, anchor, off in plan:
             prev, idx = 0, -1                 # the block starts with a newline: line 0 follows it
-            while i >= 0:
+            for i in _occurrences(buf, kw, anchor, off):
                 idx += count(b"\n", prev, i)
                 prev = i
                 got = get(idx)
@@ -391,106 +490,148 @@ class _State:
                     out[idx] = [kw]
                 elif got[-1] is not kw:
                     got.append(kw)
-                i = find(kw, i + 1)
         return out
 
+    def _group_plan(self, g: Any) -> tuple[_Category, list]:
+        """For a bulk group: its category and, per pattern, its id, a getter telling which findall
+        tuples it matched (None when it is the group's only pattern) and (raw list, getter) per capture."""
+        plan = self._group_plans.get(id(g))
+        if plan is None:
+            cat = self.plan[g.alts[0][0].id][0]
+            alts = [(p.id, None if wrapper is None else itemgetter(wrapper),
+                     [(cat.pending[name][1], itemgetter(ti)) for name, _typ, ti in caps])
+                    for p, wrapper, caps in g.alts]
+            plan = self._group_plans[id(g)] = (cat, alts)
+        return plan
+
     def _bulk(self, groups: list[Any], idxs: list[int], res: list[tuple]) -> None:
-        """Lines of one literal whose patterns run in bulk: one findall per category."""
-        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
-        msgs = [res[i][L_MSG].rstrip() for i in idxs]
+        """Lines of one literal (or keyword) whose patterns run in bulk: one findall per category.
+
+        A bulk regex matches at most once per line, so when a category matched as many times as
+        there are lines, every line matched: the first and last lines and the examples follow
+        from `idxs` without matching lines one by one. Otherwise the first and last matching
+        lines are found with `match` from either end."""
+        msgs = list(map(bytes.rstrip, map(self._msg, map(res.__getitem__, idxs))))
         joined = b"\n".join(msgs)
+        k = len(msgs)
+        tsi = self.ts_index
+        stamped: list[int] | None = None       # positions in idxs of lines with a timestamp
         matched_by: list[int] = []
+        every_line = False
         for g in groups:
             found = g.regex.findall(joined)
             if not found:
                 continue
             matched_by.append(len(found))
-            cat, _, _ = self.plan[g.alts[0][0].id]
+            cat, alts = self._group_plan(g)
             if cat.seq != self.seq:
                 cat.touch(self)
             pats = cat.patterns
-            pending = cat.pending
-            for p, wrapper, caps in g.alts:
-                rows = found if len(g.alts) == 1 else [t for t in found if t[wrapper]]
+            for pid, wrapper, caps in alts:
+                rows = found if wrapper is None else list(compress(found, map(wrapper, found)))
                 if not rows:
                     continue
-                pats[p.id] = pats.get(p.id, 0) + len(rows)
-                for name, _typ, ti in caps:
-                    pending[name][1].extend(filter(None, map(itemgetter(ti), rows)))
+                pats[pid] = pats.get(pid, 0) + len(rows)
+                for raw, get in caps:
+                    raw.extend(filter(None, map(get, rows)))
             # first / last matched lines, their timestamps, examples
-            match = g.regex.match
-            k = len(msgs)
-            j = 0
-            while j < k and match(msgs[j]) is None:
-                j += 1
-            last = k - 1
-            while last > j and match(msgs[last]) is None:
-                last -= 1
+            if len(found) == k:
+                every_line = True
+                match = None
+                j, last = 0, k - 1
+            else:
+                match = g.regex.match
+                j = 0
+                while j < k and match(msgs[j]) is None:
+                    j += 1
+                last = k - 1
+                while last > j and match(msgs[last]) is None:
+                    last -= 1
             first_i, last_i = idxs[j], idxs[last]
-            cat.seen(first_i, _ts_of(res[first_i], self.g))
-            cat.seen(last_i, _ts_of(res[last_i], self.g))
+            cat.seen(first_i, _ts_of(res[first_i], tsi))
+            cat.seen(last_i, _ts_of(res[last_i], tsi))
+            # the first and last matched lines that carry a timestamp, when those two do not
             if cat.b_first_ts is None or cat.b_first_ts[0] > first_i:
-                for jj in range(j, last + 1):       # the first matched line that has a timestamp
-                    ts = _ts_of(res[idxs[jj]], self.g)
-                    if ts and match(msgs[jj]) is not None:
-                        cat.seen(idxs[jj], ts)
-                        break
+                if stamped is None:
+                    stamped = self._stamped(res, idxs)
+                jj = _pick(stamped, j, last, match, msgs, False)
+                if jj is not None:
+                    cat.seen(idxs[jj], _ts_of(res[idxs[jj]], tsi))
             if cat.b_last_ts is None or cat.b_last_ts[0] < last_i:
-                for jj in range(last, j - 1, -1):   # the last matched line that has a timestamp
-                    ts = _ts_of(res[idxs[jj]], self.g)
-                    if ts and match(msgs[jj]) is not None:
-                        cat.seen(idxs[jj], ts)
-                        break
+                if stamped is None:
+                    stamped = self._stamped(res, idxs)
+                jj = _pick(stamped, j, last, match, msgs, True)
+                if jj is not None:
+                    cat.seen(idxs[jj], _ts_of(res[idxs[jj]], tsi))
             room = MAX_EXAMPLES - len(cat.examples)
             if room > 0:
-                jj = j
-                while jj <= last and room > 0:
-                    if match(msgs[jj]) is not None:
-                        cat.b_examples.append(idxs[jj])
-                        room -= 1
-                    jj += 1
+                if match is None:
+                    cat.b_examples.extend(idxs[:room])
+                else:
+                    jj = j
+                    while jj <= last and room > 0:
+                        if match(msgs[jj]) is not None:
+                            cat.b_examples.append(idxs[jj])
+                            room -= 1
+                        jj += 1
         if not matched_by:
             return
         if len(matched_by) == 1:
             self.matched += matched_by[0]
+        elif every_line:
+            self.matched += k
         else:   # several categories matched: count each line once
             matchers = [g.regex.match for g in groups]
             self.matched += sum(1 for m in msgs if any(f(m) is not None for f in matchers))
 
+    def _stamped(self, res: list[tuple], idxs: list[int]) -> list[int]:
+        """Positions in `idxs` of the lines that carry a header timestamp (found in C)."""
+        return list(compress(count(), map(any, map(self._stamps, map(res.__getitem__, idxs)))))
+
     # ---- one line at a time (keywords, levels, messages with ANSI inside, complex patterns)
 
     def _line(self, t: tuple, kws: list[bytes] | None, idx: int) -> None:
-        L_PID, L_PROC, L_LTS, L_LVT, L_LVO, L_VTS, L_OLD, L_STS, L_MSG, L_LIT, L_REST = self.g
+        """Match one line against its candidate patterns.
+
+        The line's bytes are looked up, and parsed again with the header regex, only when a
+        candidate has a regex, an `exclude` or `per_process`, or when the header carries no
+        timestamp (a pre-0.2 LMCache line has it in the trailer); a level-only pattern on a
+        stamped line needs just the fields of `t`."""
+        L_LTS, L_LVT, L_LVO, L_VTS, L_STS, L_MSG, L_LIT, L_ESC = self.g
         lp = self.lp
-        line = self._line_bytes(idx)
-        lts, lvt, lvo = t[L_LTS], t[L_LVT], t[L_LVO]
-        end = len(line)
-        ms = self.pset.header.match(line).start("ms")
-        stop = end if end - ms <= MATCH_CHARS else ms + MATCH_CHARS
-        if lts:
-            ts_raw = lts
-            j = line.rfind(b" \x1b[3m(", ms, stop)
-            if j >= 0:
-                stop = j
-            else:
-                j = line.rfind(b" (", ms, stop)
-                if j >= 0 and lp.TRAILER_B.match(line, j, stop):
-                    stop = j
-        else:
-            ts_raw = t[L_VTS] or t[L_STS]
-            if t[L_OLD]:
-                m = lp.OLD_TRAILER_B.search(line, ms, stop)
-                if m:
-                    stop = m.start()
-                    ts_raw = ts_raw or m.group("ts")
-        stop = _rstrip(line, ms, stop)
-        lvb = lvt or lvo
+        lvb = t[L_LVT] or t[L_LVO]
         level = _LEVEL_STR.get(lvb) if lvb else None
         cands = self.pset.candidates(t[L_LIT] or None, kws, level)
         if not cands:
             return
+        line: bytes | None = None
+        ms = stop = 0
+        pid = proc = b""
+        lts = t[L_LTS]
+        ts_raw = lts or t[L_VTS] or t[L_STS]
+        if not ts_raw or any(p.regex is not None or p.exclude is not None or p.per_process for p in cands):
+            line = self._line_bytes(idx)
+            end = len(line)
+            hm = self.pset.header.match(line)
+            ms = hm.start("ms")
+            pid, proc = hm.group("pid") or b"", hm.group("proc") or b""
+            stop = end if end - ms <= MATCH_CHARS else ms + MATCH_CHARS
+            if lts:
+                j = line.rfind(b" \x1b[3m(", ms, stop)
+                if j >= 0:
+                    stop = j
+                else:
+                    j = line.rfind(b" (", ms, stop)
+                    if j >= 0 and lp.TRAILER_B.match(line, j, stop):
+                        stop = j
+            elif hm.group("old"):
+                m = lp.OLD_TRAILER_B.search(line, ms, stop)
+                if m:
+                    stop = m.start()
+                    ts_raw = ts_raw or m.group("ts")
+            stop = _rstrip(line, ms, stop)
         msg: str | None = None
-        if line.find(b"\x1b", ms, stop) >= 0:
+        if line is not None and line.find(b"\x1b", ms, stop) >= 0:
             msg = lp.ANSI.sub("", line[ms:stop].decode("utf-8", "replace")).rstrip()
         done: set[str] | None = None
         for p in cands:
@@ -532,7 +673,7 @@ class _State:
                     if val:
                         slot.append(val)
             if p.per_process:
-                self._per_process(cat, p, mm, t[L_PID], t[L_PROC])
+                self._per_process(cat, p, mm, pid, proc)
         if done is not None:
             self.matched += 1
 
@@ -623,50 +764,72 @@ class _State:
         r.signals["lines"] = self.lines
 
 
-def _ts_of(t: tuple, g: tuple) -> bytes | None:
-    return t[g[2]] or t[g[5]] or t[g[7]] or None
+def _ts_of(t: tuple, ts_index: tuple[int, int, int]) -> bytes | None:
+    """The header timestamp of a findall tuple (LMCache, vLLM or SGLang form), or None."""
+    a, b, c = ts_index
+    return t[a] or t[b] or t[c] or None
+
+
+def _pick(stamped: list[int], j: int, last: int, match: Any, msgs: list[bytes], backwards: bool) -> int | None:
+    """The first (or, `backwards`, the last) of the sorted positions `stamped` within j..last
+    whose message `match`es (every message does when `match` is None), or None.
+
+    `stamped` is computed in C once per bulk group (`any` over each line's timestamp groups),
+    so a group whose lines carry no timestamp (uvicorn's) costs one pass, not a step per line."""
+    span = range(bisect_left(stamped, j), bisect_right(stamped, last))
+    for q in (reversed(span) if backwards else span):
+        jj = stamped[q]
+        if match is None or match(msgs[jj]) is not None:
+            return jj
+    return None
 
 
 # --------------------------------------------------------------------------- streaming
 
 def _stream(fh: BinaryIO, st: _State) -> None:
-    """Feed `st` blocks of whole lines, each buffer starting with a newline (one copy per read)."""
+    """Feed `st` blocks of whole lines, each buffer starting with a newline.
+
+    Reads go into one reusable buffer (`readinto`), so the only copy per read is the block
+    itself; the reads are READ_SIZE bytes each, as `read(READ_SIZE)` would return them."""
+    data = bytearray(READ_SIZE)
+    view = memoryview(data)
     tail = b""              # the incomplete last line of the previous read
     skipping = False        # inside an overlong line: discard up to its newline
     while True:
-        chunk = fh.read(READ_SIZE)
-        if not chunk:
+        n = fh.readinto(data)
+        if not n:
             break
-        st.bytes += len(chunk)
+        st.bytes += n
+        lo = 0              # where this read's unread part starts
         if skipping:
-            i = chunk.find(b"\n")
+            i = data.find(b"\n", 0, n)
             if i < 0:
                 continue
             st.lines += 1
             skipping = False
-            chunk = chunk[i + 1:]
-            if not chunk:
+            lo = i + 1
+            if lo == n:
                 continue
-        first = chunk.find(b"\n")
+        first = data.find(b"\n", lo, n)
         if first < 0:
-            tail += chunk
+            tail += view[lo:n]
             if len(tail) > MAX_LINE_BYTES:
                 st.overlong_line(st.lines + 1, len(tail))
                 skipping, tail = True, b""
             continue
-        start = 0
-        if len(tail) + first > MAX_LINE_BYTES:   # only a line carried over from earlier reads can be this long
-            st.overlong_line(st.lines + 1, len(tail) + first)
+        start = lo
+        if len(tail) + first - lo > MAX_LINE_BYTES:   # only a line carried over from earlier reads can be this long
+            st.overlong_line(st.lines + 1, len(tail) + first - lo)
             st.lines += 1
             tail, start = b"", first + 1
-        cut = chunk.rfind(b"\n")
+        cut = data.rfind(b"\n", lo, n)
         if cut < start:
-            tail = chunk[start:]
+            tail = bytes(view[start:n])
             continue
-        view = memoryview(chunk)
         buf = b"".join((b"\n", tail, view[start:cut + 1]))
-        tail = chunk[cut + 1:]
+        tail = bytes(view[cut + 1:n])
         st.block(buf)
+    view.release()
     if not skipping and tail:
         st.no_final_newline = True
         st.block(b"\n" + tail + b"\n")

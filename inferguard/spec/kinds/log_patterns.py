@@ -49,10 +49,34 @@ _META = set(".^$*+?{}[]|()")
 
 # --------------------------------------------------------------------------- line framing
 
+def _opt(x: bytes) -> bytes:
+    """`x` or nothing. Written as the alternation `(?:x|)` rather than `(?:x)?`: both try `x`
+    first and fall back to the empty match, but `re` runs an optional group through its generic
+    repeat machinery on every line, and a two-way branch is markedly cheaper (the line regex
+    below runs once per log line)."""
+    return b"(?:" + x + b"|)"
+
+
+def _all_bytes_but(chars: bytes) -> bytes:
+    """A class of every byte except `chars`, written as ranges: `[^\\n\\x1b]` and this class
+    match the same bytes, but `re` tests a class of three or more ranges with one bitmap lookup
+    and a negated class of two bytes by comparing against each; the line regex scans every
+    message byte with such a class."""
+    out, lo = [], 0
+    for c in sorted(set(chars)):
+        if c > lo:
+            out.append(b"\\x%02x-\\x%02x" % (lo, c - 1))
+        lo = c + 1
+    if lo <= 0xFF:
+        out.append(b"\\x%02x-\\xff" % lo)
+    return b"[" + b"".join(out) + b"]"
+
+
 _LV = b"DEBUG|INFO|WARNING|ERROR|CRITICAL"
+_MSG_BYTE = _all_bytes_but(b"\n\x1b")     # [^\n\x1b]
 _A = rb"(?:\x1b\[[0-9;]*+m)*+"                       # ANSI SGR codes, possessive
 # `(Name pid=N) ` / `(VllmWorker rank=0 pid=N) `: words before `pid=` (the name keeps a trailing space)
-_PROC = rb"(?:\((?P<proc>(?:[^ ()\n]++ ){0,8}?)pid=(?P<pid>\d+)\) )?"
+_PROC = _opt(rb"\((?P<proc>(?:[^ ()\n]++ ){0,8}?)pid=(?P<pid>\d+)\) ")
 
 # Header groups: `pid` and `proc` of a `(Name pid=N) ` prefix, the LMCache / vLLM / SGLang
 # timestamps (`lts`, `vts`, `sts`), the level split in two groups (`lvt`: a level some
@@ -73,15 +97,16 @@ def _header(trigger: Iterable[str] = ()) -> bytes:
     LMCache, vLLM, uvicorn and pre-0.2 LMCache headers share one level token (after an
     optional `[timestamp] LMCache ` for the LMCache form); SGLang's has no level."""
     return (
-        b"(?>(?:"
-        + rb"(?:\[(?P<lts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d{1,6})?)\] LMCache )?" + _level(trigger) + _A
-        + rb"(?(lts):" + _A + rb" |(?:"
-        + rb" (?P<vts>\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d{1,6})? (?:\[[^\]\n]{1,160}\] |[^\s\]]{1,160}\] )"
-        + rb"|:[ \t]+"
-        + rb"|(?P<old> LMCache: )))"
-        + rb"|\[(?P<sts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d{1,6})?)(?: [A-Z]{2,4}\d+){0,6}\] "
-        + rb"(?!LMCache (?:" + _LV + b"):)"
-        + b")?)"
+        b"(?>" + _opt(
+            _opt(rb"\[(?P<lts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" + _opt(rb",\d{1,6}") + rb")\] LMCache ")
+            + _level(trigger) + _A
+            + rb"(?(lts):" + _A + rb" |(?:"
+            + rb" (?P<vts>\d\d-\d\d \d\d:\d\d:\d\d)" + _opt(rb"\.\d{1,6}") + rb" (?:\[" + _all_bytes_but(b"]\n") + rb"{1,160}\] |[^\s\]]{1,160}\] )"
+            + rb"|:[ \t]+"
+            + rb"|(?P<old> LMCache: )))"
+            + rb"|\[(?P<sts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" + _opt(rb"[.,]\d{1,6}") + rb")(?: [A-Z]{2,4}\d+){0,6}\] "
+            + rb"(?!LMCache (?:" + _LV + b"):)"
+        ) + b")"
     )
 
 
@@ -191,8 +216,7 @@ def _trie(words: Iterable[bytes]) -> bytes:
         parts = [re.escape(bytes([k])) + emit(node[k]) for k in keys]
         if len(parts) == 1 and not end:
             return parts[0]
-        body = b"(?:" + b"|".join(parts) + b")"
-        return body + b"?" if end else body
+        return b"(?:" + b"|".join(parts) + (b"|)" if end else b")")   # `|)`: a word may end here (see _opt)
 
     return emit(root)
 
@@ -346,9 +370,10 @@ class BulkGroup:
     """Patterns of one literal that can run over many messages at once.
 
     `regex` (bytes, MULTILINE) is an alternation of the patterns in spec order, each wrapped in
-    a group, applied with `findall` to the messages of a block joined by newlines; `alts` gives,
-    per pattern, the index of its wrapper in a findall tuple and (name, type, index) per capture.
-    Every pattern of a bulk group belongs to `category`."""
+    a group when there are several, applied with `findall` to the messages of a block joined by
+    newlines; `alts` gives, per pattern, the index of its wrapper in a findall tuple (None for
+    a group of one pattern) and (name, type, index) per capture. It matches at most once per
+    line. Every pattern of a bulk group belongs to `category`."""
 
     category: str
     regex: re.Pattern
@@ -360,10 +385,13 @@ class PatternSet:
     """The patterns one log is matched against, with the scanners built for them.
 
     `lines` runs once per block (a block starts with "\\n") with `findall`: one tuple per line
-    with the groups `LINE_GROUPS` names (header fields, the message up to the first ESC, the
-    literal prefix the message starts with, and what stopped the message: nothing at the end of
-    the line, `TRAILER_MARK`, or one other byte). `header` parses a single line again when it
-    needs the exact message position (group `ms`).
+    with the groups `LINE_GROUPS` names (timestamps, level, the message up to the first ESC, the
+    literal prefix the message starts with, and `esc`: empty when the message runs to the end
+    of the line, or to `TRAILER_MARK` after an LMCache timestamp, else the ESC that stopped it,
+    so an empty `esc` is all the reader checks before matching the message as captured).
+    `header` parses a single line again when it needs the exact message position (group `ms`)
+    or the header fields `lines` leaves out (`pid`, `proc`, `old`: only lines matched one at a
+    time need them, and every group costs a slot in each line's tuple).
     `by_literal` maps each literal to the patterns whose prefix it starts with; `bulk` holds, for
     the literals whose patterns can all be matched in bulk, one group per category; `bulk_kw`
     the same for keywords."""
@@ -449,7 +477,7 @@ def _categories(patterns: Iterable[LogPattern]) -> list[str]:
     return seen
 
 
-LINE_GROUPS = ("pid", "proc", "lts", "lvt", "lvo", "vts", "old", "sts", "msg", "lit", "rest")
+LINE_GROUPS = ("lts", "lvt", "lvo", "vts", "sts", "msg", "lit", "esc")
 TRAILER_MARK = b"\x1b[3m("     # how LMCache's source trailer starts (italic on, open paren)
 
 
@@ -511,8 +539,15 @@ def _bulk_groups(pats: list[LogPattern], keyword: bool = False) -> list[BulkGrou
 
 
 def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | None:
+    """The bulk group of one category's patterns, or None if one of them cannot run in bulk.
+
+    Each pattern is wrapped in a group so a findall tuple tells which pattern matched; a group
+    of one pattern needs no wrapper (its wrapper index is None), which spares a copy of every
+    matched message. The regex ends with `[^\\n]*+`, which takes the rest of a matched line
+    so findall resumes at the next line instead of trying every position of this one."""
     parts: list[bytes] = []
-    alts: list[tuple[LogPattern, int, list[tuple[str, str, int]]]] = []
+    alts: list[tuple[LogPattern, int | None, list[tuple[str, str, int]]]] = []
+    single = len(pats) == 1
     index = 0                       # findall tuple index of the next group
     for k, p in enumerate(pats):
         if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels or p.per_process
@@ -529,14 +564,16 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
             sub = re.compile(renamed.encode("utf-8"))
         except (re.error, UnicodeEncodeError):
             return None
-        wrapper = index
-        caps = [(name, p.captures[name], wrapper + 1 + (sub.groupindex[f"a{k}_{name}"] - 1)) for name in p.captures]
-        index += 1 + sub.groups
+        wrapper = None if single else index
+        first = index if single else index + 1          # tuple index of the pattern's first group
+        caps = [(name, p.captures[name], first + (sub.groupindex[f"a{k}_{name}"] - 1)) for name in p.captures]
+        index = first + sub.groups
         lead = b"" if p.anchored else b"[^\\n]*?(?:"
-        parts.append(b"(" + lead + renamed.encode("utf-8") + (b"" if p.anchored else b")") + b")")
+        parts.append((b"(?:" if single else b"(") + lead + renamed.encode("utf-8") + (b"" if p.anchored else b")") + b")")
         alts.append((p, wrapper, caps))
     try:
-        regex = re.compile(b"(?m)^(?:" + b"|".join(parts) + b")()")   # the empty group keeps findall on tuples
+        # the empty group keeps findall on tuples whenever the patterns have groups of their own
+        regex = re.compile(b"(?m)^(?:" + b"|".join(parts) + rb")()[^\n]*+")
     except re.error:
         return None
     return BulkGroup(pats[0].category, regex, alts)
@@ -554,8 +591,13 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
         for k in p.keywords:
             by_keyword.setdefault(k, []).append(p)
     head = _A + _PROC + _A + _header(trigger) + _A
-    tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b")?"
-    lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + rb"[^\n\x1b]*+)(?P<rest>\x1b\[3m\(|[^\n]|)[^\n]*+")
+    for name in (b"pid", b"proc", b"old"):        # left to `header` (see PatternSet)
+        head = head.replace(b"(?P<" + name + b">", b"(?:")
+    tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b"|)"
+    # after the message (which stops at the first ESC): LMCache's trailer when the line has an
+    # LMCache timestamp, else the ESC in `esc` (one byte), else the end of the line
+    after = b"(?:(?(lts)" + re.escape(TRAILER_MARK) + rb"|(?!))|(?P<esc>[^\n])|)"
+    lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
     header = re.compile(header_regex(trigger))
     line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS}
     bulk = {}
