@@ -57,6 +57,13 @@ class SpecSet:
         return {"version": self.version, "digest": self.digest, "files": len(self.files)}
 
 
+def documents_of(specs: Any, kind: str) -> list[tuple[str, Any]]:
+    """(path, document) of every `kind` document in a spec set, or in a plain list of documents."""
+    if hasattr(specs, "spec_docs"):
+        return [(sd.path, sd.data) for sd in specs.spec_docs(kind)]
+    return [("", d) for d in specs if isinstance(d, dict) and d.get("kind") == kind]
+
+
 class SpecError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems

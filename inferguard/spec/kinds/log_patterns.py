@@ -615,11 +615,9 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
 
 
 def _docs_of(specs: Any) -> list[tuple[str, Any]]:
-    if hasattr(specs, "spec_docs"):
-        return [(sd.path, sd.data) for sd in specs.spec_docs(KIND)]
-    if hasattr(specs, "docs"):
-        return [("", d) for d in specs.docs(KIND)]
-    return [("", d) for d in specs if isinstance(d, dict) and d.get("kind") == KIND]
+    from inferguard.spec.loader import documents_of
+
+    return documents_of(specs, KIND)
 
 
 def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contract names it compile
