@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +45,19 @@ def validate(validator, doc) -> None:
 
 def load_json(path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+_SCRATCH: dict[str, Path] = {}
+
+
+def scratch_dir(name: str) -> Path:
+    """A scratch folder for property tests (hypothesis does not mix with function fixtures),
+    made on first use and removed when the session ends."""
+    if name not in _SCRATCH:
+        _SCRATCH[name] = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    return _SCRATCH[name]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for d in _SCRATCH.values():
+        shutil.rmtree(d, ignore_errors=True)

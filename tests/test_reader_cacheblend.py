@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -13,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from inferguard._data import schemas_dir
 from inferguard.readers import cacheblend as cb
+from conftest import scratch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "lmcache" / "cacheblend-synthetic"
@@ -88,15 +88,8 @@ def test_missing_and_empty(tmp_path):
         assert_valid(r.to_json())
 
 
-_TMP: str | None = None
-
-
 def _scratch() -> Path:
-    """A scratch folder for the property tests, made on first use and removed with the module."""
-    global _TMP
-    if _TMP is None:
-        _TMP = tempfile.mkdtemp(prefix="cb-hyp-")
-    return Path(_TMP)
+    return scratch_dir("cb-hyp")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -125,7 +118,3 @@ def test_arbitrary_objects_never_raise(rows):
     assert r.records == len(rows)
     assert_valid(r.to_json())
 
-
-def teardown_module(module):
-    if _TMP is not None:
-        shutil.rmtree(_TMP, ignore_errors=True)

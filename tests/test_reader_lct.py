@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import msgpack
@@ -17,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from inferguard._data import schemas_dir
 from inferguard.readers import lct
+from conftest import scratch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "lmcache" / "trace-0.5.6-cpu"
@@ -331,15 +330,8 @@ def test_reading_does_not_import_msgpack_at_module_import():
 
 # --------------------------------------------------------------------------- any bytes
 
-_TMP: str | None = None
-
-
 def _scratch() -> Path:
-    """A scratch folder for the property tests, made on first use and removed with the module."""
-    global _TMP
-    if _TMP is None:
-        _TMP = tempfile.mkdtemp(prefix="lct-hyp-")
-    return Path(_TMP)
+    return scratch_dir("lct-hyp")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -368,7 +360,3 @@ def test_real_prefix_plus_noise_never_raises(cut, noise):
     assert r.records >= max(len(whole) - 1, 0)
     assert_valid(r.to_json())
 
-
-def teardown_module(module):
-    if _TMP is not None:
-        shutil.rmtree(_TMP, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from inferguard._data import schemas_dir
 from inferguard.readers import lookup_hash as lh
+from conftest import scratch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "lmcache" / "lookup-hash-0.5.6-cpu"
@@ -228,15 +228,8 @@ def test_missing_and_empty(tmp_path):
     assert_valid(r.to_json())
 
 
-_TMP: str | None = None
-
-
 def _scratch() -> Path:
-    """A scratch folder for the property tests, made on first use and removed with the module."""
-    global _TMP
-    if _TMP is None:
-        _TMP = tempfile.mkdtemp(prefix="lh-hyp-")
-    return Path(_TMP)
+    return scratch_dir("lh-hyp")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -264,7 +257,3 @@ def test_arbitrary_rows_never_raise(rows):
     assert r.records == len(rows)
     assert_valid(r.to_json())
 
-
-def teardown_module(module):
-    if _TMP is not None:
-        shutil.rmtree(_TMP, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from inferguard._data import schemas_dir
 from inferguard.readers import lct, trace_replay as tr
+from conftest import scratch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY = ROOT / "fixtures" / "lmcache" / "replay-0.5.6-cpu" / "replay"
@@ -269,15 +269,8 @@ def test_unknown_and_missing_inputs(tmp_path):
 
 # --------------------------------------------------------------------------- any bytes
 
-_TMP: str | None = None
-
-
 def _scratch() -> Path:
-    """A scratch folder for the property tests, made on first use and removed with the module."""
-    global _TMP
-    if _TMP is None:
-        _TMP = tempfile.mkdtemp(prefix="replay-hyp-")
-    return Path(_TMP)
+    return scratch_dir("replay-hyp")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -307,7 +300,3 @@ def test_arbitrary_line_mixtures_never_raise(lines):
     assert isinstance(r.problems, list)
     assert_valid(r.to_json())
 
-
-def teardown_module(module):
-    if _TMP is not None:
-        shutil.rmtree(_TMP, ignore_errors=True)
