@@ -5,7 +5,6 @@ Expected counts were taken by hand from the fixture files with grep on the ANSI-
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest

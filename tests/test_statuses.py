@@ -1,7 +1,6 @@
 """Absent is not zero, zero is not measured; _created never counts; bad input never tracebacks."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from conftest import load_json, run_cli
 

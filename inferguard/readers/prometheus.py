@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from inferguard.names import fold
 from inferguard.readers.base import ReadResult
 
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
