@@ -13,9 +13,9 @@ from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
 from inferguard.problems import InputError
+from inferguard.readers import LANE_READERS
 
-LANES = ("lmcache_http", "lmcache_log", "lmcache_otel", "lmcache_trace", "lmcache_trace_replay",
-         "lmcache_lookup_hash", "lmcache_cacheblend")
+LANES = tuple(LANE_READERS)  # every lane that has a reader
 
 
 @dataclass

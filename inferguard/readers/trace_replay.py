@@ -189,6 +189,16 @@ def _open_text(path: str):
     return open(path, "r", encoding="utf-8", errors="replace", newline="")
 
 
+def _add_latency(e: dict[str, Any], lat: float) -> None:
+    """Fold one latency (ms) into an op entry's running sum, count, min and max."""
+    e["_sum"] += lat
+    e["_n"] += 1
+    if e["min_ms"] is None or lat < e["min_ms"]:
+        e["min_ms"] = lat
+    if e["max_ms"] is None or lat > e["max_ms"]:
+        e["max_ms"] = lat
+
+
 def parse_records_jsonl(path: str, res: ReadResult) -> dict[str, Any]:
     view = _empty_view("records_jsonl", path)
     records = failed = 0
@@ -213,12 +223,7 @@ def parse_records_jsonl(path: str, res: ReadResult) -> dict[str, Any]:
         if fl is True:
             e["errors"] += 1
         if lat is not None:
-            e["_sum"] += lat
-            e["_n"] += 1
-            if e["min_ms"] is None or lat < e["min_ms"]:
-                e["min_ms"] = lat
-            if e["max_ms"] is None or lat > e["max_ms"]:
-                e["max_ms"] = lat
+            _add_latency(e, lat)
     _finish_latency(view)
     view["records"] = records
     view["failed"] = failed
@@ -363,12 +368,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                         except ValueError:
                             lat = None
                         if lat is not None and math.isfinite(lat):
-                            e["_sum"] += lat
-                            e["_n"] += 1
-                            if e["min_ms"] is None or lat < e["min_ms"]:
-                                e["min_ms"] = lat
-                            if e["max_ms"] is None or lat > e["max_ms"]:
-                                e["max_ms"] = lat
+                            _add_latency(e, lat)
                     continue
             if "trace replay: file=" in line:
                 m = _LOG_START_RE.search(line)
