@@ -7,12 +7,12 @@ _HERE = Path(__file__).resolve().parent
 
 
 def _pick(name: str) -> Path:
-    # In a checkout the data sits at the repository top (../../specs); in an installed
+    # In a checkout the data sits at the repository top (../../../specs); in an installed
     # wheel it sits here (inferguard/_data/specs).
     installed = _HERE / name
     if installed.is_dir():
         return installed
-    return _HERE.parent.parent / name
+    return _HERE.parents[2] / name
 
 
 def specs_dir() -> Path:
