@@ -16,6 +16,44 @@ SHARED_REAL = ROOT.parent / "shared" / "data" / "real"
 H100 = FIXTURES / "packets" / "vllm-lmcache-mp-h100"
 
 
+# Every internal error (an exception from InferGuard's own code, reported as exit 3 or as a
+# failed lane) is appended to this file, in-process and in subprocesses alike; a test in which
+# one occurred fails, unless it is marked `expect_internal_error`.
+INTERNAL_LOG = Path(tempfile.mkdtemp(prefix="inferguard-internal-")) / "internal_errors.jsonl"
+os.environ["INFERGUARD_INTERNAL_ERROR_LOG"] = str(INTERNAL_LOG)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "expect_internal_error: the test provokes an internal error on purpose")
+    config.addinivalue_line("markers", "live: needs a real LMCache server (scripts/lmcache-live.sh)")
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_errors(request):
+    before = INTERNAL_LOG.stat().st_size if INTERNAL_LOG.exists() else 0
+    request.node._internal_log_start = before
+    yield
+    if not INTERNAL_LOG.exists() or INTERNAL_LOG.stat().st_size == before:
+        return
+    with INTERNAL_LOG.open(encoding="utf-8") as fh:
+        fh.seek(before)
+        new = [json.loads(line) for line in fh if line.strip()]
+    if request.node.get_closest_marker("expect_internal_error"):
+        return
+    pytest.fail("internal error(s) in InferGuard during this test:\n" +
+                "\n".join(e["traceback"] for e in new), pytrace=False)
+
+
+def internal_errors_of(request) -> list[dict]:
+    """The internal errors recorded so far in a test marked `expect_internal_error`."""
+    before = getattr(request.node, "_internal_log_start", 0)
+    if not INTERNAL_LOG.exists():
+        return []
+    with INTERNAL_LOG.open(encoding="utf-8") as fh:
+        fh.seek(before)
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess (what a user runs)."""
     env = dict(os.environ)

@@ -199,24 +199,31 @@ def test_bad_usage_exit_2(tmp_path):
     assert res.exit_code == 2 and "timeout" in res.output
 
 
-def test_reader_missing_is_recorded(tmp_path, monkeypatch):
-    monkeypatch.setitem(pipeline.DEFAULT_READERS, "lmcache_otel", "inferguard.readers.no_such_reader_module:read")
+@pytest.mark.expect_internal_error
+def test_reader_module_missing_is_an_internal_error(tmp_path, monkeypatch):
+    """A reader that does not import is a broken install: the lane fails loudly (exit 3), the
+    packet is not complete, and it never reads as a lane that was simply not provided."""
     import inferguard.readers as readers_pkg
 
-    if hasattr(readers_pkg, "LANE_READERS"):
-        monkeypatch.setitem(readers_pkg.LANE_READERS, "lmcache_otel", "inferguard.readers.no_such_reader_module:read")
+    monkeypatch.setitem(readers_pkg.LANE_READERS, "lmcache_otel", "inferguard.readers.no_such_reader_module:read")
     spans = tmp_path / "spans.jsonl"
     spans.write_text('{"name":"request"}\n')
     out = tmp_path / "p"
     res = _run(["--output-dir", str(out), "--lmcache-otel-file", str(spans)])
-    assert res.exit_code == 0
+    assert res.exit_code == 3
+    assert "internal error" in res.output and "no_such_reader_module" in res.output
+    assert "Traceback" not in res.output
     m = json.loads((out / "packet_manifest.json").read_text())
-    assert m["lanes"]["lmcache_otel"]["status"] == "reader_missing"
+    assert m["state"] == "failed"
+    lane = m["lanes"]["lmcache_otel"]
+    assert lane["status"] == "failed" and "ModuleNotFoundError" in lane["reason"]
     art = [a for a in m["artifacts"] if a["role"] == "lmcache_otel"][0]
-    assert art["status"] == "reader_missing" and art["sha256"] == _sha(spans)
+    assert art["status"] == "failed" and art["sha256"] == _sha(spans)
+    assert _errors(m, "packet_manifest.v1.schema.json") == []
 
 
-def test_reader_crash_is_recorded_and_rest_collected(tmp_path, monkeypatch):
+@pytest.mark.expect_internal_error
+def test_reader_crash_fails_its_lane_and_the_rest_is_collected(tmp_path, monkeypatch):
     def boom(path, **kw):
         raise RuntimeError("bad frame\nsecond line")
 
@@ -233,12 +240,16 @@ def test_reader_crash_is_recorded_and_rest_collected(tmp_path, monkeypatch):
     out = tmp_path / "p"
     res = _run(["--output-dir", str(out), "--lmcache-trace-file", str(trace),
                 "--lmcache-health-file", str(FIX / "GET_healthcheck.body")])
-    assert res.exit_code == 0
+    assert res.exit_code == 3
+    assert res.output.count("\n") == 1 and "lane lmcache_trace: RuntimeError: bad frame" in res.output
     m = json.loads((out / "packet_manifest.json").read_text())
+    assert m["state"] == "failed"
     assert m["lanes"]["lmcache_trace"]["status"] == "failed"
+    assert m["lanes"]["lmcache_trace"]["reason"] == "internal error: lane lmcache_trace: RuntimeError: bad frame"
     assert m["lanes"]["lmcache_http"]["status"] == "ok"
     env = json.loads((out / "lmcache_trace_evidence.json").read_text())
-    assert env["problems"][0]["message"] == "reader failed: RuntimeError: bad frame"
+    assert env["failed"] == m["lanes"]["lmcache_trace"]["reason"] and env["sources"] == []
+    assert _errors(env, "evidence.lane.v1.schema.json") == []
 
 
 def test_interrupt_leaves_valid_manifest(tmp_path, monkeypatch):

@@ -11,9 +11,11 @@ from conftest import ROOT, run_cli
 
 
 def _workspace(tmp_path):
-    """A copy of what the docs are built from: specs, fixtures, tests (for test references)."""
+    """A copy of what the docs are built from: specs, fixtures, tests (for test references),
+    and the pyproject.toml that marks a checkout."""
     for name in ("specs", "fixtures", "tests"):
         shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "docs").mkdir()
     return tmp_path
 

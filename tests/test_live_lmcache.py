@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.live
 from click.testing import CliRunner
 
 URL = os.environ.get("INFERGUARD_LMCACHE_HTTP_URL", "").strip()

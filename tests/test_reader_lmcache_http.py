@@ -15,14 +15,12 @@ from inferguard.spec.yamlload import load_all
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "lmcache" / "http-0.5.6-cpu" / "http"
-REAL = ROOT.parent / "shared" / "data" / "real" / "lmcache-0.5.6-cpu"
+REAL = ROOT / "fixtures" / "real" / "lmcache-0.5.6-cpu"  # copies of shared/data/real files
 SPEC_FILE = ROOT / "specs" / "http" / "lmcache.yaml"
 
 
 def _body_dirs() -> list[Path]:
-    dirs = [REAL / "run1" / "http", REAL / "run4" / "http"]
-    dirs = [d for d in dirs if d.is_dir()]
-    return dirs or [FIXTURE]
+    return [REAL / "run1" / "http", REAL / "run4" / "http"]
 
 
 def _all_bodies() -> list[Path]:
@@ -204,7 +202,7 @@ def test_folder_summary(folder):
 
 
 def test_run1_details():
-    folder = REAL / "run1" / "http" if (REAL / "run1" / "http").is_dir() else FIXTURE
+    folder = REAL / "run1" / "http"
     res = reader.read(str(folder))
     s = res.summary
     assert s["version"] == {**s["version"], "value": "0.5.6", "full": "0.5.6-g3e11e108",
@@ -226,8 +224,6 @@ def test_run1_details():
 
 def test_status_with_registered_kv():
     f = REAL / "run4" / "http" / "GET_status_with_registered_kv.body"
-    if not f.is_file():
-        f = FIXTURE / "GET_status_with_registered_kv.body"
     st_ = reader.read(str(f)).summary["status"]
     assert st_["registered_instances"] == 1 and st_["registered_ids"] == [1000]
     assert st_["models"] == [{

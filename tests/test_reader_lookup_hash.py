@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "lmcache" / "lookup-hash-0.5.6-cpu"
 RUN1 = FIXTURE / "run1"
 RUN2 = FIXTURE / "lookup_hashes"
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = ROOT / "fixtures" / "real"  # copies of shared/data/real files
 
 # The lookup-hash part of the argv in shared/data/real/vllm-lmcache-mp-h100/lmcache_command.json.
 H100_ARGV = [
@@ -151,8 +151,6 @@ def test_directory_of_two_files(tmp_path):
     assert_valid(r.to_json())
 
 
-@pytest.mark.skipif(not (REAL / "lmcache-0.5.6-cpu" / "run2" / "cache_simulator_report.txt").exists(),
-                    reason="shared real data not present")
 def test_against_lmcache_cache_simulator_on_the_full_real_file():
     report = (REAL / "lmcache-0.5.6-cpu" / "run2" / "cache_simulator_report.txt").read_text()
     loaded = int(re.search(r"Loaded (\d+) event", report).group(1))
@@ -181,8 +179,6 @@ def test_rotation_from_argv():
     assert_valid(r.to_json())
 
 
-@pytest.mark.skipif(not (REAL / "vllm-lmcache-mp-h100" / "lmcache_command.json").exists(),
-                    reason="shared real data not present")
 def test_rotation_from_the_real_h100_argv():
     argv = json.loads((REAL / "vllm-lmcache-mp-h100" / "lmcache_command.json").read_text())
     assert lh.read(RUN1, argv=argv).summary["rotation"] == lh.read(RUN1, argv=H100_ARGV).summary["rotation"]

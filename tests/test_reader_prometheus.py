@@ -40,7 +40,6 @@ from inferguard.readers.prometheus import FamilyData, parse_labels, read
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-REAL = ROOT.parent / "shared" / "data" / "real"
 
 
 def keep_all(name: str) -> str:
@@ -478,11 +477,6 @@ def exposition_files() -> list[Path]:
     found: list[Path] = []
     for pattern in ("**/*.prom", "**/*.txt", "**/*.body"):
         found.extend(FIXTURES.glob(pattern))
-    if REAL.is_dir():
-        found.extend(REAL.glob("lmcache-0.5.6-cpu/**/GET_metrics*.body"))
-        found.extend(REAL.glob("lmcache-0.5.6-cpu/run2/metrics_after_traffic.txt"))
-        found.extend(REAL.glob("lmcache-0.5.6-cpu/embedded/*_metrics.txt"))
-        found.extend(REAL.glob("vllm-lmcache-mp-h100/*.prom"))
     return sorted({p for p in found if p.is_file() and _is_exposition(p)})
 
 
@@ -490,12 +484,7 @@ EXPOSITIONS = exposition_files()
 
 
 def _id(p: Path) -> str:
-    for base, tag in ((FIXTURES, "fixtures"), (REAL, "real")):
-        try:
-            return f"{tag}/{p.relative_to(base)}"
-        except ValueError:
-            continue
-    return str(p)
+    return f"fixtures/{p.relative_to(FIXTURES)}"
 
 
 def test_there_are_expositions_to_compare():

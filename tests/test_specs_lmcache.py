@@ -21,9 +21,8 @@ from referencing import Registry, Resource
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "specs" / "metrics" / "lmcache.yaml"
 SCHEMA_DIR = REPO / "schemas"
-SHARED = REPO.parent / "shared"
-INVENTORIES = SHARED / "reference" / "inventories"
-REAL = SHARED / "data" / "real"
+INVENTORIES = REPO / "fixtures" / "reference" / "inventories"  # copies of shared/reference/inventories
+REAL = REPO / "fixtures" / "real"  # copies of shared/data/real files
 
 H100_CAPTURE = REAL / "vllm-lmcache-mp-h100" / "lmcache_metrics_loaded.prom"
 CPU056_CAPTURE = REAL / "lmcache-0.5.6-cpu" / "run2" / "metrics_after_traffic.txt"
@@ -133,8 +132,7 @@ def sample_names(path: Path) -> set[str]:
 
 
 def need_shared():
-    if not INVENTORIES.is_dir() or not REAL.is_dir():
-        pytest.skip("shared reference data not available")
+    assert INVENTORIES.is_dir() and REAL.is_dir(), "fixtures/reference and fixtures/real are part of the repository"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,10 +18,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
+REFERENCE = ROOT / "fixtures" / "reference"  # copies from shared/reference
 INVENTORIES = REFERENCE / "inventories"
-REAL = SHARED / "data" / "real"
+REAL = ROOT / "fixtures" / "real"  # copies of shared/data/real files
 SCHEMAS = ROOT / "schemas"
 SPEC_FILES = {
     "vllm": ROOT / "specs" / "metrics" / "vllm.yaml",
@@ -199,7 +198,7 @@ def known_names() -> frozenset[str]:
 @lru_cache(maxsize=None)
 def sglang_since_from_reference() -> dict[str, str]:
     """'since (sampled)' column of the SGLang 0.5.23 table (reference section 2.3)."""
-    text = (REFERENCE / "vllm-sglang-surfaces.md").read_text(encoding="utf-8")
+    text = (REFERENCE / "sglang-0.5.23-metrics-table.md").read_text(encoding="utf-8")
     since: dict[str, str] = {}
     for line in text.splitlines():
         m = re.match(r"^\| `(sglang:[^`]+)` \| \w+ \| [^|]* \| [^|]* \| ([0-9.]+) \|", line)
@@ -403,7 +402,7 @@ def test_aggregation_rules():
 
 
 def test_required_when_expressions():
-    jmespath = pytest.importorskip("jmespath")
+    import jmespath
     families = _family_index()
     expected = {
         "vllm.kv_offload": "context.cpu_offload_configured",
@@ -472,7 +471,7 @@ def test_real_vllm_capture_resolves_the_core_families():
         assert mid in resolved, mid
 
 
-SGLANG_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if p.is_dir()) if SGLANG_FIXTURES.is_dir() else []
+SGLANG_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if p.is_dir())
 
 
 def test_sglang_fixture_cases_exist():

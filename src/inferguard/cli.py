@@ -5,13 +5,14 @@ commands that need them, so `inferguard --help` stays fast.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 from typing import Any, Callable
 
 import click
+
+from inferguard.cli_errors import fail, handle_errors, internal_failure  # noqa: F401
 
 EPILOG_COVERAGE = """\b
 Examples:
@@ -36,39 +37,6 @@ LANE_FLAGS = {
     "lmcache_trace_replay": "lmcache_trace_replay_evidence_file",
     "lmcache_lookup_hash": "lmcache_lookup_hash_evidence_file",
 }
-
-
-def fail(message: str) -> None:
-    click.echo(f"inferguard: error: {message}", err=True)
-    sys.exit(2)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Input and spec errors become one line on stderr and exit code 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from inferguard.problems import InputError
-
-        try:
-            return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            click.echo("inferguard: interrupted", err=True)
-            sys.exit(130)
-        except InputError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-        except Exception as exc:  # spec errors and anything else: one line, exit 2
-            from inferguard.spec.loader import SpecError
-
-            if isinstance(exc, SpecError):
-                fail(f"invalid spec: {exc}")
-            if os.environ.get("INFERGUARD_DEBUG"):
-                raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (set INFERGUARD_DEBUG=1 for a traceback)")
-
-    return wrapper
 
 
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
@@ -110,7 +78,21 @@ def main() -> None:
     Start with:
       inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100
       inferguard observability-coverage --engine-metrics-file vllm.prom --lmcache-metrics-file lmcache.prom
+
+    \b
+    Exit codes (every command):
+      0  ok
+      1  findings at or above --fail-on
+      2  usage or input error (one line naming the file and line)
+      3  internal error: a defect of InferGuard or a broken install (one line)
     """
+    from inferguard.install_check import check_install
+    from inferguard.problems import InternalError
+
+    try:
+        check_install()
+    except InternalError as exc:
+        internal_failure(exc)
 
 
 def _inputs(kw: dict[str, Any], context: dict[str, Any]):
@@ -303,15 +285,49 @@ def specs_list(kind: str | None) -> None:
 
 def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--specs", "specs_path", type=click.Path(exists=True),
-                      help="Spec folder or file to use instead of the bundled spec set.")(fn)
-    return click.option("--root", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
-                        help="Project root: fixture paths in the specs are relative to it.")(fn)
+                      help="Spec folder or file to use instead of the checkout's specs/.")(fn)
+    return click.option("--root", type=click.Path(file_okay=False, exists=True), default=None,
+                        help="InferGuard checkout whose fixtures/ and docs/ are used "
+                             "(default: the checkout that holds the current folder).")(fn)
 
 
-def _spec_for(specs_path: str | None):
+def _checkout(root: str | None):
+    """The InferGuard checkout to work on: --root, else the one holding the current folder.
+
+    Fixtures and generated docs live only in a checkout; outside one these commands refuse
+    rather than compute a matrix without fixtures or write docs/ into a random folder."""
+    from pathlib import Path
+
+    from inferguard.problems import InputError
+
+    def is_checkout(d: Path) -> bool:
+        pp = d / "pyproject.toml"
+        if not (pp.is_file() and (d / "specs").is_dir() and (d / "fixtures").is_dir()):
+            return False
+        return 'name = "inferguard"' in pp.read_text(encoding="utf-8", errors="replace")
+
+    if root is not None:
+        d = Path(root).resolve()
+        if not is_checkout(d):
+            raise InputError("not an InferGuard checkout (expected pyproject.toml of inferguard, specs/ and fixtures/)", root)
+        return d
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if is_checkout(d):
+            return d
+    raise InputError("not inside an InferGuard checkout; run from one or pass --root PATH", str(here))
+
+
+def _spec_for(specs_path: str | None, root=None):
+    """--specs, else the checkout's own specs/ (so an installed tool judges the checkout's
+    specs, not the copy it was installed with)."""
     from inferguard.spec import default_specs, load_specs
 
-    return load_specs([specs_path]) if specs_path else default_specs()
+    if specs_path:
+        return load_specs([specs_path])
+    if root is not None:
+        return load_specs([root / "specs"], trust_cache=True)
+    return default_specs()
 
 
 @specs_group.command("test")
@@ -328,12 +344,12 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
       inferguard specs test
       inferguard specs test --row lmcache.mp_prometheus
     """
-    from pathlib import Path
 
     from inferguard.matrix import run_fixtures
 
-    spec = _spec_for(specs_path)
-    results = run_fixtures(spec, Path(root), set(rows) or None)
+    rootp = _checkout(root)
+    spec = _spec_for(specs_path, rootp)
+    results = run_fixtures(spec, rootp, set(rows) or None)
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "pass" if r.passed else "FAIL"
@@ -377,14 +393,13 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
       inferguard docs build --check   # in CI: fails when the specs changed but the docs did not
     """
     import difflib
-    from pathlib import Path
 
     from inferguard.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
     from inferguard.render.docs import cli_reference, coverage_matrix
 
-    spec = _spec_for(specs_path)
-    rootp = Path(root)
+    rootp = _checkout(root)
+    spec = _spec_for(specs_path, rootp)
     matrix = build_matrix(spec, rootp)
     files = {
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),

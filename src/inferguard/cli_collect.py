@@ -6,8 +6,6 @@ readers and jsonschema load when the command runs.
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import click
 
@@ -36,13 +34,10 @@ Destructive routes (cache clear, DELETE routes, /metrics/reset, /run_script,
 reconfigure operations, quota PUT, prefetch and checksum POSTs) are never called;
 they are listed in packet_manifest.json as destructive_skipped. /env and /loglevel
 are called only with --include-sensitive, and their bodies are redacted.
-Exit codes: 0 packet written, 2 usage or input error (one line on stderr).
+Exit codes: 0 packet written (state complete), 2 usage or input error (one
+line on stderr), 3 internal error (a lane could not run: the packet is left
+with state failed and names the lane and the reason).
 """
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"inferguard: error: {message}", err=True)
-    sys.exit(code)
 
 
 def _file_option(flag: str):
@@ -99,7 +94,8 @@ def _render_text(out_dir: str, s: dict) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def collect_lmcache(**kw) -> None:
     """Collect LMCache evidence (metrics, HTTP API, logs, OTel, traces) into a packet directory."""
-    from inferguard.problems import InputError
+    from inferguard.cli_errors import fail, internal_failure
+    from inferguard.problems import EXIT_INTERRUPTED, InputError
 
     try:
         from inferguard.collect.lmcache import CollectOptions, collect_lmcache as run, summarize
@@ -113,17 +109,13 @@ def collect_lmcache(**kw) -> None:
         opts = CollectOptions(http_files=http_files, **kw)
         manifest = run(opts)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
-        _fail(f"interrupted; partial packet in {kw.get('output_dir')} (state: interrupted)", 130)
+        fail(f"interrupted; partial packet in {kw.get('output_dir')} (state: interrupted)", EXIT_INTERRUPTED)
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        if os.environ.get("INFERGUARD_DEBUG"):
-            raise
-        msg = str(exc).strip().splitlines()
-        _fail(f"internal error: {type(exc).__name__}: {msg[0] if msg else ''} "
-              f"(partial packet in {kw.get('output_dir')}; set INFERGUARD_DEBUG=1 for a traceback)")
+        fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except Exception as exc:  # noqa: BLE001 - a defect of ours: one line, exit 3
+        internal_failure(exc)
     s = summarize(manifest)
     s["output_dir"] = str(opts.output_dir)
     if fmt == "json":

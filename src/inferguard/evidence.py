@@ -229,6 +229,14 @@ def lane_document(lane: str, results: list[ReadResult], spec) -> dict[str, Any]:
 def add_lane(evidence: dict[str, Any], lane_doc: dict[str, Any], path: str) -> None:
     lane = lane_doc["lane"]
     lanes = evidence["lanes"]
+    if lane_doc.get("failed"):
+        # The lane could not run when the packet was collected (an internal error): not read,
+        # so absent, and said so.
+        evidence["sources"].append({"role": f"lane:{lane}", "path": path, "reader": "lane_evidence",
+                                    "records": 0, "problems": 1, "note": f"lane failed: {lane_doc['failed']}"})
+        evidence["problems"].append({"source": lane, "path": path,
+                                     "message": f"lane was not read when the packet was collected: {lane_doc['failed']}"})
+        return
     if not lane_doc.get("sources"):
         # collect-lmcache writes an envelope for every lane; one with no source read is a lane
         # that was not provided: absent, never zero.

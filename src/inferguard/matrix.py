@@ -3,7 +3,6 @@ the real pipeline, see which readers and commands exist, then let the engine com
 capability, lane states and the score. `specs test` and `docs build` both use this."""
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,11 @@ PROMETHEUS = "prometheus"
 
 
 def readers_available() -> dict[str, bool]:
-    from inferguard.readers import LANE_READERS, lane_reader
+    """Every reader of the registry, imported. An import failure is a broken install or a
+    defect and propagates: the generated matrix never depends on which libraries import."""
+    from inferguard.readers import LANE_READERS, lane_reader, prometheus
 
-    out = {PROMETHEUS: importlib.util.find_spec("inferguard.readers.prometheus") is not None}
+    out = {PROMETHEUS: callable(prometheus.read)}
     for lane in LANE_READERS:
         out[lane] = lane_reader(lane) is not None
     return out
@@ -114,7 +115,9 @@ def build_matrix(spec, root: Path) -> dict[str, Any]:
     destructive = any(r.policy == "destructive" for r in compile_endpoints(spec).routes()) if spec.docs("HttpEndpoints") else False
     from inferguard.readers import lane_reader
 
-    guarded = destructive and importlib.util.find_spec("inferguard.collect.lmcache") is not None and lane_reader("lmcache_http") is not None
+    import inferguard.collect.lmcache  # noqa: F401 - the collector that keeps the guard; must import
+
+    guarded = destructive and lane_reader("lmcache_http") is not None
     cl_docs = spec.docs("Checklist")
     cl = checklist(cl_docs[0], caps, results, readers, _command_states(root), guarded) if cl_docs else None
     return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}

@@ -68,6 +68,20 @@ def _context(files: list[str]) -> dict[str, Any]:
     return ctx
 
 
+def _manifest_state(packet_dir: str) -> str | None:
+    """The `state` a collect-lmcache manifest recorded, or None when there is no manifest."""
+    path = os.path.join(packet_dir, "packet_manifest.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return "unreadable"
+    state = doc.get("state") if isinstance(doc, dict) else None
+    return state if isinstance(state, str) else "unknown"
+
+
 def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     from inferguard.pipeline import LANES, Inputs, coverage_report, default_context, build_evidence
 
@@ -93,6 +107,10 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     evidence = build_evidence(inputs, spec)
     report = coverage_report(evidence, spec, kind="PacketEvaluation")
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
+    state = _manifest_state(packet_dir)
+    if state not in (None, "complete"):
+        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, "packet_manifest.json"),
+                                   "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,

@@ -32,7 +32,7 @@ the lane evidence holds what the reader understood (counts, salted digests).
 Manifest: `state` (collecting | complete | interrupted | failed), `tool`, `spec`, `context`
 (expect mode, L2 configured, sensitive/raw opt-ins, timeout), `inputs` (the options given),
 `artifacts` (path in the packet or null, source, role, lane, size, sha256, copied, reader,
-status ok|problems|failed|reader_missing, problem count), `endpoints` (every LMCache route
+status ok|problems|failed, problem count), `endpoints` (every LMCache route
 considered: called or skipped and why, with the HTTP status), `lanes` (evidence file,
 status, sha256), `health` (healthy | unhealthy | unknown, reasons), `detected` (server kind
 and version), `problems`.
@@ -56,7 +56,7 @@ from typing import Any, Callable
 from inferguard.evidence import tool_info
 from inferguard.readers import LANE_READERS
 from inferguard.packet import sha256_file, write_bytes_atomic, write_json_atomic
-from inferguard.problems import InputError, Problem
+from inferguard.problems import InputError, InternalError, Problem
 
 API_VERSION = "inferguard.dev/v1"
 MANIFEST = "packet_manifest.json"
@@ -125,11 +125,14 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _import_reader(lane: str) -> tuple[Callable[..., Any] | None, str]:
-    """(read function or None when its module is not there, "module:function")."""
+def _import_reader(lane: str) -> tuple[Callable[..., Any], str]:
+    """(read function, "module:function"); an import failure propagates (a broken install)."""
     from inferguard.readers import lane_reader
 
-    return lane_reader(lane), LANE_READERS[lane]
+    fn = lane_reader(lane)
+    if fn is None:
+        raise LookupError(f"no reader registered for lane {lane!r}")
+    return fn, LANE_READERS[lane]
 
 
 def _call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
@@ -322,13 +325,10 @@ def _spec_set(opts: CollectOptions) -> tuple[Any, dict[str, Any], list[str]]:
     if opts.specs is not None:
         s = opts.specs
         return s, {"version": getattr(s, "version", None), "digest": getattr(s, "digest", None)}, []
-    try:
-        from inferguard.spec import default_specs
+    from inferguard.spec import default_specs
 
-        s = default_specs()
-        return s, {"version": s.version, "digest": s.digest}, []
-    except Exception as exc:  # noqa: BLE001 - collection goes on with the HttpEndpoints files alone
-        return None, {"version": None, "digest": None}, [f"spec set did not load: {_one_line(exc)}"]
+    s = default_specs()  # the bundled spec set failing to load is a defect: it propagates
+    return s, {"version": s.version, "digest": s.digest}, []
 
 
 # --------------------------------------------------------------------------- metrics
@@ -336,19 +336,9 @@ def _spec_set(opts: CollectOptions) -> tuple[Any, dict[str, Any], list[str]]:
 
 def _metrics_status(path: Path) -> tuple[str | None, str, int]:
     """(reader id, status, problem count) after a parse of a .prom file, when a reader exists."""
-    import importlib
+    from inferguard.readers import prometheus
 
-    try:
-        mod = importlib.import_module("inferguard.readers.prometheus")
-        fn = getattr(mod, "read", None)
-    except ModuleNotFoundError:
-        return None, "ok", 0
-    if fn is None:
-        return None, "ok", 0
-    try:
-        res = _call_reader(fn, str(path))
-    except Exception:  # noqa: BLE001
-        return "prometheus", "failed", 1
+    res = _call_reader(prometheus.read, str(path))
     n = len(res.problems) + getattr(res, "problems_dropped", 0)
     return "prometheus", _status_of(n), n
 
@@ -632,12 +622,9 @@ def _envelope(lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]
 
 
 def _validate(obj: Any, schema_name: str) -> list[str]:
-    try:
-        from inferguard.spec.loader import schema_validator
+    from inferguard.spec.loader import schema_validator
 
-        v = schema_validator(schema_name)
-    except Exception:  # noqa: BLE001 - validation is best effort when the loader is absent
-        return []
+    v = schema_validator(schema_name)
     if v is None:
         return []
     out = []
@@ -648,9 +635,12 @@ def _validate(obj: Any, schema_name: str) -> list[str]:
 
 
 def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]],
-                problems: list[dict[str, Any]], inputs: list[str], status: str, reader: str | None) -> None:
+                problems: list[dict[str, Any]], inputs: list[str], status: str, reader: str | None,
+                failed: str | None = None) -> None:
     fname = LANES[lane][0]
     env = _envelope(lane, spec_info, sources, problems, inputs)
+    if failed:
+        env["failed"] = failed
     for msg in _validate(env, "evidence.lane.v1.schema.json"):
         env["problems"].append(Problem("collect", fname, msg).to_json())
     for s in sources:
@@ -666,6 +656,8 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
         "evidence": fname, "status": status, "reader": reader, "sources": len(sources), "problems": n,
         "size": dest.stat().st_size, "sha256": sha256_file(dest),
     }
+    if failed:
+        packet.manifest["lanes"][lane]["reason"] = failed
     packet.save()
 
 
@@ -696,7 +688,7 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
         if always:
             _write_lane(packet, lane, spec_info, [], [], [], "not_provided", None)
         return
-    fn, target = _import_reader(lane)
+    target = LANE_READERS[lane]
     sources: list[dict[str, Any]] = []
     lane_problems: list[dict[str, Any]] = []
     statuses: list[str] = []
@@ -717,34 +709,22 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
             except OSError as exc:
                 packet.problem(f"cannot copy raw source: {exc.strerror or exc}", str(src))
         packet.save()
-        if fn is None:
-            art.update(status="reader_missing", problems=0)
-            lane_problems.append(Problem("collect", str(src), f"reader {target} is not available; source recorded only").to_json())
-            statuses.append("reader_missing")
-            packet.save()
-            continue
         try:
+            fn, target = _import_reader(lane)
             res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
-        except Exception as exc:  # noqa: BLE001 - one bad artifact never stops the packet
+        except Exception:
+            # Readers never raise on bad input, so this is a defect of ours: the artifact is
+            # marked failed and the lane fails loudly (collect_lmcache records why).
             art.update(status="failed", problems=1)
-            lane_problems.append(Problem("collect", str(src), f"reader failed: {_one_line(exc)}").to_json())
-            statuses.append("failed")
             packet.save()
-            continue
+            raise
         rj = res.to_json()
         sources.append(rj)
         n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
         art.update(status=_status_of(n), problems=n)
         statuses.append(art["status"])
         packet.save()
-    if "failed" in statuses and len(set(statuses)) == 1:
-        status = "failed"
-    elif "reader_missing" in statuses and len(set(statuses)) == 1:
-        status = "reader_missing"
-    elif "failed" in statuses or "reader_missing" in statuses or "problems" in statuses:
-        status = "problems"
-    else:
-        status = "ok"
+    status = "problems" if "problems" in statuses else "ok"
     _write_lane(packet, lane, spec_info, sources, lane_problems, [str(getattr(opts, a)) for a, _r, _d in inputs],
                 status, target)
 
@@ -786,10 +766,17 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
         _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url, "engine.prom")
         lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url, "lmcache.prom")
         packet.save()
-        # HTTP lane
+        # HTTP lane. An exception here or in a file lane is a defect of ours (readers and the
+        # HTTP client turn bad input into problems): the lane is written as failed with the
+        # reason, the other lanes are still collected, and the packet ends `failed`.
+        internal: list[str] = []
         http_json: dict[str, Any] = {}
         try:
             http_json = _http_lane(packet, opts, specs, lm)
+        except Exception as exc:  # noqa: BLE001 - recorded, then raised as InternalError below
+            _lane_failed(packet, "lmcache_http", spec_info, exc, internal,
+                         "inferguard.readers.lmcache_http:read_bodies")
+        else:
             if http_json:
                 n = len(http_json.get("problems") or [])
                 _write_lane(packet, "lmcache_http", spec_info, [http_json], [],
@@ -797,10 +784,6 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
                             _status_of(n), "inferguard.readers.lmcache_http:read_bodies")
             else:
                 _write_lane(packet, "lmcache_http", spec_info, [], [], [], "not_provided", None)
-        except Exception as exc:  # noqa: BLE001
-            packet.problem(f"HTTP lane failed: {_one_line(exc)}", opts.lmcache_http_base_url or "")
-            _write_lane(packet, "lmcache_http", spec_info, [], [Problem("collect", "", f"HTTP lane failed: {_one_line(exc)}").to_json()],
-                        [], "failed", "inferguard.readers.lmcache_http:read_bodies")
         _health(packet, http_json)
         packet.save()
         # file lanes
@@ -808,17 +791,23 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
                      "lmcache_lookup_hash", "lmcache_cacheblend"):
             try:
                 _file_lane(packet, opts, specs, spec_info, lane)
-            except Exception as exc:  # noqa: BLE001
-                packet.problem(f"lane {lane} failed: {_one_line(exc)}")
-                _write_lane(packet, lane, spec_info, [], [Problem("collect", "", _one_line(exc)).to_json()], [], "failed", None)
-        packet.manifest["state"] = "complete"
+            except Exception as exc:  # noqa: BLE001 - recorded, then raised as InternalError below
+                _lane_failed(packet, lane, spec_info, exc, internal, LANE_READERS.get(lane))
         packet.manifest["elapsed_seconds"] = round(time.monotonic() - t0, 3)
         for msg in _validate(packet.manifest, "packet_manifest.v1.schema.json"):
-            packet.problem(msg, MANIFEST)
+            internal.append(f"manifest: {msg}")
+            packet.problem(f"internal error: {msg}", MANIFEST)
+        if internal:
+            packet.manifest["state"] = "failed"
+            packet.save()
+            raise InternalError("; ".join(internal) + f" (partial packet in {root}, state failed)")
+        packet.manifest["state"] = "complete"
         packet.save()
     except KeyboardInterrupt:
         packet.manifest["state"] = "interrupted"
         packet.save()
+        raise
+    except InternalError:
         raise
     except BaseException as exc:
         packet.manifest["state"] = "failed"
@@ -826,6 +815,19 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
         packet.save()
         raise
     return packet.manifest
+
+
+def _lane_failed(packet: Packet, lane: str, spec_info: dict[str, Any], exc: BaseException,
+                 internal: list[str], reader: str | None) -> None:
+    """Record a lane that could not run because of a defect of ours: never read, never ok."""
+    from inferguard.problems import internal_error_line
+
+    line = internal_error_line(exc, f"lane {lane}")
+    internal.append(line)
+    reason = f"internal error: {line}"
+    packet.problem(reason)
+    _write_lane(packet, lane, spec_info, [], [Problem("collect", "", reason).to_json()], [], "failed", reader,
+                failed=reason)
 
 
 def summarize(manifest: dict[str, Any]) -> dict[str, Any]:

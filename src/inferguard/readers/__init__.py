@@ -18,17 +18,16 @@ LANE_READERS: dict[str, str] = {
 
 
 def lane_reader(lane: str) -> Callable[..., Any] | None:
+    """The read function of `lane`, or None for a lane with no reader in the registry.
+
+    Importing the reader's module is not allowed to fail quietly: every reader ships with
+    the package, so an ImportError here is a broken install or a defect, and it propagates
+    (the CLI reports it as an internal error) instead of lowering what the tool can read."""
     target = LANE_READERS.get(lane)
     if target is None:
         return None
     mod, _, fn = target.partition(":")
-    try:
-        module = importlib.import_module(mod)
-    except ModuleNotFoundError as exc:
-        if exc.name == mod:
-            return None
-        raise
-    return getattr(module, fn, None)
+    return getattr(importlib.import_module(mod), fn)
 
 
 def call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):

@@ -16,6 +16,11 @@ from inferguard.problems import Problem
 
 MAX_PROBLEMS = 200  # problems kept per source; the rest are counted in `problems_dropped`
 
+# What bad input can make the standard library raise inside a reader: these become problems.
+# Anything else (TypeError, KeyError, AttributeError, IndexError, ImportError ...) is a defect
+# of ours and propagates, so that it is reported as an internal error, never as unread input.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RecursionError, EOFError)
+
 
 @dataclass
 class ReadResult:

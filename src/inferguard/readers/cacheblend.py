@@ -20,7 +20,7 @@ import math
 import os
 from typing import Any
 
-from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_cacheblend"
 FORMAT_STATUS = "experimental"
@@ -174,7 +174,7 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
             _read_file(spath, acc, res)
         else:
             res.problem("no such file or directory")
-    except Exception as exc:  # noqa: BLE001 - a reader never raises on bad input
+    except INPUT_ERRORS as exc:  # bad input; a defect of ours propagates
         res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
     known = sorted(f for f in acc.fields if f in _KNOWN_NUMERIC_SET or f in SESSION_FIELDS)
     res.summary = {

@@ -352,7 +352,7 @@ def _decode_whole(body: bytes) -> dict:
         obj = msgpack.unpackb(body, raw=False, strict_map_key=False)
     except msgpack.ExtraData:
         raise _Corrupt("frame body holds more than one msgpack object") from None
-    except Exception as exc:  # noqa: BLE001 - any decode failure is a corrupt frame
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:  # a corrupt frame
         detail = str(exc)[:120]
         raise _Corrupt("frame body is not valid msgpack (%s%s)" % (type(exc).__name__, ": " + detail if detail else "")) from None
     if not isinstance(obj, dict):
@@ -724,7 +724,7 @@ def _scan(f, size: int, state: _State, res: ReadResult) -> int:
                             break
                         rid, rid_field = walked
                         args = None
-            except Exception:  # noqa: BLE001 - decode the frame whole, see the docstring
+            except (ValueError, TypeError, msgpack.UnpackException):  # decode the frame whole, see the docstring
                 u = None
                 failed = True
                 break
@@ -840,7 +840,7 @@ def _scan(f, size: int, state: _State, res: ReadResult) -> int:
                         if len(chunk) > read_size:
                             raise ValueError
                         u.feed(chunk)
-                    except Exception:  # noqa: BLE001 - BufferFull included
+                    except (ValueError, msgpack.UnpackException):  # BufferFull included
                         u = None
                 continue
         # The whole frame is in the block: decode it on its own.
@@ -955,7 +955,7 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
         res.problem("is a directory, expected a .lct file")
     except OSError as exc:
         res.problem(f"cannot read: {exc.strerror or exc}")
-    except Exception as exc:  # noqa: BLE001 - a reader never raises on bad input
+    except (ValueError, RecursionError, EOFError) as exc:  # bad input; a defect of ours propagates
         res.problem(f"unreadable trace ({type(exc).__name__}: {str(exc)[:160]})", offset=understood)
     if state.header is None and state.frames == 0 and size:
         res.problem("no header frame could be read", offset=0)

@@ -560,11 +560,7 @@ def read_bodies(
 ) -> ReadResult:
     """Summarize a set of bodies from one LMCache HTTP server into one ReadResult."""
     res = ReadResult(READER, path)
-    try:
-        index = _index(specs)
-    except Exception as exc:  # noqa: BLE001 - a reader never raises
-        res.problem(f"HttpEndpoints spec unavailable: {exc}")
-        return res
+    index = _index(specs)
     bodies = list(bodies)
     skipped = list(skipped)
     summary: dict[str, Any] = {"server": server, "endpoints": [], "skipped": [s.to_json() for s in skipped]}
@@ -686,60 +682,57 @@ def read_bodies(
         summary["endpoints"].append(ep)
         if outcome not in ("ok",) and reads_as != "health":
             continue
-        try:
-            if reads_as == "health":
-                h = _sum_health(value if ok_json else None, code)
-                h["route"] = ep["route"]
-                health_states.append(h)
-            elif reads_as == "status":
-                if isinstance(value, dict):
-                    status_bodies.append((route.id if route else "mp.status", value))
-                    if route is not None:
-                        body_keys.extend((route.id, k) for k in value)
-                else:
-                    res.problem(f"{method} {req_path}: /status body is not an object")
-            elif reads_as in ("version", "lmc_version", "commit_id"):
-                v = value if ok_json else text.strip()
-                if isinstance(v, str) and v.strip() and len(v) < 200:
-                    version_vals[reads_as] = v.strip()
-                else:
-                    res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}")
-            elif reads_as == "config":
-                summary["config"] = _sum_config(value)
-                res.bump("config")
-            elif reads_as == "config_adapters":
-                if isinstance(value, dict) and isinstance(value.get("adapters"), list):
-                    summary["config_adapters"] = {
-                        "adapters": [{k: a.get(k) for k in ("index", "type_name", "tier", "primary") if k in a}
-                                     for a in value["adapters"][:32] if isinstance(a, dict)]}
-                    res.bump("config_adapters")
-            elif reads_as == "quota":
-                summary["quota"] = _sum_quota(value)
-                res.bump("quota")
-            elif reads_as == "threads":
-                summary["threads"] = _sum_threads(text)
-                res.bump("threads")
-            elif reads_as == "periodic_threads":
-                summary["periodic_threads"] = _sum_periodic(value)
-                res.bump("periodic_threads")
-            elif reads_as == "periodic_threads_health":
-                ph = _sum_periodic_health(value)
-                summary["periodic_threads_health"] = ph
-                res.bump("periodic_threads_unhealthy", int(ph.get("unhealthy_count") or 0))
-            elif reads_as == "metrics":
-                summary.setdefault("metrics", []).append({"location": where, **_sum_metrics(text)})
-                res.bump("metrics_bodies")
-            elif reads_as == "openapi":
-                pending_openapi.append((value, ep))
-            elif reads_as == "env":
-                summary["env"] = _sum_env(value, text)
-            elif reads_as == "loglevel":
-                summary["loglevel"] = _sum_loglevel(text)
-            elif reads_as == "root":
-                if isinstance(value, dict):
-                    summary["root"] = {k: value[k] for k in ("status", "service") if isinstance(value.get(k), str)}
-        except Exception as exc:  # noqa: BLE001 - unexpected shapes are problems, not crashes
-            res.problem(f"{method} {req_path}: could not summarize ({type(exc).__name__})")
+        if reads_as == "health":
+            h = _sum_health(value if ok_json else None, code)
+            h["route"] = ep["route"]
+            health_states.append(h)
+        elif reads_as == "status":
+            if isinstance(value, dict):
+                status_bodies.append((route.id if route else "mp.status", value))
+                if route is not None:
+                    body_keys.extend((route.id, k) for k in value)
+            else:
+                res.problem(f"{method} {req_path}: /status body is not an object")
+        elif reads_as in ("version", "lmc_version", "commit_id"):
+            v = value if ok_json else text.strip()
+            if isinstance(v, str) and v.strip() and len(v) < 200:
+                version_vals[reads_as] = v.strip()
+            else:
+                res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}")
+        elif reads_as == "config":
+            summary["config"] = _sum_config(value)
+            res.bump("config")
+        elif reads_as == "config_adapters":
+            if isinstance(value, dict) and isinstance(value.get("adapters"), list):
+                summary["config_adapters"] = {
+                    "adapters": [{k: a.get(k) for k in ("index", "type_name", "tier", "primary") if k in a}
+                                 for a in value["adapters"][:32] if isinstance(a, dict)]}
+                res.bump("config_adapters")
+        elif reads_as == "quota":
+            summary["quota"] = _sum_quota(value)
+            res.bump("quota")
+        elif reads_as == "threads":
+            summary["threads"] = _sum_threads(text)
+            res.bump("threads")
+        elif reads_as == "periodic_threads":
+            summary["periodic_threads"] = _sum_periodic(value)
+            res.bump("periodic_threads")
+        elif reads_as == "periodic_threads_health":
+            ph = _sum_periodic_health(value)
+            summary["periodic_threads_health"] = ph
+            res.bump("periodic_threads_unhealthy", int(ph.get("unhealthy_count") or 0))
+        elif reads_as == "metrics":
+            summary.setdefault("metrics", []).append({"location": where, **_sum_metrics(text)})
+            res.bump("metrics_bodies")
+        elif reads_as == "openapi":
+            pending_openapi.append((value, ep))
+        elif reads_as == "env":
+            summary["env"] = _sum_env(value, text)
+        elif reads_as == "loglevel":
+            summary["loglevel"] = _sum_loglevel(text)
+        elif reads_as == "root":
+            if isinstance(value, dict):
+                summary["root"] = {k: value[k] for k in ("status", "service") if isinstance(value.get(k), str)}
 
     # ---- server
     if server is None and server_votes:
@@ -808,13 +801,10 @@ def read_bodies(
 
     # ---- openapi (needs the version)
     for value, ep in pending_openapi:
-        try:
-            oa = _sum_openapi(value, index, srv, ver.get("value"))
-            summary["openapi"] = oa
-            res.bump("openapi")
-            res.bump("openapi_routes_unlisted", len(oa.get("unlisted") or []))
-        except Exception as exc:  # noqa: BLE001
-            res.problem(f"openapi.json: could not summarize ({type(exc).__name__})")
+        oa = _sum_openapi(value, index, srv, ver.get("value"))
+        summary["openapi"] = oa
+        res.bump("openapi")
+        res.bump("openapi_routes_unlisted", len(oa.get("unlisted") or []))
 
     # ---- health
     health: dict[str, Any] = {"state": "unknown"}
@@ -877,12 +867,7 @@ def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult
     File names follow METHOD_path[_suffix].body (e.g. GET_status.body,
     GET_periodic-threads-health.body); `flag` names the collect-lmcache file flag when the
     file was given for one."""
-    try:
-        index = _index(specs)
-    except Exception as exc:  # noqa: BLE001
-        res = ReadResult(READER, str(path))
-        res.problem(f"HttpEndpoints spec unavailable: {exc}")
-        return res
+    index = _index(specs)
     p = Path(path)
     files = sorted(p.glob("*.body")) if p.is_dir() else [p]
     bodies: list[Body] = []

@@ -841,9 +841,11 @@ def read(path: str, *, specs: Any = None, runtime_hint: str | None = None) -> Re
     """Read one log file. Never raises on bad input: what could not be used becomes a problem."""
     result = ReadResult(READER_ID, str(path))
     notes: list[str] = []
+    from inferguard.spec.loader import SpecError
+
     try:
         pset = compiled_patterns(specs, notes).select(runtime_hint)
-    except Exception as exc:  # a spec that cannot be compiled is reported, not raised
+    except SpecError as exc:  # a spec set that does not load is reported; our own bugs propagate
         result.problem(f"log patterns unavailable; the file was not read: {str(exc)[:200]}")
         result.summary = {
             "runtime_hint": runtime_hint, "runtimes": [], "patterns": 0, "lines": 0, "bytes": 0,

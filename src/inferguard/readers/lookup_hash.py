@@ -25,7 +25,7 @@ import os
 import re
 from typing import Any, Iterable, Sequence
 
-from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_lookup_hash"
 
@@ -296,7 +296,7 @@ def read(path: str | os.PathLike, *, specs: Any = None, argv: Iterable[str] | No
         else:
             for fp in _files(spath, res):
                 files.append(_read_file(fp, acc, res))
-    except Exception as exc:  # noqa: BLE001 - a reader never raises on bad input
+    except INPUT_ERRORS as exc:  # bad input; a defect of ours propagates
         res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
     span = None
     if acc.ts_min is not None:

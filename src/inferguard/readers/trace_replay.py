@@ -30,7 +30,7 @@ import os
 import re
 from typing import Any
 
-from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_trace_replay"
 
@@ -867,7 +867,7 @@ def read(path: str | os.PathLike, *, specs: Any = None, lct: str | os.PathLike |
     res = ReadResult(reader=READER_ID, path=spath)
     try:
         _read(res, spath, None if lct is None else str(lct))
-    except Exception as exc:  # noqa: BLE001 - a reader never raises on bad input
+    except INPUT_ERRORS + (csv.Error,) as exc:  # bad input; a defect of ours propagates
         res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
         if not res.summary:
             _empty_summary(res, "unknown")

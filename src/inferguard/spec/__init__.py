@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 
-def load_specs(paths=None, *, strict: bool = True):
+def load_specs(paths=None, *, strict: bool = True, trust_cache: bool = False):
     from inferguard.spec.loader import load_specs as _load
 
-    return _load(paths, strict=strict)
+    return _load(paths, strict=strict, trust_cache=trust_cache)
 
 
 def default_specs():

@@ -9,7 +9,6 @@ import hashlib
 import importlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -75,9 +74,6 @@ class SpecError(Exception):
 _SCHEMA_CACHE: dict[str, Any] = {}
 
 
-def _kind_snake(kind: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
-
 
 def _registry():
     from referencing import Registry, Resource
@@ -119,6 +115,18 @@ def _spec_files(paths: Iterable[str | Path] | None) -> list[Path]:
     return out
 
 
+def _relative_name(f: Path, roots: list[Path]) -> str:
+    """The name a spec file has in the digest: its path inside the folder it was found in, so
+    that the same spec set has the same digest in a checkout and in an installed package."""
+    for root in roots:
+        if root.is_dir():
+            try:
+                return f.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                continue
+    return f.name
+
+
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -143,13 +151,14 @@ def _schema_problems(doc: Any, kind: str, path: str) -> list[Problem]:
     return problems
 
 
+# Kinds with checks of their own beyond the schema: kind -> module in inferguard.spec.kinds.
+# Listed, not probed, so that a module missing from an install fails loudly.
+KIND_PLUGINS = {"HttpEndpoints": "http_endpoints", "LogPatterns": "log_patterns"}
+
+
 def _plugin(kind: str):
-    try:
-        return importlib.import_module(f"inferguard.spec.kinds.{_kind_snake(kind)}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("inferguard.spec.kinds"):
-            return None
-        raise
+    mod = KIND_PLUGINS.get(kind)
+    return importlib.import_module(f"inferguard.spec.kinds.{mod}") if mod else None
 
 
 def _stamp_path(digest: str) -> Path | None:
@@ -180,6 +189,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     schemas passed every check before (a stamp in the user's cache directory); YAML
     parsing and the semantic checks still run. `specs lint` never trusts the cache."""
     files = _spec_files(paths)
+    roots = [Path(p) for p in paths] if paths else [specs_dir()]
     stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
     skip_schema = stamp is not None and stamp.exists()
     problems: list[Problem] = []
@@ -193,10 +203,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         except OSError as exc:
             problems.append(Problem("spec", shown, f"cannot read: {exc.strerror}", rule="spec/io"))
             continue
-        try:
-            rel = f.resolve().relative_to(base.resolve()).as_posix()
-        except ValueError:
-            rel = f.name
+        rel = _relative_name(f, roots)
         h.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
         try:
             docs = load_all(raw.decode("utf-8"))

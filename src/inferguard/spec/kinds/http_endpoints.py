@@ -529,16 +529,15 @@ def load_index(specs: Any = None) -> EndpointIndex:
         if hasattr(specs, "compiled"):
             return specs.compiled(COMPILED_KEY, compile)
         return compile(specs)
-    try:
-        from inferguard.spec import default_specs
+    from inferguard.spec import default_specs
+    from inferguard.spec.loader import SpecError
 
+    try:
         spec = default_specs()
-        idx = spec.compiled(COMPILED_KEY, compile)
-        if idx.servers:
-            return idx
-    except Exception:  # noqa: BLE001 - fall back to the HttpEndpoints files alone
-        pass
-    return _load_own_files()
+    except SpecError:  # a broken document elsewhere: fall back to the HttpEndpoints files alone
+        return _load_own_files()
+    idx = spec.compiled(COMPILED_KEY, compile)
+    return idx if idx.servers else _load_own_files()
 
 
 _OWN: EndpointIndex | None = None
