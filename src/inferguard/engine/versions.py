@@ -176,12 +176,13 @@ def _verdict(evidence: dict[str, Any], cat, runtime: str, releases: tuple[str, .
                            "and names those releases show are missing"}
     lo, hi = left[0], left[-1]
     text = lo if lo == hi else f"{lo} to {hi}"
-    if lo == oldest and not complete:
-        text += f" (or older: {oldest} is the oldest release known)"
-    elif lo == oldest:
-        text += f" (or older than {oldest}, the oldest release known, with the same names)"
+    also = []
+    if lo == oldest:
+        also.append(f"older than {oldest}, the oldest release known")
     if hi == newest:
-        text += f" (or newer than {newest}, the newest release known)"
+        also.append(f"newer than {newest}, the newest release known")
+    if also:
+        text += "; could also be " + " or ".join(also)
     return {**out, "verdict": "consistent", "releases": left, "summary": f"consistent with {text}"}
 
 
