@@ -15,7 +15,7 @@ ITEM_STATES = (MEASURED, PRESENT_ZERO, REGISTERED_NO_SAMPLES, ABSENT, NOT_APPLIC
 ITEM_STATE_MEANINGS = {
     MEASURED: "present, some non-zero value",
     PRESENT_ZERO: "present, every value zero",
-    REGISTERED_NO_SAMPLES: "registered (HELP/TYPE lines, or only a no-data sentinel such as vLLM V0's -1 hit rate), nothing observed",
+    REGISTERED_NO_SAMPLES: "HELP/TYPE lines without a sample, or only a no-data sentinel such as vLLM V0's -1 hit rate: registered, nothing observed",
     ABSENT: "not in the evidence that was read",
     NOT_APPLICABLE: "does not apply to this deployment",
 }
