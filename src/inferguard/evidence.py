@@ -55,13 +55,6 @@ def _aggregate(values: list[float], how: str) -> float | None:
     return vals[-1]  # last
 
 
-def _without_le(raw: str) -> str:
-    labels = parse_labels(raw) or {}
-    labels.pop("le", None)
-    labels.pop("quantile", None)
-    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-
-
 def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     label_cache: dict[str, dict[str, str]] = {}
 
@@ -126,16 +119,18 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
     series without `_count` takes its count from the `+Inf` bucket; a family whose series lack
     the `+Inf` bucket, the `_count` or the `_sum` is measured when any bucket, count or sum is
     non-zero, and says it is incomplete."""
+    def key_of(raw: str) -> str:
+        # One key form for every role: the label text without le/quantile, sorted.
+        return ",".join(f'{k}="{v}"' for k, v in sorted(labels_of(raw).items()) if k not in ("le", "quantile"))
+
     buckets: dict[str, dict[str, float]] = {}
     bucket_raws: dict[str, list[str]] = {}
     for raw, v in fd.buckets:
-        key = _without_le(raw)
-        le = labels_of(raw).get("le")
-        buckets.setdefault(key, {})[le] = v
+        key = key_of(raw)
+        buckets.setdefault(key, {})[labels_of(raw).get("le")] = v
         bucket_raws.setdefault(key, []).append(raw)
-    # One key form for every role: the label text without le/quantile, sorted.
-    counts = {_without_le(k): v for k, v in fd.counts.items()}
-    sums = {_without_le(k): v for k, v in fd.sums.items()}
+    counts = {key_of(k): v for k, v in fd.counts.items()}
+    sums = {key_of(k): v for k, v in fd.sums.items()}
     keys = list(dict.fromkeys(list(counts) + list(sums) + list(buckets)))
     per_count: list[float] = []
     per_sum: list[float] = []
@@ -186,7 +181,7 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
 
 
 def _labels_of_key(key: str) -> dict[str, str]:
-    return parse_labels(key) or {} if key else {}
+    return (parse_labels(key) or {}) if key else {}
 
 
 def _convention_applies(conv: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -322,9 +317,11 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
         mdef = catalog.metrics[mid]
         entry = _metric_entry(fd, mdef, role)
         hit = catalog.lookup_exact(fd.name)
+        convention_versions = entry.pop("convention_versions", None)
         if hit is not None:
             entry["generation"] = hit[1].generation
-            entry["versions"] = entry.pop("convention_versions", None) or hit[1].versions
+            # A value convention of an older naming era (percent) pins the name's release range.
+            entry["versions"] = convention_versions or hit[1].versions
             entry["name_status"] = hit[1].status
         if shadowed:
             entry["also_exposed_as"] = sorted(shadowed)
