@@ -297,3 +297,15 @@ def test_a_partial_paste_never_rules_releases_out_by_absence(tmp_path):
     assert v["verdict"] == "consistent"
     assert v["releases"] == ["0.6.6", "0.7.3", "0.8.5", "0.9.2", "0.10.2", "0.11.0", "0.13.0"]
     assert "names absent are not used" in v["absence"]
+
+
+def test_model_name_era_hit_rate_is_a_ratio_and_is_not_scaled(tmp_path, report_validator):
+    case = FIXTURES / "sglang/model-name-ratio-docs"
+    assert "https://github.com/sgl-project/sglang/blob/" in _provenance("sglang/model-name-ratio-docs")
+    rep = _engine(tmp_path, case / "engine.prom")
+    validate(report_validator, rep)
+    m = _metric(rep, "sglang.cache_hit_rate")
+    assert m["status"] == "measured" and m["value"] == pytest.approx(0.007507552643049313)
+    assert "scaled" not in m and "out_of_range" not in m
+    v = rep["detected"]["versions"]["sglang"]
+    assert v["verdict"] == "consistent"
