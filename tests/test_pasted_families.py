@@ -309,3 +309,21 @@ def test_model_name_era_hit_rate_is_a_ratio_and_is_not_scaled(tmp_path, report_v
     assert "scaled" not in m and "out_of_range" not in m
     v = rep["detected"]["versions"]["sglang"]
     assert v["verdict"] == "consistent"
+
+
+def test_lint_resolves_namespace_and_version_evidence_references(tmp_path):
+    import re
+
+    det = tmp_path / "detection.yaml"
+    det.write_text(
+        "apiVersion: inferguard.dev/v1\nkind: Detection\n"
+        "engines:\n  - id: vllm\n    signals:\n      - {id: vllm-metrics, runtime_metrics: vllm}\n"
+        "lmcache_modes:\n  - id: mp\n    signals:\n      - {id: mp-metrics, component: {runtime: lmcache, component: mp}}\n"
+        "connectors: []\napplicability: []\n"
+        "namespaces:\n  - {id: lmcache_x, prefixes: [\"lmcache_x_\"], runtime: lmcache, component: nowhere}\n"
+        "version_evidence:\n  - runtime: vllm\n    registered_always: [vllm.no_such_metric]\n", encoding="utf-8")
+    proc = run_cli("specs", "lint", str(det), "specs/metrics")
+    assert proc.returncode == 2
+    assert re.search(r"detection\.yaml:14:\d+: namespace 'lmcache_x': component 'nowhere' is not an LMCache mode id \(detection/unknown-ref\)",
+                     proc.stdout), proc.stdout
+    assert re.search(r"detection\.yaml:17:\d+: unknown vllm metric 'vllm.no_such_metric' \(detection/unknown-ref\)", proc.stdout), proc.stdout
