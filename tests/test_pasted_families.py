@@ -327,3 +327,12 @@ def test_lint_resolves_namespace_and_version_evidence_references(tmp_path):
     assert re.search(r"detection\.yaml:14:\d+: namespace 'lmcache_x': component 'nowhere' is not an LMCache mode id \(detection/unknown-ref\)",
                      proc.stdout), proc.stdout
     assert re.search(r"detection\.yaml:17:\d+: unknown vllm metric 'vllm.no_such_metric' \(detection/unknown-ref\)", proc.stdout), proc.stdout
+
+
+def test_markdown_report_says_the_family_is_incomplete_and_gives_the_verdict():
+    case = FIXTURES / "vllm/lora-series-cut-pr11117"
+    proc = run_cli("observability-coverage", "--engine-metrics-file", str(case / "engine.prom"), "--format", "markdown")
+    assert proc.returncode == 0, proc.stderr
+    assert "Incomplete families (histogram or summary series cut short): `vllm.latency` (vllm.e2e_request_latency_seconds)" in proc.stdout
+    assert "- Version (vllm): consistent with 0.6.6 to 0.33.0" in proc.stdout
+    assert "| registered |" in proc.stdout

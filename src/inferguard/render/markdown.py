@@ -24,6 +24,10 @@ def coverage_markdown(report: dict[str, Any], title: str) -> str:
         c = r["counts"]
         out.append(f"| `{r['id']}` | {_cell(r['surface'])} | {r['status']} | {c['measured']} | {c['present_zero']} | "
                    f"{c.get('registered_no_samples', 0)} | {c['absent']} | {c['not_applicable']} |")
+    cut = [f for f in report.get("families", []) if f.get("incomplete")]
+    if cut:
+        out += ["", "Incomplete families (histogram or summary series cut short): "
+                + ", ".join(f"`{f['id']}` ({', '.join(f['incomplete'])})" for f in cut)]
     out += ["", "## Gaps", ""]
     if not report["gaps"]:
         out.append("None.")
