@@ -130,3 +130,19 @@ def test_lane_not_provided_is_absent_not_zero(tmp_path):
     rows = {r["id"]: r for r in surface_rows(ev, spec, family_report(ev, spec))}
     assert rows["lmcache.logs"]["status"] == "missing"
     assert rows["lmcache.logs"]["items"][0]["status"] == "absent"
+
+
+def test_registered_without_samples_sits_between_present_zero_and_absent():
+    from inferguard.engine.status import combine, metric_status, rollup
+
+    assert metric_status({"series": 0, "registered": True}) == "registered_no_samples"
+    assert metric_status({"series": 0}) == "absent"
+    assert metric_status({"series": 2, "nonzero": False, "sentinel_series": 2}) == "registered_no_samples"
+    assert metric_status({"series": 2, "nonzero": False, "sentinel_series": 1}) == "present_zero"
+    assert combine(["registered_no_samples", "absent"]) == "registered_no_samples"
+    assert combine(["registered_no_samples", "present_zero"]) == "present_zero"
+    assert combine(["registered_no_samples", "measured"]) == "measured"
+    # a surface whose items are registered or zero, none measured, is zero; with an absent one, partial
+    assert rollup(["registered_no_samples", "present_zero"]) == "zero"
+    assert rollup(["registered_no_samples", "absent"]) == "partial"
+    assert rollup(["registered_no_samples", "measured"]) == "partial"

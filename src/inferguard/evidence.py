@@ -55,13 +55,6 @@ def _aggregate(values: list[float], how: str) -> float | None:
     return vals[-1]  # last
 
 
-def _without_le(raw: str) -> str:
-    labels = parse_labels(raw) or {}
-    labels.pop("le", None)
-    labels.pop("quantile", None)
-    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-
-
 def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     label_cache: dict[str, dict[str, str]] = {}
 
@@ -83,30 +76,10 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
         "line": fd.first_line,
         "created_series": fd.created,
     }
-    if fd.sums or fd.counts:
-        series_keys = list(dict.fromkeys(list(fd.counts) + list(fd.sums)))
-        counts = [fd.counts.get(k, float("nan")) for k in series_keys]
-        sums = [fd.sums.get(k, float("nan")) for k in series_keys]
-        entry["series"] = len(series_keys)
-        entry["count"] = _aggregate(counts, "sum") if mdef.aggregate != "none" else None
-        entry["sum"] = _aggregate(sums, "sum") if mdef.aggregate != "none" else None
-        entry["value"] = entry["count"]
-        entry["nonzero"] = any(_finite(c) and c != 0 for c in counts)
-        entry["nonfinite"] = sum(1 for v in counts + sums if not _finite(v))
-        shown = [{"labels": labels_of(k), "count": fd.counts.get(k), "sum": fd.sums.get(k)} for k in series_keys[:MAX_SERIES_SHOWN]]
-        raws = series_keys
-    elif fd.buckets and not fd.samples:
-        # Buckets without _count/_sum: the +Inf bucket is the count.
-        inf = [(r, v) for r, v in fd.buckets if labels_of(r).get("le") in ("+Inf", "Inf")]
-        series = {_without_le(r): v for r, v in inf}
-        entry["series"] = len(series)
-        entry["count"] = _aggregate(list(series.values()), "sum")
-        entry["sum"] = None
-        entry["value"] = entry["count"]
-        entry["nonzero"] = any(_finite(v) and v != 0 for v in series.values())
-        entry["nonfinite"] = sum(1 for v in series.values() if not _finite(v))
-        shown = [{"labels": labels_of(k) if k else {}, "count": v} for k, v in list(series.items())[:MAX_SERIES_SHOWN]]
-        raws = [r for r, _ in inf]
+    if fd.sums or fd.counts or (fd.buckets and not fd.samples):
+        _histogram_entry(entry, fd, mdef, labels_of)
+        shown = entry.pop("_shown")
+        raws = entry.pop("_raws")
     else:
         raws = list(fd.samples)
         values = list(fd.samples.values())
@@ -114,9 +87,11 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
             raws = [r for r, _ in fd.quantiles]
             values = [v for _, v in fd.quantiles]
         entry["series"] = len(raws)
-        entry["value"] = _aggregate(values, mdef.aggregate)
-        entry["nonzero"] = any(_finite(v) and v != 0 for v in values)
-        entry["nonfinite"] = sum(1 for v in values if not _finite(v))
+        values = _apply_conventions(entry, mdef, raws, values, labels_of)
+        kept = [v for v in values if v is not None]
+        entry["value"] = _aggregate(kept, mdef.aggregate)
+        entry["nonzero"] = any(_finite(v) and v != 0 for v in kept)
+        entry["nonfinite"] = sum(1 for v in kept if not _finite(v))
         shown = [{"labels": labels_of(r), "value": v} for r, v in list(fd.samples.items())[:MAX_SERIES_SHOWN]]
     label_values: dict[str, set[str]] = {}
     for raw in raws:
@@ -132,6 +107,134 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     if fd.buckets:
         entry["bucket_samples"] = len(fd.buckets)
     return entry
+
+
+def _is_inf(le: str | None) -> bool:
+    return le in ("+Inf", "Inf", "+inf", "inf")
+
+
+def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> None:
+    """Histogram / summary series as people paste them: every label series seen in a `_count`,
+    `_sum` or `_bucket` line is kept (none dropped because another series has a `_count`); a
+    series without `_count` takes its count from the `+Inf` bucket; a family whose series lack
+    the `+Inf` bucket, the `_count` or the `_sum` is measured when any bucket, count or sum is
+    non-zero, and says it is incomplete."""
+    def key_of(raw: str) -> str:
+        # One key form for every role: the label text without le/quantile, sorted.
+        return ",".join(f'{k}="{v}"' for k, v in sorted(labels_of(raw).items()) if k not in ("le", "quantile"))
+
+    buckets: dict[str, dict[str, float]] = {}
+    bucket_raws: dict[str, list[str]] = {}
+    for raw, v in fd.buckets:
+        key = key_of(raw)
+        buckets.setdefault(key, {})[labels_of(raw).get("le")] = v
+        bucket_raws.setdefault(key, []).append(raw)
+    counts = {key_of(k): v for k, v in fd.counts.items()}
+    sums = {key_of(k): v for k, v in fd.sums.items()}
+    keys = list(dict.fromkeys(list(counts) + list(sums) + list(buckets)))
+    per_count: list[float] = []
+    per_sum: list[float] = []
+    nonzero = False
+    nonfinite = 0
+    missing: dict[str, int] = {}
+    shown = []
+    for k in keys:
+        bk = buckets.get(k, {})
+        inf = next((v for le, v in bk.items() if _is_inf(le)), None)
+        c = counts.get(k)
+        sm = sums.get(k)
+        if bk and inf is None:
+            missing["+Inf bucket"] = missing.get("+Inf bucket", 0) + 1
+        if c is None and (bk or sm is not None):
+            missing["_count"] = missing.get("_count", 0) + 1
+        if sm is None and (c is not None or bk):
+            missing["_sum"] = missing.get("_sum", 0) + 1
+        count = c if c is not None else inf
+        if count is not None:
+            per_count.append(count)
+        if sm is not None:
+            per_sum.append(sm)
+        for v in [count, sm, *bk.values()]:
+            if v is None:
+                continue
+            if not _finite(v):
+                nonfinite += 1
+            elif v != 0:
+                nonzero = True
+        if len(shown) < MAX_SERIES_SHOWN:
+            shown.append({"labels": _labels_of_key(k), "count": count, "sum": sm})
+    entry["series"] = len(keys)
+    agg = mdef.aggregate != "none"
+    entry["count"] = _aggregate(per_count, "sum") if agg and per_count else None
+    entry["sum"] = _aggregate(per_sum, "sum") if agg and per_sum else None
+    entry["value"] = entry["count"]
+    entry["nonzero"] = nonzero
+    entry["nonfinite"] = nonfinite
+    if missing and (fd.buckets or fd.type in ("histogram", "gaugehistogram") or mdef.type == "histogram"):
+        entry["incomplete"] = {"series_missing": dict(sorted(missing.items())),
+                               "note": "histogram series without their +Inf bucket, _count or _sum (a cut paste?)"}
+    elif missing.get("_count") or missing.get("_sum"):
+        entry["incomplete"] = {"series_missing": {k: v for k, v in sorted(missing.items()) if k != "+Inf bucket"},
+                               "note": "summary series without their _count or _sum (a cut paste?)"}
+    entry["_shown"] = shown
+    entry["_raws"] = [r for rs in bucket_raws.values() for r in rs] + list(fd.counts) + list(fd.sums)
+
+
+def _labels_of_key(key: str) -> dict[str, str]:
+    return (parse_labels(key) or {}) if key else {}
+
+
+def _convention_applies(conv: dict[str, Any], labels: dict[str, str]) -> bool:
+    want = conv.get("when_label")
+    return want is None or want in labels
+
+
+def _apply_conventions(entry: dict[str, Any], mdef, raws: list[str], values: list[float], labels_of) -> list[float | None]:
+    """The spec's value conventions: a sentinel value is no observation (None); a percent value is
+    divided by 100; a ratio never leaves [0, 1] (an out-of-range value is kept out, and said)."""
+    out: list[float | None] = list(values)
+    for conv in mdef.conventions:
+        hits = 0
+        for i, raw in enumerate(raws):
+            v = out[i]
+            if v is None or not _convention_applies(conv, labels_of(raw)):
+                continue
+            if "sentinel" in conv and v == conv["sentinel"]:
+                out[i] = None
+                hits += 1
+            elif conv.get("scale") == "percent":
+                out[i] = v / 100.0
+                hits += 1
+        if hits:
+            if "sentinel" in conv:
+                entry["sentinel_series"] = entry.get("sentinel_series", 0) + hits
+                entry["sentinel"] = {"value": conv["sentinel"], "series": entry["sentinel_series"],
+                                     "meaning": conv.get("note", "no data yet"), "versions": conv["versions"]}
+            else:
+                entry["scaled"] = {"from": conv["scale"], "series": hits, "versions": conv["versions"],
+                                   "note": conv.get("note", "")}
+                entry["convention_versions"] = conv["versions"]
+    if mdef.unit == "ratio":
+        bad = [v for v in out if v is not None and _finite(v) and not (0.0 <= v <= 1.0)]
+        if bad:
+            percentish = all(1.0 < v <= 100.0 for v in bad)
+            entry["out_of_range"] = {
+                "values": sorted(bad)[:MAX_LABEL_VALUES],
+                "note": ("a ratio above 1 and at most 100: a percent value from a release the spec does not "
+                         "mark as percent; not reported as a ratio") if percentish else "outside [0, 1]; not reported as a ratio",
+            }
+            out = [None if (v is not None and _finite(v) and not (0.0 <= v <= 1.0)) else v for v in out]
+    return out
+
+
+def _registered_entry(name: str, line: int, mdef, source: str) -> dict[str, Any]:
+    """A family named by HELP/TYPE lines with no sample: registered, nothing observed."""
+    return {
+        "metric": mdef.id, "family": mdef.family, "runtime": mdef.runtime, "type": mdef.type,
+        "exposed_names": [name], "exposed_type": None, "source": source, "line": line, "created_series": 0,
+        "series": 0, "value": None, "nonzero": False, "nonfinite": 0, "registered": True,
+        "label_values": {}, "series_shown": [], "aggregate": mdef.aggregate,
+    }
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +264,24 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResult, catalog, role: str) -> None:
+def _namespace_counts(expo: Exposition, namespaces: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Families per spec namespace (prefix rules), over every family of the scrape: indexed,
+    unindexed and registered without samples."""
+    out: dict[str, dict[str, Any]] = {}
+    if not namespaces:
+        return out
+    names = set(expo.families) | set(expo.other_families) | set(expo.declared)
+    for ns in namespaces:
+        hits = sorted(n for n in names if n.startswith(tuple(ns["prefixes"])))
+        if hits:
+            with_samples = [n for n in hits if n in expo.families or n in expo.other_families]
+            out[ns["id"]] = {"families": len(hits), "with_samples": len(with_samples),
+                             "examples": (with_samples or hits)[:5]}
+    return out
+
+
+def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResult, catalog, role: str,
+                   namespaces: list[dict[str, Any]] | None = None) -> None:
     """Fold one parsed scrape into the evidence (metrics by canonical id, plus its source record)."""
     metrics = evidence["metrics"]
     # Within one scrape, two exposed names of one metric are the same quantity emitted twice
@@ -178,13 +298,30 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
             chosen[mdef.id] = (rank, fd, prev[2] + [prev[1].name])
         else:
             prev[2].append(fd.name)
+    # Families named by HELP/TYPE lines and never sampled: registered, nothing observed.
+    registered: dict[str, tuple[str, int]] = {}
+    for name, line in expo.declared.items():
+        if name in expo.families or name in expo.other_families or name.endswith("_created"):
+            continue
+        hit = catalog.lookup(name)
+        if hit is None or hit[0] in chosen or hit[0] in registered:
+            continue
+        registered[hit[0]] = (name, line)
+    for mid, (name, line) in registered.items():
+        entry = _registered_entry(name, line, catalog.metrics[mid], role)
+        nd = catalog.lookup_exact(name)[1]
+        entry["generation"], entry["versions"], entry["name_status"] = nd.generation, nd.versions, nd.status
+        if mid not in metrics:
+            metrics[mid] = entry
     for mid, (_rank, fd, shadowed) in chosen.items():
         mdef = catalog.metrics[mid]
         entry = _metric_entry(fd, mdef, role)
-        hit = catalog.lookup(fd.name)
+        hit = catalog.lookup_exact(fd.name)
+        convention_versions = entry.pop("convention_versions", None)
         if hit is not None:
             entry["generation"] = hit[1].generation
-            entry["versions"] = hit[1].versions
+            # A value convention of an older naming era (percent) pins the name's release range.
+            entry["versions"] = convention_versions or hit[1].versions
             entry["name_status"] = hit[1].status
         if shadowed:
             entry["also_exposed_as"] = sorted(shadowed)
@@ -201,6 +338,10 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
         "summary": result.summary,
         "unmapped_families": [{"name": n, "samples": c} for n, c in unmapped[:500]],
         "unmapped_families_total": len(unmapped),
+        "registered_without_samples": sorted(n for n in expo.declared
+                                             if n not in expo.families and n not in expo.other_families
+                                             and not n.endswith("_created"))[:500],
+        "namespaces": _namespace_counts(expo, namespaces or []),
         "problems": len(result.problems) + result.problems_dropped,
     })
     evidence["problems"].extend(p.to_json() for p in result.problems)

@@ -70,7 +70,8 @@ def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | No
         expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=io.StringIO(text))
     else:
         return
-    add_exposition(evidence, expo, result, cat, role)
+    namespaces = [ns for doc in spec.docs("Detection") for ns in doc.get("namespaces", [])]
+    add_exposition(evidence, expo, result, cat, role, namespaces)
 
 
 def _load_argv(evidence, role: str, path: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from inferguard.engine.detect import applicable_runtimes, family_applies
 from inferguard.engine.status import combine, counts, lane_status, metric_status, rollup
-from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE
+from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE, REGISTERED_NO_SAMPLES
 from inferguard.spec.expr import evaluate
 from inferguard.spec.metrics import catalog as metric_catalog
 
@@ -33,6 +33,11 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
                 m["value"] = entry.get("value")
                 m["series"] = entry.get("series")
                 m["evidence"] = f"{entry['source']}:{entry.get('line', '?')}"
+                # How the values were read: a cut histogram, a no-data sentinel, a percent scale,
+                # a ratio value outside [0, 1] that is kept out.
+                for key in ("incomplete", "sentinel", "scaled", "out_of_range"):
+                    if entry.get(key):
+                        m[key] = entry[key]
             mets.append(m)
         status = combine(m["status"] for m in mets) if applies else NOT_APPLICABLE
         out[fid] = {
@@ -45,6 +50,9 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
             "metrics": mets,
             "counts": counts(m["status"] for m in mets),
         }
+        cut = [m["id"] for m in mets if m.get("incomplete") and m["status"] != NOT_APPLICABLE]
+        if cut:
+            out[fid]["incomplete"] = cut
     return out
 
 
@@ -57,9 +65,18 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
         if mid in out:
             return out[mid].get("value")
         e = metrics.get(mid)
-        if not e or metric_status(e) == ABSENT:
+        if not e or metric_status(e) in (ABSENT, REGISTERED_NO_SAMPLES):
             return None
         return e.get("value")
+
+    def why_none(*mids: str) -> str:
+        for mid in mids:
+            e = metrics.get(mid)
+            if e and metric_status(e) == REGISTERED_NO_SAMPLES:
+                return "input registered without samples (nothing observed yet)"
+            if e and e.get("out_of_range"):
+                return "input outside [0, 1]: not a ratio"
+        return "input absent"
 
     for did, d in cat.derived.items():
         res: dict[str, Any] = {"id": did, "runtime": d.runtime, "title": d.title, "op": d.op, "unit": d.unit, "group": d.group,
@@ -68,15 +85,21 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
             num, den = val(d.inputs["numerator"]), val(d.inputs["denominator"])
             res["numerator"], res["denominator"] = num, den
             if num is None or den is None:
-                res["reason"] = "input absent"
+                res["reason"] = why_none(d.inputs["numerator"], d.inputs["denominator"])
             elif den == 0:
                 res["reason"] = "denominator is zero"
+            elif d.unit == "ratio" and not (0.0 <= num / den <= 1.0):
+                # A ratio is never reported outside [0, 1]: the inputs disagree (counters of two
+                # scrapes, a reset, a numerator that is not a subset of the denominator).
+                res["reason"] = f"outside [0, 1] ({num} / {den}): the inputs are not a part and its whole"
             else:
                 res["value"] = num / den
         elif d.op == "histogram_mean":
             e = metrics.get(d.inputs["metric"])
-            if not e or metric_status(e) == ABSENT:
-                res["reason"] = "input absent"
+            if not e or metric_status(e) in (ABSENT, REGISTERED_NO_SAMPLES):
+                res["reason"] = why_none(d.inputs["metric"])
+            elif e.get("count") is None and e.get("sum"):
+                res["reason"] = "histogram has no _count (cut short)"
             elif not e.get("count"):
                 res["reason"] = "no observations"
             elif e.get("sum") is None:
@@ -89,7 +112,7 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
         elif d.op in ("sum", "difference"):
             vals = [val(m) for m in d.inputs["metrics"]]
             if any(v is None for v in vals):
-                res["reason"] = "input absent"
+                res["reason"] = why_none(*d.inputs["metrics"])
             else:
                 res["value"] = math.fsum(vals) if d.op == "sum" else vals[0] - math.fsum(vals[1:])
         if d.op == "ratio":
@@ -173,7 +196,9 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None) -> list[d
                 continue
             what = item.get("family") or f"lane {item.get('lane')}"
             collected = ("prometheus" if "family" in item else item.get("lane")) in provided
-            if item["status"] != ABSENT:
+            if item["status"] == REGISTERED_NO_SAMPLES:
+                why = "registered (HELP/TYPE or a no-data sentinel) but nothing observed"
+            elif item["status"] != ABSENT:
                 why = "exported but all zero"
             else:
                 why = "absent from the evidence that was read" if collected else "this kind of evidence was not collected"

@@ -85,6 +85,33 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
     return None
 
 
+def _namespace_pointer(evidence: dict[str, Any], ns_id: str) -> str | None:
+    for src in evidence.get("sources", []):
+        got = (src.get("namespaces") or {}).get(ns_id)
+        if got:
+            return (f"namespace {ns_id}: {got['families']} families ({got['with_samples']} with samples), e.g. "
+                    f"{', '.join(got['examples'][:3])} ({src.get('path')})")
+    return None
+
+
+def _namespace_targets(doc: dict[str, Any], evidence) -> tuple[dict[str, list], dict[str, list]]:
+    """Engines and LMCache modes attributed by metric namespaces (the Detection spec's `namespaces`)."""
+    engines: dict[str, list] = {}
+    modes: dict[str, list] = {}
+    engine_ids = {t["id"] for t in doc["engines"]}
+    mode_ids = {t["id"] for t in doc["lmcache_modes"]}
+    for ns in doc.get("namespaces", []):
+        ptr = _namespace_pointer(evidence, ns["id"])
+        if ptr is None:
+            continue
+        fired = {"signal": f"namespace-{ns['id']}", "evidence": ptr}
+        if ns["runtime"] in engine_ids and not ns.get("component"):
+            engines.setdefault(ns["runtime"], []).append(fired)
+        elif ns["runtime"] == "lmcache" and ns.get("component") in mode_ids:
+            modes.setdefault(ns["component"], []).append(fired)
+    return engines, modes
+
+
 def _targets(targets: list[dict[str, Any]], evidence, cat) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     for t in targets:
@@ -108,6 +135,10 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
         engines.update(_targets(doc["engines"], evidence, cat))
         modes.update(_targets(doc["lmcache_modes"], evidence, cat))
         connectors.update(_targets(doc["connectors"], evidence, cat))
+        ns_engines, ns_modes = _namespace_targets(doc, evidence)
+        for target, found in ((engines, ns_engines), (modes, ns_modes)):
+            for k, v in found.items():
+                target.setdefault(k, []).extend(v)
     mode_ids = sorted(modes)
     if "mp" in modes and "embedded" in modes:
         mode = "both"
@@ -115,18 +146,9 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
         mode = mode_ids[0]
     else:
         mode = "none"
-    versions: dict[str, dict[str, Any]] = {}
-    for mid, entry in evidence["metrics"].items():
-        m = cat.metrics.get(mid)
-        if not m or not entry.get("generation") and not entry.get("versions"):
-            continue
-        v = versions.setdefault(m.runtime, {"generations": {}, "name_ranges": {}})
-        if entry.get("generation"):
-            v["generations"][entry["generation"]] = v["generations"].get(entry["generation"], 0) + 1
-        if entry.get("versions"):
-            v["name_ranges"][entry["versions"]] = v["name_ranges"].get(entry["versions"], 0) + 1
-    for v in versions.values():
-        v["basis"] = "inferred from exposed metric names"
+    from inferguard.engine.versions import version_verdicts
+
+    versions = version_verdicts(evidence, spec, cat)
     detected = {
         "engines": sorted(engines),
         "engine_signals": engines,

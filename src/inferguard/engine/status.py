@@ -4,15 +4,23 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from inferguard.engine.vocab import (
-    ABSENT, COVERED, ITEM_STATES, MEASURED, MISSING, NOT_APPLICABLE, PARTIAL, PRESENT_ZERO, ZERO,
+    ABSENT, COVERED, ITEM_STATES, MEASURED, MISSING, NOT_APPLICABLE, PARTIAL, PRESENT_ZERO,
+    REGISTERED_NO_SAMPLES, ZERO,
 )
 
 
 def metric_status(entry: dict[str, Any] | None) -> str:
-    """measured: present with some non-zero value; present_zero: present, all zero; absent."""
-    if not entry or not entry.get("series"):
+    """measured: present with some non-zero value; present_zero: present, all zero;
+    registered_no_samples: declared (or only a no-data sentinel), nothing observed; absent."""
+    if not entry:
         return ABSENT
-    return MEASURED if entry.get("nonzero") else PRESENT_ZERO
+    if not entry.get("series"):
+        return REGISTERED_NO_SAMPLES if entry.get("registered") else ABSENT
+    if entry.get("nonzero"):
+        return MEASURED
+    if entry.get("sentinel_series") and entry.get("sentinel_series") == entry.get("series"):
+        return REGISTERED_NO_SAMPLES
+    return PRESENT_ZERO
 
 
 def combine(statuses: Iterable[str]) -> str:
@@ -24,6 +32,8 @@ def combine(statuses: Iterable[str]) -> str:
         return MEASURED
     if PRESENT_ZERO in sts:
         return PRESENT_ZERO
+    if REGISTERED_NO_SAMPLES in sts:
+        return REGISTERED_NO_SAMPLES
     return ABSENT
 
 
@@ -45,8 +55,9 @@ def lane_status(lanes: dict[str, Any], lane: str, signals: list[str] | None) -> 
 def rollup(item_statuses: Iterable[str]) -> str:
     """The surface status over its required items. Used by every report.
 
-    covered: every applicable item measured; zero: every item present, none measured;
-    missing: every item absent; partial: anything in between; not_applicable: no item applies.
+    covered: every applicable item measured; zero: every item present (with zero values or
+    registered without samples), none measured; missing: every item absent; partial: anything
+    in between; not_applicable: no item applies.
     """
     sts = [s for s in item_statuses if s != NOT_APPLICABLE]
     if not sts:
@@ -55,7 +66,7 @@ def rollup(item_statuses: Iterable[str]) -> str:
         return COVERED
     if all(s == ABSENT for s in sts):
         return MISSING
-    if all(s == PRESENT_ZERO for s in sts):
+    if all(s in (PRESENT_ZERO, REGISTERED_NO_SAMPLES) for s in sts):
         return ZERO
     return PARTIAL
 

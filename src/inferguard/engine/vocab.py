@@ -4,9 +4,21 @@ from __future__ import annotations
 # A metric or family in a packet.
 MEASURED = "measured"
 PRESENT_ZERO = "present_zero"
+# Registered, nothing observed: HELP/TYPE lines without a sample, or only the value the spec
+# declares as the runtime's "no data yet" sentinel. Neither measured nor absent.
+REGISTERED_NO_SAMPLES = "registered_no_samples"
 ABSENT = "absent"
 NOT_APPLICABLE = "not_applicable"
-ITEM_STATES = (MEASURED, PRESENT_ZERO, ABSENT, NOT_APPLICABLE)
+ITEM_STATES = (MEASURED, PRESENT_ZERO, REGISTERED_NO_SAMPLES, ABSENT, NOT_APPLICABLE)
+
+# One sentence per item state, for reports and the generated docs.
+ITEM_STATE_MEANINGS = {
+    MEASURED: "present, some non-zero value",
+    PRESENT_ZERO: "present, every value zero",
+    REGISTERED_NO_SAMPLES: "HELP/TYPE lines without a sample, or only a no-data sentinel such as vLLM V0's -1 hit rate: registered, nothing observed",
+    ABSENT: "not in the evidence that was read",
+    NOT_APPLICABLE: "does not apply to this deployment",
+}
 
 # A surface (coverage-matrix row) in a packet.
 COVERED = "covered"

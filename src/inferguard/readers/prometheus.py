@@ -17,7 +17,10 @@ What the reader guarantees:
 prometheus_client renders `_created` as a family of its own (`# TYPE x_created gauge` after
 the counter `x_total` or the histogram `x`); such a family is recognised by the declared type
 of its base and counted as `_created` metadata of that base. Without TYPE lines, `x_bucket`
-series start a histogram `x`, and `x_sum`/`x_count` that follow are grouped into it.
+series start a histogram `x`, and `x_sum`/`x_count` that follow are grouped into it; `x_sum` or
+`x_count` seen first are grouped into `x` when the spec index knows `x` (and not the name itself).
+Every family named by a HELP or TYPE line is recorded with its line (`declared`), so a family that
+is registered but has no sample is still seen.
 """
 from __future__ import annotations
 
@@ -99,6 +102,7 @@ class Exposition:
     families: dict[str, FamilyData] = field(default_factory=dict)        # by exposed family name
     other_families: dict[str, int] = field(default_factory=dict)         # unindexed: samples
     types: dict[str, str] = field(default_factory=dict)
+    declared: dict[str, int] = field(default_factory=dict)               # HELP/TYPE name -> first line
     helps: int = 0
     samples: int = 0
     created_series: int = 0
@@ -171,6 +175,7 @@ def read(
     result = ReadResult("prometheus", path)
     expo = Exposition(path)
     types = expo.types
+    declared = expo.declared
     inferred: dict[str, str] = {}
     # sample name -> (kind, target, family data, family name); kind: 0 store in a dict,
     # 1 append to a list (bucket/quantile), 2 `_created`, 3 a family the index does not know.
@@ -207,9 +212,12 @@ def read(
                     if fam in types and types[fam] != typ:
                         problem(f"family {fam!r} declared twice with different types", line=lineno)
                     types[fam] = typ
+                    declared.setdefault(fam, lineno)
                     resolved.clear()
                 elif len(parts) >= 2 and parts[1] == "HELP":
                     expo.helps += 1
+                    if len(parts) >= 3:
+                        declared.setdefault(parts[2], lineno)
                 elif len(parts) >= 2 and parts[1] == "EOF":
                     expo.format = "openmetrics-1.0.0"
                 continue
@@ -268,6 +276,13 @@ def read(
                     problem(f"invalid metric name {name[:80]!r}", line=lineno)
                     continue
                 fam, role, typ = _resolve(name, types, inferred)
+                if role == "value" and typ == "untyped" and lookup is not None and name.endswith(("_sum", "_count")):
+                    # `x_sum` / `x_count` pasted without TYPE lines and without buckets first: the
+                    # series of a histogram or summary `x` when the index knows `x` and not the name.
+                    base, _, suffix = name.rpartition("_")
+                    if lookup(name) is None and lookup(base) is not None:
+                        fam, role = base, suffix
+                        inferred.setdefault(base, "untyped")
                 fdata = families.get(fam)
                 if role == "created":
                     # Metadata of a family already read; never the reason to keep one.

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferguard.engine.vocab import ITEM_STATE_MEANINGS
+
 BANNER = ("<!-- GENERATED FILE: written by `inferguard docs build` from specs/ and fixtures/. "
           "Do not edit by hand; edit the specs and rebuild. -->")
 
@@ -39,7 +41,7 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
             "Credits per state: " + ", ".join(f"`{k}` {v}" for k, v in spec.docs("Checklist")[0]["credits"].items()) + ".",
             "",
             "In a packet, a surface is `covered`, `partial`, `zero`, `missing` or `not_applicable`, and a family is "
-            "`measured`, `present_zero`, `absent` or `not_applicable` (see the README).", ""]
+            + ", ".join(f"`{k}` ({v})" for k, v in ITEM_STATE_MEANINGS.items()) + " (see the README).", ""]
     out += ["## Progress", ""]
     if cl:
         out.append(f"**Score: {cl['score']} / 100** (weighted checklist lanes and metric-family closeout).")

@@ -17,10 +17,17 @@ def coverage_markdown(report: dict[str, Any], title: str) -> str:
     if "mode_check" in report:
         mc = report["mode_check"]
         out.append(f"- Mode check: expected {mc['expected']}, detected {mc['detected']}: **{mc['result']}**")
-    out += ["", "| Row | Surface | Status | measured | zero | absent | n/a |", "|---|---|---|---|---|---|---|"]
+    for rt, v in sorted((det.get("versions") or {}).items()):
+        out.append(f"- Version ({rt}): {_cell(v.get('summary'))}")
+    out += ["", "| Row | Surface | Status | measured | zero | registered | absent | n/a |", "|---|---|---|---|---|---|---|---|"]
     for r in report["surfaces"]:
         c = r["counts"]
-        out.append(f"| `{r['id']}` | {_cell(r['surface'])} | {r['status']} | {c['measured']} | {c['present_zero']} | {c['absent']} | {c['not_applicable']} |")
+        out.append(f"| `{r['id']}` | {_cell(r['surface'])} | {r['status']} | {c['measured']} | {c['present_zero']} | "
+                   f"{c.get('registered_no_samples', 0)} | {c['absent']} | {c['not_applicable']} |")
+    cut = [f for f in report.get("families", []) if f.get("incomplete")]
+    if cut:
+        out += ["", "Incomplete families (histogram or summary series cut short): "
+                + ", ".join(f"`{f['id']}` ({', '.join(f['incomplete'])})" for f in cut)]
     out += ["", "## Gaps", ""]
     if not report["gaps"]:
         out.append("None.")

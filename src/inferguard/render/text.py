@@ -41,9 +41,12 @@ def detected_lines(det: dict[str, Any]) -> list[str]:
     lines.append(f"  connector   {', '.join(conns) if conns else 'none detected'}"
                  + (_signals(det.get("connector_signals", {}), conns[0]) if conns else ""))
     for rt, v in sorted(det.get("versions", {}).items()):
-        gens = ", ".join(f"{g}x{n}" for g, n in sorted(v.get("generations", {}).items()))
-        ranges = ", ".join(sorted(v.get("name_ranges", {})))
-        lines.append(f"  names       {rt}: generations {gens or '-'}; name ranges {ranges or '-'} ({v.get('basis')})")
+        lines.append(f"  version     {rt}: {v.get('summary')} ({v.get('names_used', 0)} names)")
+        for c in (v.get("conflicts") or [])[:3]:
+            if "names" in c:
+                lines.append(f"              conflict: {' vs '.join(c['names'])} ({', '.join(str(x) for x in c.get('versions', []))})")
+        for b in (v.get("because") or [])[:3]:
+            lines.append(f"              because: {b}")
     return lines
 
 
@@ -60,18 +63,28 @@ def coverage_text(report: dict[str, Any], title: str) -> str:
     out.append("Surfaces:")
     rows = report["surfaces"]
     width = max((len(r["id"]) for r in rows), default=10)
-    out.append(f"  {'status':<15}{'row':<{width + 2}}measured/zero/absent/n.a.  surface")
+    out.append(f"  {'status':<15}{'row':<{width + 2}}measured/zero/registered/absent/n.a.  surface")
     for r in rows:
         c = r["counts"]
-        out.append(
-            f"  {r['status']:<15}{r['id']:<{width + 2}}"
-            f"{c['measured']}/{c['present_zero']}/{c['absent']}/{c['not_applicable']:<17}{r['surface']}"
-        )
+        cell = f"{c['measured']}/{c['present_zero']}/{c.get('registered_no_samples', 0)}/{c['absent']}/{c['not_applicable']}"
+        out.append(f"  {r['status']:<15}{r['id']:<{width + 2}}{cell:<28}{r['surface']}")
     fc = report["family_counts"]
     out.append(
         f"Families: {fc['measured']} measured, {fc['present_zero']} present_zero, "
+        f"{fc.get('registered_no_samples', 0)} registered_no_samples, "
         f"{fc['absent']} absent, {fc['not_applicable']} not_applicable"
     )
+    for f in report.get("families", []):
+        if f.get("incomplete"):
+            out.append(f"  incomplete: {f['id']} ({', '.join(f['incomplete'])}: histogram or summary series cut short)")
+        for m in f.get("metrics", []):
+            if m.get("sentinel"):
+                s = m["sentinel"]
+                out.append(f"  sentinel:   {m['id']} = {_fmt(s['value'])} on {s['series']} series ({s['meaning']}): not a value")
+            if m.get("scaled"):
+                out.append(f"  scaled:     {m['id']} read in {m['scaled']['from']} (releases {m['scaled']['versions']}), divided by 100")
+            if m.get("out_of_range"):
+                out.append(f"  out of range: {m['id']} {m['out_of_range']['note']}")
     shown = [d for d in report.get("derived", {}).values() if d.get("value") is not None]
     if shown:
         out.append("Derived:")

@@ -30,6 +30,8 @@ class MetricDef:
     status: str
     title: str
     names: tuple[NameDef, ...]
+    # Value conventions per release range: a sentinel meaning "no data yet", a percent scale.
+    conventions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -64,13 +66,27 @@ class MetricCatalog:
     derived: dict[str, DerivedDef] = field(default_factory=dict)
     # fold(exposed name) -> (metric id, NameDef)
     index: dict[str, tuple[str, NameDef]] = field(default_factory=dict)
+    # exact_key(exposed name) -> (metric id, NameDef): tells apart names that fold alike
+    # (`lmcache_mp:l1_read_keys` of one release, `lmcache_mp_l1_read_keys_total` of another).
+    exact: dict[str, tuple[str, NameDef]] = field(default_factory=dict)
+    releases: dict[str, tuple[str, ...]] = field(default_factory=dict)       # runtime -> releases, oldest first
+    not_mapped: dict[str, str] = field(default_factory=dict)                 # inventory name -> reason
     problems: list[Problem] = field(default_factory=list)
 
     def lookup(self, exposed: str) -> tuple[str, NameDef] | None:
         return self.index.get(fold(exposed))
 
+    def lookup_exact(self, exposed: str) -> tuple[str, NameDef] | None:
+        """The NameDef of exactly this exposed form, else the folded match."""
+        return self.exact.get(exact_key(exposed)) or self.lookup(exposed)
+
     def families_of(self, runtime: str) -> list[FamilyDef]:
         return [f for f in self.families.values() if f.runtime == runtime]
+
+
+def exact_key(name: str) -> str:
+    """An exposed name without its counter suffix; `:` and `_` stay apart."""
+    return name[:-6] if name.endswith("_total") else name
 
 
 def build_catalog(spec) -> MetricCatalog:
@@ -79,6 +95,11 @@ def build_catalog(spec) -> MetricCatalog:
     for sd in spec.spec_docs("MetricFamilies"):
         doc, path = sd.data, sd.path
         runtime = doc["runtime"]
+        if doc.get("releases"):
+            cat.releases[runtime] = tuple(doc["releases"])
+        for group in doc.get("not_mapped", []):
+            for n in group["names"]:
+                cat.not_mapped[n] = group["reason"]
         for fi, fam in enumerate(doc["families"]):
             fid = fam["id"]
             line, col = locate(doc, ["families", fi, "id"])
@@ -104,7 +125,7 @@ def build_catalog(spec) -> MetricCatalog:
                 mdef = MetricDef(
                     mid, fid, runtime, fam.get("component"), met["type"], met.get("unit"),
                     met["aggregate"], tuple(met.get("labels", ())), met.get("status", fam.get("status", "stable")),
-                    met.get("title", fam["title"]), names,
+                    met.get("title", fam["title"]), names, tuple(met.get("value_conventions", ())),
                 )
                 cat.metrics[mid] = mdef
                 fdef.metrics.append(mid)
@@ -120,6 +141,7 @@ def build_catalog(spec) -> MetricCatalog:
                         ))
                         continue
                     cat.index.setdefault(key, (mid, nd))
+                    cat.exact.setdefault(exact_key(nd.name), (mid, nd))
         for di, der in enumerate(doc.get("derived", [])):
             did = der["id"]
             dline, dcol = locate(doc, ["derived", di, "id"])

@@ -175,3 +175,49 @@ def diagnosis_rules(spec) -> list[Problem]:
                         out.append(Problem("spec", sd.path, f"rule {rule['id']!r} uses unknown threshold {name!r} in {field}",
                                            line, col, rule="diagnosis/unknown-threshold"))
     return out
+
+
+@register
+def namespaces_and_versions(spec) -> list[Problem]:
+    """Metric namespaces and version evidence (Detection), release lists and inventory names
+    left unmapped (MetricFamilies): every reference resolves."""
+    from inferguard.engine.versions import version_key
+
+    cat = catalog(spec)
+    out: list[Problem] = []
+    for sd in spec.spec_docs("Detection"):
+        doc = sd.data
+        engines = {t["id"] for t in doc["engines"]}
+        modes = {t["id"] for t in doc["lmcache_modes"]}
+        seen: set[str] = set()
+        for ni, ns in enumerate(doc.get("namespaces", [])):
+            line, col = locate(doc, ["namespaces", ni, "id"])
+            if ns["id"] in seen:
+                out.append(Problem("spec", sd.path, f"duplicate namespace id {ns['id']!r}", line, col, rule="detection/duplicate-id"))
+            seen.add(ns["id"])
+            comp = ns.get("component")
+            if comp is None and ns["runtime"] not in engines:
+                out.append(Problem("spec", sd.path, f"namespace {ns['id']!r}: runtime {ns['runtime']!r} is not an engine id",
+                                   line, col, rule="detection/unknown-ref"))
+            if comp is not None and comp not in modes:
+                out.append(Problem("spec", sd.path, f"namespace {ns['id']!r}: component {comp!r} is not an LMCache mode id",
+                                   line, col, rule="detection/unknown-ref"))
+        for vi, ve in enumerate(doc.get("version_evidence", [])):
+            for mi, mid in enumerate(ve["registered_always"]):
+                m = cat.metrics.get(mid)
+                if m is None or m.runtime != ve["runtime"]:
+                    line, col = locate(doc, ["version_evidence", vi, "registered_always", mi])
+                    out.append(Problem("spec", sd.path, f"unknown {ve['runtime']} metric {mid!r}", line, col, rule="detection/unknown-ref"))
+    for sd in spec.spec_docs("MetricFamilies"):
+        doc = sd.data
+        rels = doc.get("releases", [])
+        if [version_key(r) for r in rels] != sorted(version_key(r) for r in rels) or len(set(rels)) != len(rels):
+            line, col = locate(doc, ["releases"])
+            out.append(Problem("spec", sd.path, "releases must be distinct and oldest first", line, col, rule="metrics/releases-order"))
+        for gi, group in enumerate(doc.get("not_mapped", [])):
+            for ni, name in enumerate(group["names"]):
+                if cat.lookup(name) is not None:
+                    line, col = locate(doc, ["not_mapped", gi, "names", ni])
+                    out.append(Problem("spec", sd.path, f"{name!r} is listed as not mapped but is an alias of {cat.lookup(name)[0]!r}",
+                                       line, col, rule="metrics/not-mapped-is-mapped"))
+    return out
