@@ -406,6 +406,7 @@ class _State:
         base = self.lines
         if not buf.isascii():
             self._check_utf8(buf, base)
+        buf = self.lp.unwrap(buf)       # container / shipper prefixes, tqdm frames (same line count)
         pset = self.pset
         L_LTS, L_LVT, L_LVO, L_VTS, L_STS, L_MSG, L_LIT, L_ESC = self.g
         res = pset.lines.findall(buf)
