@@ -229,6 +229,15 @@ def lane_document(lane: str, results: list[ReadResult], spec) -> dict[str, Any]:
 def add_lane(evidence: dict[str, Any], lane_doc: dict[str, Any], path: str) -> None:
     lane = lane_doc["lane"]
     lanes = evidence["lanes"]
+    if lane_doc.get("status") == "failed" and not lane_doc.get("sources"):
+        # collect-lmcache could not collect this lane (e.g. the HTTP server was unreachable):
+        # absent with its reason, never a lane read as all zero.
+        reason = str(lane_doc.get("reason") or "collection failed")
+        evidence.setdefault("lane_failures", {})[lane] = reason
+        evidence["sources"].append({"role": f"lane:{lane}", "path": path, "reader": "lane_evidence",
+                                    "records": 0, "problems": 1, "note": f"lane failed: {reason}"})
+        evidence["problems"].append({"source": lane, "path": path, "message": f"lane failed: {reason}"})
+        return
     if not lane_doc.get("sources"):
         # collect-lmcache writes an envelope for every lane; one with no source read is a lane
         # that was not provided: absent, never zero.

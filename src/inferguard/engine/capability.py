@@ -49,7 +49,9 @@ class FixtureResult:
 
 
 def item_key(req: dict[str, Any]) -> str:
-    return req["family"] if "family" in req else f"lane:{req['lane']}"
+    if "family" in req:
+        return req["family"]
+    return f"lane:{req['lane']}" + (f":{req['name']}" if req.get("name") else "")
 
 
 def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: dict[str, bool]) -> dict[str, Any]:

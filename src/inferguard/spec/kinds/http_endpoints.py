@@ -184,6 +184,7 @@ class Route:
     body_hints: tuple[tuple[str, VersionRange], ...]
     regex: re.Pattern[str]
     note: str = ""
+    collect_each: tuple[str, str] | None = None   # (route id, jmespath over its JSON body)
 
     @property
     def templated(self) -> bool:
@@ -514,6 +515,8 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
                     redact=rdoc.get("redact", "secret_keys"),
                     status_codes={str(k): str(v) for k, v in (rdoc.get("status_codes") or {}).items()},
                     body_hints=hints, regex=path_regex(rdoc["path"]), note=str(rdoc.get("note", "") or ""),
+                    collect_each=((rdoc["collect_each"]["route"], rdoc["collect_each"]["values"])
+                                  if rdoc.get("collect_each") else None),
                 ))
     releases.sort(key=lambda v: parse_version(v) or ())
     return EndpointIndex(runtime, releases, servers, redaction, problems)
