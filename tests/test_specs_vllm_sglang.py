@@ -472,7 +472,8 @@ def test_real_vllm_capture_resolves_the_core_families():
         assert mid in resolved, mid
 
 
-SGLANG_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if p.is_dir()) if SGLANG_FIXTURES.is_dir() else []
+# the scrape fixtures (log fixtures beside them are checked in test_real_deployments.py)
+SGLANG_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if (p / "engine.prom").is_file()) if SGLANG_FIXTURES.is_dir() else []
 
 
 def test_sglang_fixture_cases_exist():
