@@ -618,7 +618,7 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
     single = len(pats) == 1
     index = 0                       # findall tuple index of the next group
     for k, p in enumerate(pats):
-        if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels or p.per_process
+        if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels
                 or bool(p.keywords) != keyword or (not keyword and not p.anchored)):
             return None
         body = _multiline_safe(p.regex.pattern[1:] if p.anchored else p.regex.pattern)
@@ -659,7 +659,10 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
         for k in p.keywords:
             by_keyword.setdefault(k, []).append(p)
     head = _A + _PROC + _A + _header(trigger) + _A
-    for name in (b"pid", b"proc", b"old"):        # left to `header` (see PatternSet)
+    # `pid` and `proc` stay in the line regex only when a pattern records per process (a bulk
+    # group then attributes its matched lines without parsing them again); `old` is left to `header`
+    dropped = (b"old",) if any(p.per_process for p in patterns) else (b"pid", b"proc", b"old")
+    for name in dropped:
         head = head.replace(b"(?P<" + name + b">", b"(?:")
     tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b"|)"
     # after the message (which stops at the first ESC): LMCache's trailer when the line has an
@@ -667,7 +670,7 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
     after = b"(?:(?(lts)" + re.escape(TRAILER_MARK) + rb"|(?!))|(?P<esc>[^\n])|)"
     lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
     header = re.compile(header_regex(trigger))
-    line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS}
+    line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS + ("pid", "proc") if name in lines.groupindex}
     bulk = {}
     for lit, pats in by_literal.items():
         groups = _bulk_groups(pats)
