@@ -301,3 +301,22 @@ def test_every_periodic_thread_is_collected(tmp_path):
     for e in per:
         body = json.loads((out / e["artifact"]).read_text())
         assert body["name"] in listed
+
+
+def test_lint_checks_the_new_spec_references(tmp_path):
+    """A detection glob naming no log pattern, and a collect_each naming no route, are lint errors."""
+    import shutil
+
+    from conftest import ROOT
+
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    det = specs / "detection.yaml"
+    det.write_text(det.read_text().replace('ids: ["sglang.*"]', 'ids: ["sglang_typo.*"]'))
+    http = specs / "http" / "lmcache.yaml"
+    http.write_text(http.read_text().replace("collect_each: {route: mp.periodic_threads,",
+                                             "collect_each: {route: mp.no_such_route,"))
+    proc = run_cli("specs", "lint", str(specs))
+    assert proc.returncode == 2
+    assert "no log pattern id matches 'sglang_typo.*' (detection/unknown-log-pattern)" in proc.stdout
+    assert "collect_each names 'mp.no_such_route'" in proc.stdout and "(http_endpoints/collect-each)" in proc.stdout
