@@ -208,6 +208,9 @@ def test_mp_heartbeat_and_per_process_access_lines(collect):
     rep = _json("evaluate", str(pkt))
     assert rep["detected"]["lmcache_mode"] == "mp"
     assert [s["signal"] for s in rep["detected"]["lmcache_mode_signals"]["mp"]] == ["mp-server-log"]
+    # the access lines' process prefix is vLLM's API server: the engine is known from the log alone
+    assert rep["detected"]["engines"] == ["vllm"]
+    assert [s["signal"] for s in rep["detected"]["engine_signals"]["vllm"]] == ["vllm-process-prefix"]
     # start-up and heartbeat lines alone: LMCache wrote the log, but showed no activity
     assert _rows(rep)["lmcache.logs"]["status"] == "zero"
 

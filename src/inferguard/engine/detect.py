@@ -72,6 +72,8 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
         return _log_pattern(sig["log_pattern"], evidence)
     if "span_name" in sig:
         return _span_name(sig["span_name"]["matches"], evidence)
+    if "log_process" in sig:
+        return _log_process(sig["log_process"]["matches"], evidence)
     if "lane_value" in sig:
         lv = sig["lane_value"]
         lane = evidence.get("lanes", {}).get(lv["lane"])
@@ -109,6 +111,24 @@ def _log_pattern(spec: dict[str, Any], evidence: dict[str, Any]) -> str | None:
     n, pid = hits[0]
     more = f" (+{len(hits) - 1} more patterns)" if len(hits) > 1 else ""
     return f"log pattern {pid} x{n}{more} ({', '.join(lane['files'])})"
+
+
+def _log_process(regex: str, evidence: dict[str, Any]) -> str | None:
+    """A process name (from `(Name pid=N)` prefixes recorded per process) matching `regex`."""
+    lane = evidence.get("lanes", {}).get("lmcache_log")
+    if not lane:
+        return None
+    seen: dict[str, int] = {}
+    for src in lane.get("sources", []):
+        for cat in ((src.get("summary") or {}).get("categories") or {}).values():
+            for info in (cat.get("by_process") or {}).values():
+                name = info.get("process")
+                if name and re.search(regex, name):
+                    seen[name] = seen.get(name, 0) + int(info.get("count", 0))
+    if not seen:
+        return None
+    name, n = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return f"process prefix ({name} pid=...) on {n} line(s) ({', '.join(lane['files'])})"
 
 
 def _span_name(regex: str, evidence: dict[str, Any]) -> str | None:

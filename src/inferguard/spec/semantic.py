@@ -71,8 +71,9 @@ def detection_logs_and_spans(spec) -> list[Problem]:
         for where, target in _detection_targets(sd.data):
             for si, sig in enumerate(target.get("signals") or []):
                 at = where + ["signals", si]
-                if "span_name" in sig:
-                    _regex(sd.data, sd.path, at + ["span_name", "matches"], sig["span_name"]["matches"], out)
+                for key in ("span_name", "log_process"):
+                    if key in sig:
+                        _regex(sd.data, sd.path, at + [key, "matches"], sig[key]["matches"], out)
                 for gi, glob in enumerate((sig.get("log_pattern") or {}).get("ids") or []):
                     if not any(isinstance(i, str) and fnmatch.fnmatchcase(i, glob) for i in ids):
                         line, col = locate(sd.data, at + ["log_pattern", "ids", gi])
