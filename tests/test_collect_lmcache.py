@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -317,6 +318,12 @@ class Stub:
                 elif path in routes:
                     name, code = routes[path]
                     body = name if isinstance(name, bytes) else (FIX / name).read_bytes()
+                elif path.startswith("/periodic-threads/") and "/periodic-threads" in routes:
+                    # one thread of the list, as the per-thread route answers it; 404 for others
+                    name = urllib.parse.unquote(path[len("/periodic-threads/"):])
+                    listed = json.loads((FIX / routes["/periodic-threads"][0]).read_bytes())["threads"]
+                    hit = [th for th in listed if th["name"] == name]
+                    code, body = (200, json.dumps(hit[0]).encode()) if hit else (404, b'{"error":"thread not found"}')
                 else:
                     code, body = 404, b'{"detail":"Not Found"}'
                 ctype = "text/plain; charset=utf-8" if path in ("/metrics", "/threads", "/loglevel") else "application/json"

@@ -44,12 +44,33 @@ def test_same_inputs_same_bytes(tmp_path):
 def test_deleting_a_fixture_lowers_score_and_changes_row(tmp_path):
     ws = _workspace(tmp_path)
     before, score_before = _build(ws)
-    assert _row_capability(before, "sglang.queue") == "supported"
-    shutil.rmtree(ws / "fixtures" / "sglang" / "healthy-hicache-pd-prefill-0.5.23")
+    assert _row_capability(before, "lmcache.lookup_hash") == "supported"
+    shutil.rmtree(ws / "fixtures" / "lmcache" / "lookup-hash-0.5.6-cpu")
     after, score_after = _build(ws)
     assert score_after < score_before
-    assert _row_capability(after, "sglang.queue") == "partial"
-    assert "`sglang.queue`: `fixtures/sglang/healthy-hicache-pd-prefill-0.5.23` is declared but missing" in after
+    assert _row_capability(after, "lmcache.lookup_hash") == "partial"
+    assert "`lmcache.lookup_hash`: `fixtures/lmcache/lookup-hash-0.5.6-cpu` is declared but missing" in after
+
+
+def test_synthetic_or_all_zero_evidence_is_at_most_partial(tmp_path):
+    """A row is supported only on real, non-zero evidence; synthetic measured families earn
+    less checklist credit than real ones, and the same fixture called real earns more."""
+    ws = _workspace(tmp_path)
+    before, score_before = _build(ws)
+    # synthetic only: partial, and the matrix says why
+    assert _row_capability(before, "sglang.queue") == "partial"
+    assert "synthetic fixtures only for: sglang.queue" in before
+    assert "family sglang.queue: synthetic_backed" in before
+    # a real capture without traffic (all counters zero): partial, parsing proven, behaviour not
+    assert _row_capability(before, "lmcache.embedded_prometheus") == "partial"
+    assert "all-zero evidence only for: lmcache.retrieve, lmcache.store" in before
+    # the same SGLang fixture, declared a real capture: supported, and the score rises
+    prov = ws / "fixtures" / "sglang" / "healthy-hicache-pd-prefill-0.5.23" / "PROVENANCE.yaml"
+    prov.write_text(prov.read_text().replace("origin: synthetic", "origin: real_capture"))
+    after, score_after = _build(ws)
+    assert _row_capability(after, "sglang.queue") == "supported"
+    assert "family sglang.queue: fixture_backed" in after
+    assert score_after > score_before
 
 
 def test_adding_a_live_fixture_raises_score(tmp_path):

@@ -139,13 +139,17 @@ EXPECTED = {
     "run1_server.log": {
         "prefix_hits": 3, "stored_tokens": 4, "retrieved_tokens": 3, "accelerator": 1, "http_server_start": 2,
         "server_start": 1, "process_start": 1, "http_access": 29, "lines": 102,
+        # MP server start-up: 4 storage controllers + the lookup-hash subscriber, 6 periodic threads
+        "mp_server_startup": 5, "periodic_thread_start": 6,
     },
     "run2_server.log": {
         "prefix_hits": 2, "prefetch_hit_cells": 5, "retrieved_tokens": 2, "l1_allocation_failure": 10,
         "l1_reserve_write_failure": 48, "watermark_eviction": 1, "evicted_keys": 3, "http_access": 3, "lines": 181,
     },
     "run4_server.log": {"stored_tokens": 1, "error": 1, "traceback": 1, "lines": 23},
-    "h100_lmcache_log_snippets.log": {"prefix_hits": 6, "stored_tokens": 2, "accelerator": 1, "http_server_start": 2, "lines": 15},
+    "h100_lmcache_log_snippets.log": {"prefix_hits": 6, "stored_tokens": 2, "accelerator": 1, "http_server_start": 2, "lines": 15,
+                                      # the connector's lmcache-heartbeat thread (x2 workers), MP start-up lines
+                                      "mp_heartbeat": 2, "periodic_thread_start": 2, "mp_server_startup": 2},
 }
 LEVELS = {
     "run1_server.log": {"DEBUG": 0, "INFO": 99, "WARNING": 1, "ERROR": 0, "CRITICAL": 0},

@@ -475,10 +475,15 @@ def _origin(folder: Path) -> str:
     return yaml.safe_load((folder / "PROVENANCE.yaml").read_text(encoding="utf-8"))["origin"]
 
 
+def _scrape_fixtures() -> list[Path]:
+    """The SGLang scrape fixtures (log fixtures beside them are checked in test_real_deployments.py)."""
+    return [p for p in SGLANG_FIXTURES.iterdir() if p.is_dir() and any(p.glob("engine.*"))]
+
+
 # The hand-built cases of the SGLang naming history; real pastes from public issues are
 # checked for their source URL instead (their old names predate the spec's sampled releases).
-SGLANG_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if p.is_dir() and _origin(p) == "synthetic")
-SGLANG_REAL_CASES = sorted(p.name for p in SGLANG_FIXTURES.iterdir() if p.is_dir() and _origin(p) == "real_capture")
+SGLANG_CASES = sorted(p.name for p in _scrape_fixtures() if _origin(p) == "synthetic")
+SGLANG_REAL_CASES = sorted(p.name for p in _scrape_fixtures() if _origin(p) == "real_capture")
 
 
 @pytest.mark.parametrize("case", SGLANG_REAL_CASES)

@@ -126,7 +126,12 @@ def test_lane_not_provided_is_absent_not_zero(tmp_path):
              "signals": {}, "sources": [], "problems": []}
     f = tmp_path / "lmcache_log_evidence.json"
     f.write_text(json.dumps(empty))
+    # An empty envelope is no LMCache evidence: the row applies only when LMCache is declared.
     ev = build_evidence(Inputs(lane_files={"lmcache_log": [str(f)]}, context=default_context()), spec)
+    rows = {r["id"]: r for r in surface_rows(ev, spec, family_report(ev, spec))}
+    assert rows["lmcache.logs"]["status"] == "not_applicable"
+    ev = build_evidence(Inputs(lane_files={"lmcache_log": [str(f)]},
+                               context=default_context(expected_lmcache_mode="mp")), spec)
     rows = {r["id"]: r for r in surface_rows(ev, spec, family_report(ev, spec))}
     assert rows["lmcache.logs"]["status"] == "missing"
     assert rows["lmcache.logs"]["items"][0]["status"] == "absent"

@@ -144,6 +144,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--cpu-offload-configured", is_flag=True, help="vLLM native CPU offload is configured.")
 @click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
 @click.option("--disaggregated-or-external-cache", is_flag=True, help="Disaggregated prefill or an external cache is in use.")
+@click.option("--cacheblend-configured", is_flag=True, help="LMCache CacheBlend is configured (its row then applies).")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False), help="Write observability_coverage.json here.")
 @format_option
@@ -162,6 +163,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
         external_cache_configured=kw["external_cache_configured"] or kw["disaggregated_or_external_cache"],
         cpu_offload_configured=kw["cpu_offload_configured"],
         disaggregated=kw["disaggregated_or_external_cache"],
+        cacheblend_configured=kw["cacheblend_configured"],
     )
     spec = default_specs()
     report = observability_coverage(_inputs(kw, ctx), spec)
@@ -209,14 +211,18 @@ main.add_command(collect_lmcache)
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the evaluation JSON here.")
+@click.option("--cacheblend-configured", is_flag=True,
+              help="LMCache CacheBlend is configured (adds to what the packet's manifest and context file say).")
 @format_option
 @handle_errors
-def evaluate_cmd(packet_dir: str, output: str | None, fmt: str) -> None:
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, cacheblend_configured: bool = False) -> None:
     """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
 
     \b
     Files are recognised by the patterns in specs/specset.yaml (packet_files), e.g.
     engine.prom, lmcache.prom, *_command.json, lmcache_*_evidence.json, context.yaml.
+    The context collect-lmcache recorded in packet_manifest.json (--expect-mode,
+    --l2-configured, ...) is used; a context file and the flags here add to it.
 
     \b
     Example:
@@ -228,7 +234,7 @@ def evaluate_cmd(packet_dir: str, output: str | None, fmt: str) -> None:
     from inferguard.spec import default_specs
 
     spec = default_specs()
-    report = evaluate_packet(packet_dir, spec)
+    report = evaluate_packet(packet_dir, spec, {"cacheblend_configured": True} if cacheblend_configured else None)
     title = f"InferGuard evaluation of {packet_dir}"
     emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
 

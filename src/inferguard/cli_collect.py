@@ -88,6 +88,7 @@ def _render_text(out_dir: str, s: dict) -> str:
 @click.option("--expect-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True,
               help="Which LMCache HTTP server the base URL points at.")
 @click.option("--l2-configured", is_flag=True, help="The deployment has an L2 tier configured.")
+@click.option("--cacheblend-configured", is_flag=True, help="LMCache CacheBlend is configured (recorded for evaluate).")
 @click.option("--timeout-seconds", type=float, default=5.0, show_default=True, help="Per-request timeout.")
 @click.option("--include-sensitive", is_flag=True, help="Also call /env and /loglevel (bodies redacted).")
 @click.option("--keep-raw", is_flag=True, help="Copy raw sources (logs, traces, lookup hashes) into raw/.")

@@ -370,13 +370,17 @@ def lane_document(lane: str, results: list[ReadResult], spec) -> dict[str, Any]:
 def add_lane(evidence: dict[str, Any], lane_doc: dict[str, Any], path: str) -> None:
     lane = lane_doc["lane"]
     lanes = evidence["lanes"]
-    if lane_doc.get("failed"):
-        # The lane could not run when the packet was collected (an internal error): not read,
-        # so absent, and said so.
+    failed = lane_doc.get("failed") or (
+        (lane_doc.get("reason") or "collection failed") if lane_doc.get("status") == "failed" and not lane_doc.get("sources") else None)
+    if failed:
+        # collect-lmcache could not collect this lane (the HTTP server was unreachable, or an
+        # internal error): not read, so absent with its reason, never a lane read as all zero.
+        reason = str(failed)
+        evidence.setdefault("lane_failures", {})[lane] = reason
         evidence["sources"].append({"role": f"lane:{lane}", "path": path, "reader": "lane_evidence",
-                                    "records": 0, "problems": 1, "note": f"lane failed: {lane_doc['failed']}"})
+                                    "records": 0, "problems": 1, "note": f"lane failed: {reason}"})
         evidence["problems"].append({"source": lane, "path": path,
-                                     "message": f"lane was not read when the packet was collected: {lane_doc['failed']}"})
+                                     "message": f"lane was not read when the packet was collected: {reason}"})
         return
     if not lane_doc.get("sources"):
         # collect-lmcache writes an envelope for every lane; one with no source read is a lane

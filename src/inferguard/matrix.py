@@ -67,6 +67,7 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
                         if got:
                             res.got_items = {item_key(i): i["status"] for i in got["items"]}
                         res.families_present = [f["id"] for f in rep["families"] if f["status"] in (MEASURED, PRESENT_ZERO)]
+                        res.families_measured = [f["id"] for f in rep["families"] if f["status"] == MEASURED]
                 results.append(res)
     return results
 

@@ -80,6 +80,33 @@ def _manifest_state(packet_dir: str) -> str | None:
         return "unreadable"
     state = doc.get("state") if isinstance(doc, dict) else None
     return state if isinstance(state, str) else "unknown"
+MANIFEST = "packet_manifest.json"
+# collect-lmcache's own words for context keys (its --expect-mode is the context's expected mode)
+_MANIFEST_KEYS = {"expect_mode": "expected_lmcache_mode"}
+
+
+def manifest_context(packet_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """The context collect-lmcache recorded in the packet's manifest (--expect-mode,
+    --l2-configured and the other context flags), as context keys. A manifest that cannot be
+    read is a problem of the packet, not the end of the evaluation."""
+    path = Path(packet_dir) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append({"source": "packet", "path": str(path), "message": f"manifest not read: {exc}"})
+        return {}
+    ctx = data.get("context") if isinstance(data, dict) else None
+    if not isinstance(ctx, dict):
+        return {}
+    known = _context_keys()
+    out: dict[str, Any] = {}
+    for key, value in ctx.items():
+        key = _MANIFEST_KEYS.get(key, key)
+        if key in known and value is not None:
+            out[key] = value
+    return out
 
 
 def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -88,9 +115,11 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     if not os.path.isdir(packet_dir):
         raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)
     roles = classify(packet_dir, spec)
-    ctx = default_context(**_context(roles.get("context", [])))
+    packet_problems: list[dict[str, Any]] = []
+    # what the packet recorded, then a context file, then the command line
+    ctx = default_context(**{**manifest_context(packet_dir, packet_problems), **_context(roles.get("context", []))})
     if context_overrides:
-        ctx.update(context_overrides)
+        ctx.update({k: v for k, v in context_overrides.items() if v is not None})
     inputs = Inputs(context=ctx, lenient_lanes=True)
     for role, attr in (("engine_metrics", "engine_metrics_file"), ("lmcache_metrics", "lmcache_metrics_file")):
         files = roles.get(role, [])
@@ -111,6 +140,7 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     if state not in (None, "complete"):
         report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, "packet_manifest.json"),
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
+    report["problems"].extend(packet_problems)
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,

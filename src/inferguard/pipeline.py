@@ -188,7 +188,7 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
         "family_counts": counts(f["status"] for f in fam_list),
         "derived": {k: v for k, v in derived.items() if family_runtimes is None or v["runtime"] in family_runtimes},
         "kv_cache_offload": grouped(derived, "kv_cache_offload"),
-        "gaps": gaps(rows, provided_sources(evidence)),
+        "gaps": gaps(rows, provided_sources(evidence), set(evidence.get("lane_failures", {}))),
         "problems": evidence["problems"],
     }
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -109,6 +110,7 @@ class CollectOptions:
     lmcache_cacheblend_boundary_evidence_file: str | None = None
     expect_mode: str = "auto"               # auto | mp | embedded
     l2_configured: bool = False
+    cacheblend_configured: bool = False
     timeout_seconds: float = 5.0
     include_sensitive: bool = False
     keep_raw: bool = False
@@ -195,6 +197,7 @@ class Packet:
             "context": {
                 "expect_mode": opts.expect_mode,
                 "l2_configured": bool(opts.l2_configured),
+                "cacheblend_configured": bool(opts.cacheblend_configured),
                 "include_sensitive": bool(opts.include_sensitive),
                 "keep_raw": bool(opts.keep_raw),
                 "timeout_seconds": float(opts.timeout_seconds),
@@ -502,6 +505,8 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 skips.append(reader.Skip(r.id, r.method, r.path, "sensitive_skipped"))
             elif r.flag and r.flag in opts.http_files:
                 continue  # already recorded as file_provided
+            elif r.collect_each and r.policy == "safe":
+                continue  # collected per value, after the plan (step 5)
             elif not r.collect:
                 rec.update(reason="not_collected", result="not_called", http_status=None)
                 if r.note:
@@ -516,9 +521,10 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         urls = [join_url(base, r.path) for r in plan]
         todo = [u for u in urls if u not in responses]
         responses.update(client.fetch_many(todo))
-        for r in plan:
-            resp = responses[join_url(base, r.path)]
-            rec = {"route": r.id, "method": "GET", "path": r.path, "policy": r.policy, "url": resp.url,
+        def record(r: Any, path: str) -> None:
+            nonlocal fetched_metrics
+            resp = responses[join_url(base, path)]
+            rec = {"route": r.id, "method": "GET", "path": path, "policy": r.policy, "url": resp.url,
                    "reason": "safe" if r.policy == "safe" else "sensitive_opt_in",
                    "http_status": resp.status, "attempts": resp.attempts,
                    "elapsed_ms": round(resp.elapsed_ms, 1)}
@@ -528,7 +534,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
             else:
                 rec["result"] = "ok" if resp.ok else "error"
                 data, n_red = reader.redact_body(resp.data, r.body, r.redact, index)
-                dest = write_body(file_stem("GET", r.path), data)
+                dest = write_body(file_stem("GET", path), data)
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
                 if resp.truncated:
@@ -545,12 +551,26 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 if r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
                     fetched_metrics = data
             bodies.append(reader.Body(
-                data=data, method="GET", path=r.path, route_id=r.id, source="live", location=resp.url,
+                data=data, method="GET", path=path, route_id=r.id, source="live", location=resp.url,
                 http_status=resp.status, truncated=resp.truncated, content_type=resp.content_type,
                 error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=rec.get("redacted", 0)))
             endpoints.append(rec)
+
+        for r in plan:
+            record(r, r.path)
+        # 5. routes collected once per value another route lists (every thread of /periodic-threads)
+        each = _expansions(routes, bodies, index, server, opts)
+        each_urls = [join_url(base, path) for _r, path in each]
+        responses.update(client.fetch_many([u for u in each_urls if u not in responses]))
+        for r, path in each:
+            record(r, path)
+        for r in routes:
+            if r.collect_each and r.policy == "safe" and not any(x is r for x, _p in each):
+                endpoints.append({"route": r.id, "method": r.method, "path": r.path, "policy": r.policy,
+                                  "reason": "no_values", "result": "not_called", "http_status": None,
+                                  "note": f"{r.collect_each[0]} listed no value for {r.path}"})
         # probes (server/version detection) that the plan did not cover are evidence too
-        planned = set(urls)
+        planned = set(urls) | set(each_urls)
         for url, resp in list(responses.items()):
             if url in planned:
                 continue
@@ -597,6 +617,47 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     return res.to_json()
 
 
+MAX_EXPANSIONS = 64   # per-value requests one route may add (e.g. periodic threads)
+
+
+def _expansions(routes: list[Any], bodies: list[Any], index: Any, server: str | None,
+                opts: CollectOptions) -> list[tuple[Any, str]]:
+    """(route, concrete path) for each safe route with `collect_each`: one path per value its
+    jmespath finds in the body of the route it names (answered live or given as a file)."""
+    import json
+    import urllib.parse
+
+    from inferguard.spec.expr import search
+
+    out: list[tuple[Any, str]] = []
+    for r in routes:
+        if not r.collect_each or r.policy != "safe" or r.method != "GET":
+            continue
+        src_id, expr = r.collect_each
+        params = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r.path)
+        if len(params) != 1:
+            continue
+        values: list[str] = []
+        for b in bodies:
+            rid = b.route_id
+            if rid is None and b.flag:
+                fr = index.flag_route(b.flag, server)
+                rid = fr.id if fr else None
+            if rid != src_id or b.error is not None or (b.http_status is not None and not 200 <= b.http_status < 300):
+                continue
+            try:
+                doc = json.loads(b.data.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                continue
+            got = search(expr, doc)
+            for v in got if isinstance(got, list) else []:
+                if isinstance(v, str) and v and v not in values:
+                    values.append(v)
+        for v in values[:MAX_EXPANSIONS]:
+            out.append((r, r.path.replace("{" + params[0] + "}", urllib.parse.quote(v, safe=""))))
+    return out
+
+
 # --------------------------------------------------------------------------- lanes
 
 
@@ -636,11 +697,15 @@ def _validate(obj: Any, schema_name: str) -> list[str]:
 
 def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: list[dict[str, Any]],
                 problems: list[dict[str, Any]], inputs: list[str], status: str, reader: str | None,
-                failed: str | None = None) -> None:
+                reason: str | None = None, failed: str | None = None) -> None:
     fname = LANES[lane][0]
     env = _envelope(lane, spec_info, sources, problems, inputs)
     if failed:
-        env["failed"] = failed
+        env["failed"] = failed  # an internal error: the lane did not run
+    if reason:
+        # a lane that failed (or is degraded) says why; evaluate reads it as absent with this reason
+        env["status"] = status
+        env["reason"] = reason
     for msg in _validate(env, "evidence.lane.v1.schema.json"):
         env["problems"].append(Problem("collect", fname, msg).to_json())
     for s in sources:
@@ -654,7 +719,7 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
         status = "problems"
     packet.manifest["lanes"][lane] = {
         "evidence": fname, "status": status, "reader": reader, "sources": len(sources), "problems": n,
-        "size": dest.stat().st_size, "sha256": sha256_file(dest),
+        "size": dest.stat().st_size, "sha256": sha256_file(dest), **({"reason": reason} if reason else {}),
     }
     if failed:
         packet.manifest["lanes"][lane]["reason"] = failed
@@ -729,6 +794,18 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
                 status, target)
 
 
+def _unreachable(packet: Packet, opts: CollectOptions) -> str | None:
+    """The reason, when a base URL was given and no live request got an HTTP answer."""
+    if not opts.lmcache_http_base_url:
+        return None
+    live = [e for e in packet.manifest["endpoints"] if e.get("url")]
+    if not live or any(not e.get("error") for e in live):
+        return None
+    errors = sorted({e["error"] for e in live})
+    return (f"LMCache HTTP server at {opts.lmcache_http_base_url} did not answer "
+            f"({len(live)} request(s): {', '.join(errors[:3])})")
+
+
 def _health(packet: Packet, http: dict[str, Any]) -> None:
     summ = (http or {}).get("summary") or {}
     h = summ.get("health") or {}
@@ -777,11 +854,19 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
             _lane_failed(packet, "lmcache_http", spec_info, exc, internal,
                          "inferguard.readers.lmcache_http:read_bodies")
         else:
-            if http_json:
+            unreachable = _unreachable(packet, opts)
+            http_inputs = ([opts.lmcache_http_base_url] if opts.lmcache_http_base_url else []) + sorted(opts.http_files.values())
+            http_reader = "inferguard.readers.lmcache_http:read_bodies"
+            if unreachable and not opts.http_files:
+                # nothing answered: a failed lane with the reason, never a lane read as all zero
+                packet.problem(unreachable, opts.lmcache_http_base_url or "")
+                _write_lane(packet, "lmcache_http", spec_info, [], [Problem("collect", opts.lmcache_http_base_url or "", unreachable).to_json()],
+                            http_inputs, "failed", http_reader, reason=unreachable)
+                http_json = {}
+            elif http_json:
                 n = len(http_json.get("problems") or [])
-                _write_lane(packet, "lmcache_http", spec_info, [http_json], [],
-                            [opts.lmcache_http_base_url] if opts.lmcache_http_base_url else sorted(opts.http_files.values()),
-                            _status_of(n), "inferguard.readers.lmcache_http:read_bodies")
+                _write_lane(packet, "lmcache_http", spec_info, [http_json], [], http_inputs,
+                            "problems" if unreachable else _status_of(n), http_reader, reason=unreachable)
             else:
                 _write_lane(packet, "lmcache_http", spec_info, [], [], [], "not_provided", None)
         _health(packet, http_json)

@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferguard.engine.vocab import ABSENT, CAP_LIVE, CAP_MISSING, CAP_PARTIAL, CAP_SUPPORTED, MEASURED, PRESENT_ZERO
+from inferguard.engine.vocab import (
+    ABSENT, CAP_LIVE, CAP_MISSING, CAP_PARTIAL, CAP_SUPPORTED, MEASURED, NOT_APPLICABLE, PRESENT_ZERO,
+)
 
 PRESENT = (MEASURED, PRESENT_ZERO)
+REAL_ORIGINS = ("live", "real_capture", "derived")
 
 
 @dataclass
@@ -26,7 +29,13 @@ class FixtureResult:
     expected_items: dict[str, str] = field(default_factory=dict)
     got_items: dict[str, str] = field(default_factory=dict)
     families_present: list[str] = field(default_factory=list)
+    families_measured: list[str] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def real(self) -> bool:
+        """Captured from a running system (live, a real capture, or derived from one)."""
+        return self.origin in REAL_ORIGINS
 
     @property
     def passed(self) -> bool:
@@ -49,22 +58,39 @@ class FixtureResult:
 
 
 def item_key(req: dict[str, Any]) -> str:
-    return req["family"] if "family" in req else f"lane:{req['lane']}"
+    if "family" in req:
+        return req["family"]
+    return f"lane:{req['lane']}" + (f":{req['name']}" if req.get("name") else "")
 
 
 def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: dict[str, bool]) -> dict[str, Any]:
+    """`supported` only when passing fixtures captured from real systems show every required
+    item measured (non-zero): an all-zero capture proves parsing, not behaviour, and a
+    synthetic fixture proves the reader, not a deployment; either leaves the row `partial`."""
     missing_readers = [s for s in row["sources"] if not readers.get(s, False)]
     required = [item_key(r) for r in row["requires"] if not r.get("optional")]
     passing = [r for r in results if r.passed]
-    covered: set[str] = set()
+    real = [r for r in passing if r.real]
+    proven: set[str] = set()          # measured in a real passing fixture
+    measured_any: set[str] = set()    # measured in any passing fixture
+    present: set[str] = set()         # present (zero or not) in any passing fixture
     for r in passing:
-        covered.update(k for k, st in r.got_items.items() if st in PRESENT)
-    uncovered = [k for k in required if k not in covered]
+        for k, st in r.got_items.items():
+            if st in PRESENT:
+                present.add(k)
+            if st == MEASURED:
+                measured_any.add(k)
+                if r.real:
+                    proven.add(k)
+    uncovered = [k for k in required if k not in present]
+    zero_only = [k for k in required if k in present and k not in measured_any]
+    synthetic_only = [k for k in required if k in measured_any and k not in proven]
     if missing_readers:
         status = CAP_MISSING
-    elif uncovered or not passing:
+    elif uncovered or zero_only or synthetic_only or not real:
         status = CAP_PARTIAL
-    elif any(r.origin == "live" for r in passing):
+    elif any(r.origin == "live" and all(r.got_items.get(k) in (MEASURED, NOT_APPLICABLE) for k in required)
+             and any(r.got_items.get(k) == MEASURED for k in required) for r in real):
         status = CAP_LIVE
     else:
         status = CAP_SUPPORTED
@@ -73,17 +99,25 @@ def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: d
         "status": status,
         "missing_readers": missing_readers,
         "uncovered_items": uncovered,
+        "zero_only_items": zero_only,
+        "synthetic_only_items": synthetic_only,
         "fixtures_passing": len(passing),
+        "fixtures_passing_real": len(real),
         "fixtures_declared": len(row.get("fixtures", [])),
     }
 
 
 def family_capability(fid: str, results: list[FixtureResult], readers: dict[str, bool]) -> str:
-    passing = [r for r in results if r.passed and fid in r.families_present]
-    if any(r.origin == "live" for r in passing):
+    """Measured (non-zero) in a passing real fixture: fixture_backed (live_validated when live);
+    measured only in synthetic fixtures: synthetic_backed (less credit); present only at zero,
+    or nowhere: parser_only when the Prometheus reader exists."""
+    measured = [r for r in results if r.passed and fid in r.families_measured]
+    if any(r.origin == "live" for r in measured):
         return "live_validated"
-    if passing:
+    if any(r.real for r in measured):
         return "fixture_backed"
+    if measured:
+        return "synthetic_backed"
     return "parser_only" if readers.get("prometheus") else "missing"
 
 
@@ -97,7 +131,11 @@ def checklist(spec_doc: dict[str, Any], rows: dict[str, dict[str, Any]], results
 
     def item_state(item: dict[str, Any]) -> tuple[str, str]:
         if "row" in item:
-            return f"row {item['row']}", _ROW_TO_LANE[rows[item["row"]]["status"]]
+            cap = rows[item["row"]]
+            if (cap["status"] == CAP_PARTIAL and cap.get("synthetic_only_items") and not cap["uncovered_items"]
+                    and not cap.get("zero_only_items") and not cap["missing_readers"]):
+                return f"row {item['row']}", "synthetic_backed"
+            return f"row {item['row']}", _ROW_TO_LANE[cap["status"]]
         if "family" in item:
             return f"family {item['family']}", family_capability(item["family"], results, readers)
         if "command" in item:

@@ -7,7 +7,7 @@ from typing import Any
 from inferguard.engine.detect import applicable_runtimes, family_applies
 from inferguard.engine.status import combine, counts, lane_status, metric_status, rollup
 from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE, REGISTERED_NO_SAMPLES
-from inferguard.spec.expr import evaluate
+from inferguard.spec.expr import evaluate, search
 from inferguard.spec.metrics import catalog as metric_catalog
 
 
@@ -137,6 +137,7 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
                  runtimes: set[str] | None = None) -> list[dict[str, Any]]:
     data = eval_data(evidence)
     lanes = evidence.get("lanes", {})
+    failures = evidence.get("lane_failures", {})
     rows = []
     for doc in spec.docs("Surfaces"):
         for row in doc["rows"]:
@@ -159,8 +160,13 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
                     else:
                         st, seen = NOT_APPLICABLE, {}
                     item = {"lane": req["lane"], "status": st, "optional": optional, "signals": seen}
+                    if req.get("name"):
+                        item["name"] = req["name"]
                     if req["lane"] in lanes:
                         item["evidence"] = lanes[req["lane"]]["files"]
+                    reason = _lane_reason(req, lanes, failures) if st not in (MEASURED, NOT_APPLICABLE) else None
+                    if reason:
+                        item["reason"] = reason
                 items.append(item)
             status = rollup(i["status"] for i in items if not i["optional"]) if applies else NOT_APPLICABLE
             rows.append({
@@ -176,17 +182,33 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
     return rows
 
 
+def _lane_reason(req: dict[str, Any], lanes: dict[str, Any], failures: dict[str, str]) -> str | None:
+    """Why a lane requirement is not measured: the lane's collection failed (with its reason),
+    or what the requirement's `reason` expression finds in the lane's evidence."""
+    lane = req["lane"]
+    if lane not in lanes and lane in failures:
+        return f"collection failed: {failures[lane]}"
+    if lane in lanes and req.get("reason"):
+        got = search(req["reason"], lanes[lane])
+        if isinstance(got, list):
+            got = "; ".join(str(g) for g in got if g not in (None, ""))
+        return str(got) if got not in (None, "", []) else None
+    return None
+
+
 def provided_sources(evidence: dict[str, Any]) -> set[str]:
     """Which kinds of evidence were given at all: `prometheus` for any scrape, plus lane ids."""
     out = {"prometheus"} if any(s.get("reader") == "prometheus" for s in evidence.get("sources", [])) else set()
     return out | set(evidence.get("lanes", {}))
 
 
-def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None) -> list[dict[str, Any]]:
+def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None,
+         failed: set[str] | None = None) -> list[dict[str, Any]]:
     """Every required item not measured. `collected` says whether its kind of evidence was
     given at all: an absent family in a scrape that was read is a real gap in what the
     deployment exports; a lane that was never collected is a gap in the packet."""
     provided = provided or set()
+    failed = set(failed or ())
     out = []
     for r in rows:
         if r["status"] in (NOT_APPLICABLE,):
@@ -194,12 +216,15 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None) -> list[d
         for item in r["items"]:
             if item["status"] in (MEASURED, NOT_APPLICABLE) or item["optional"]:
                 continue
-            what = item.get("family") or f"lane {item.get('lane')}"
-            collected = ("prometheus" if "family" in item else item.get("lane")) in provided
-            if item["status"] == REGISTERED_NO_SAMPLES:
+            what = item.get("family") or f"lane {item.get('lane')}" + (f" ({item['name']})" if item.get("name") else "")
+            kind = "prometheus" if "family" in item else item.get("lane")
+            collected = kind in provided or kind in failed
+            if item.get("reason"):
+                why = item["reason"]
+            elif item["status"] == REGISTERED_NO_SAMPLES:
                 why = "registered (HELP/TYPE or a no-data sentinel) but nothing observed"
             elif item["status"] != ABSENT:
-                why = "exported but all zero"
+                why = "exported but all zero" if "family" in item else "read, but none of the signals the row needs"
             else:
                 why = "absent from the evidence that was read" if collected else "this kind of evidence was not collected"
             out.append({

@@ -1,6 +1,7 @@
 """Detection: which engines, which LMCache mode, which connector — each with its signals."""
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
@@ -67,6 +68,12 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
         if lane and lane.get("signals", {}).get(ls["signal"], 0) > 0:
             return f"{ls['lane']} signal {ls['signal']}={lane['signals'][ls['signal']]} ({', '.join(lane['files'])})"
         return None
+    if "log_pattern" in sig:
+        return _log_pattern(sig["log_pattern"], evidence)
+    if "span_name" in sig:
+        return _span_name(sig["span_name"]["matches"], evidence)
+    if "log_process" in sig:
+        return _log_process(sig["log_process"]["matches"], evidence)
     if "lane_value" in sig:
         lv = sig["lane_value"]
         lane = evidence.get("lanes", {}).get(lv["lane"])
@@ -110,6 +117,61 @@ def _namespace_targets(doc: dict[str, Any], evidence) -> tuple[dict[str, list], 
         elif ns["runtime"] == "lmcache" and ns.get("component") in mode_ids:
             modes.setdefault(ns["component"], []).append(fired)
     return engines, modes
+def _log_pattern(spec: dict[str, Any], evidence: dict[str, Any]) -> str | None:
+    """The first log pattern (by count, then id) of the lmcache_log lane named by the globs."""
+    lane = evidence.get("lanes", {}).get("lmcache_log")
+    if not lane:
+        return None
+    counts: dict[str, int] = {}
+    for src in lane.get("sources", []):
+        for cat in ((src.get("summary") or {}).get("categories") or {}).values():
+            for pid, n in (cat.get("patterns") or {}).items():
+                counts[pid] = counts.get(pid, 0) + int(n)
+    hits = sorted(((n, pid) for pid, n in counts.items()
+                   if n > 0 and any(fnmatch.fnmatchcase(pid, g) for g in spec["ids"])
+                   and not any(fnmatch.fnmatchcase(pid, g) for g in spec.get("exclude", ()))),
+                  key=lambda x: (-x[0], x[1]))
+    if not hits:
+        return None
+    n, pid = hits[0]
+    more = f" (+{len(hits) - 1} more patterns)" if len(hits) > 1 else ""
+    return f"log pattern {pid} x{n}{more} ({', '.join(lane['files'])})"
+
+
+def _log_process(regex: str, evidence: dict[str, Any]) -> str | None:
+    """A process name (from `(Name pid=N)` prefixes recorded per process) matching `regex`."""
+    lane = evidence.get("lanes", {}).get("lmcache_log")
+    if not lane:
+        return None
+    seen: dict[str, int] = {}
+    for src in lane.get("sources", []):
+        for cat in ((src.get("summary") or {}).get("categories") or {}).values():
+            for info in (cat.get("by_process") or {}).values():
+                name = info.get("process")
+                if name and re.search(regex, name):
+                    seen[name] = seen.get(name, 0) + int(info.get("count", 0))
+    if not seen:
+        return None
+    name, n = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return f"process prefix ({name} pid=...) on {n} line(s) ({', '.join(lane['files'])})"
+
+
+def _span_name(regex: str, evidence: dict[str, Any]) -> str | None:
+    lane = evidence.get("lanes", {}).get("lmcache_otel")
+    if not lane:
+        return None
+    hits = sorted(k[5:] for k, v in lane.get("signals", {}).items()
+                  if k.startswith("span.") and v > 0 and re.search(regex, k[5:]))
+    if not hits:
+        return None
+    n = lane["signals"]["span." + hits[0]]
+    more = f" (+{len(hits) - 1} more names)" if len(hits) > 1 else ""
+    return f"span {hits[0]} x{n}{more} ({', '.join(lane['files'])})"
+
+
+def _merge(into: dict[str, list], more: dict[str, list]) -> None:
+    for k, fired in more.items():
+        into.setdefault(k, []).extend(fired)
 
 
 def _targets(targets: list[dict[str, Any]], evidence, cat) -> dict[str, list[dict[str, str]]]:
@@ -131,6 +193,7 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
     engines: dict[str, list] = {}
     modes: dict[str, list] = {}
     connectors: dict[str, list] = {}
+    present: dict[str, list] = {}
     for doc in det_docs:
         engines.update(_targets(doc["engines"], evidence, cat))
         modes.update(_targets(doc["lmcache_modes"], evidence, cat))
@@ -139,6 +202,11 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
         for target, found in ((engines, ns_engines), (modes, ns_modes)):
             for k, v in found.items():
                 target.setdefault(k, []).extend(v)
+        # Detection from logs and spans alone: extra signals, merged with those above.
+        extra = doc.get("logs_and_spans") or {}
+        _merge(engines, _targets(extra.get("engines", []), evidence, cat))
+        _merge(modes, _targets(extra.get("lmcache_modes", []), evidence, cat))
+        _merge(present, _targets(extra.get("lmcache", []), evidence, cat))
     mode_ids = sorted(modes)
     if "mp" in modes and "embedded" in modes:
         mode = "both"
@@ -154,6 +222,9 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
         "engine_signals": engines,
         "lmcache_mode": mode,
         "lmcache_mode_signals": modes,
+        # LMCache runs at all: a detected mode, or any LMCache evidence (logs, spans, traces ...)
+        "lmcache_present": mode != "none" or bool(present),
+        "lmcache_present_signals": [s for fired in present.values() for s in fired],
         "connector": sorted(connectors)[0] if len(connectors) == 1 else (sorted(connectors) or [None])[0],
         "connectors": sorted(connectors),
         "connector_signals": connectors,

@@ -35,7 +35,7 @@ CAP_LIVE = "live_validated"
 CAPABILITY_STATES = (CAP_MISSING, CAP_PARTIAL, CAP_SUPPORTED, CAP_LIVE)
 
 # Checklist lane states.
-LANE_STATES = ("missing", "parser_only", "fixture_backed", "live_validated", "destructive_skipped", "mixed")
+LANE_STATES = ("missing", "parser_only", "synthetic_backed", "fixture_backed", "live_validated", "destructive_skipped", "mixed")
 
 # Finding severities, lowest first.
 SEVERITIES = ("info", "warning", "error", "critical")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from itertools import compress, count
+from itertools import compress, count, repeat
 from operator import itemgetter, mul
 from typing import Any, BinaryIO
 
@@ -387,6 +387,7 @@ class _State:
         # column getters: map() over a block's tuples with these runs in C
         self._lvo, self._lvt, self._lit, self._msg = (itemgetter(gi[k]) for k in ("lvo", "lvt", "lit", "msg"))
         self._stamps = itemgetter(gi["lts"], gi["vts"], gi["sts"])
+        self._pid_proc = itemgetter(gi["pid"], gi["proc"]) if "pid" in gi else None
         self._kw_plan: list[tuple[bytes, bytes | None, int]] | None = None
         self._group_plans: dict[int, tuple[_Category, list]] = {}
         self._buf = b""
@@ -406,6 +407,7 @@ class _State:
         base = self.lines
         if not buf.isascii():
             self._check_utf8(buf, base)
+        buf = self.lp.unwrap(buf)       # container / shipper prefixes, tqdm frames (same line count)
         pset = self.pset
         L_LTS, L_LVT, L_LVO, L_VTS, L_STS, L_MSG, L_LIT, L_ESC = self.g
         res = pset.lines.findall(buf)
@@ -499,7 +501,9 @@ class _State:
         if plan is None:
             cat = self.plan[g.alts[0][0].id][0]
             alts = [(p.id, None if wrapper is None else itemgetter(wrapper),
-                     [(cat.pending[name][1], itemgetter(ti)) for name, _typ, ti in caps])
+                     [(cat.pending[name][1], itemgetter(ti)) for name, _typ, ti in caps],
+                     # per_process patterns: the pattern, its str capture names and one getter for them
+                     (p, *_str_getter(caps)) if p.per_process else None)
                     for p, wrapper, caps in g.alts]
             plan = self._group_plans[id(g)] = (cat, alts)
         return plan
@@ -527,13 +531,26 @@ class _State:
             if cat.seq != self.seq:
                 cat.touch(self)
             pats = cat.patterns
-            for pid, wrapper, caps in alts:
+            matched_idx: list[int] | None = None
+            for pid, wrapper, caps, per_proc in alts:
                 rows = found if wrapper is None else list(compress(found, map(wrapper, found)))
                 if not rows:
                     continue
                 pats[pid] = pats.get(pid, 0) + len(rows)
                 for raw, get in caps:
                     raw.extend(filter(None, map(get, rows)))
+                if per_proc is not None and self._pid_proc is not None:
+                    if matched_idx is None:     # line of each findall tuple (one match per line)
+                        matched_idx = idxs if len(found) == k else [i for i, m in zip(idxs, msgs) if g.regex.match(m)]
+                    lines = matched_idx if wrapper is None else list(compress(matched_idx, map(wrapper, found)))
+                    # counted in C by (process, values); recorded once per distinct key
+                    p, names, vget = per_proc
+                    keys = Counter(zip(map(self._pid_proc, map(res.__getitem__, lines)),
+                                       map(vget, rows) if vget is not None else repeat(())))
+                    for ((ppid, proc), vals), n in keys.items():
+                        if len(names) == 1:
+                            vals = (vals,)
+                        self._record_process(cat, p, dict(zip(names, vals)), ppid, proc, n)
             # first / last matched lines, their timestamps, examples
             if len(found) == k:
                 every_line = True
@@ -677,14 +694,17 @@ class _State:
         if done is not None:
             self.matched += 1
 
+    @classmethod
+    def _per_process(cls, cat: _Category, p: Any, mm: Any, pid: bytes, proc: bytes) -> None:
+        values = {name: mm.group(name) for name, typ in p.captures.items() if typ == "str"} if mm is not None else {}
+        cls._record_process(cat, p, values, pid, proc)
+
     @staticmethod
-    def _per_process(cat: _Category, p: Any, mm: Any, pid: bytes, proc: bytes) -> None:
+    def _record_process(cat: _Category, p: Any, values: dict[str, Any], pid: bytes, proc: bytes, n: int = 1) -> None:
         recorded = {name: val[:VALUE_CHARS] for name, val in p.constants.items()}
-        if mm is not None:
-            for name, typ in p.captures.items():
-                val = mm.group(name)
-                if typ == "str" and val:
-                    recorded[name] = _text(val)[:VALUE_CHARS]
+        for name, val in values.items():
+            if val:
+                recorded[name] = _text(val)[:VALUE_CHARS]
         if not recorded:
             return
         key = pid.decode("ascii") if pid else "unknown"
@@ -694,11 +714,11 @@ class _State:
                 return
             info = cat.by_process[key] = {"process": proc.decode("utf-8", "replace").strip() if proc else None,
                                           "count": 0, "values": {}}
-        info["count"] += 1
+        info["count"] += n
         for name, val in recorded.items():
             vals = info["values"].setdefault(name, {})
             if val in vals or len(vals) < MAX_VALUES:
-                vals[val] = vals.get(val, 0) + 1
+                vals[val] = vals.get(val, 0) + n
 
     def _check_utf8(self, buf: bytes, base: int) -> None:
         try:
@@ -762,6 +782,14 @@ class _State:
                     key = f"{name}.{value}"
                     r.signals[key] = r.signals.get(key, 0) + n
         r.signals["lines"] = self.lines
+
+
+def _str_getter(caps: list[tuple[str, str, int]]) -> tuple[list[str], Any]:
+    """(names, getter) for the str captures of a bulk pattern: the getter returns the value
+    itself for one capture, a tuple for several, and is None for none."""
+    str_caps = [(name, ti) for name, typ, ti in caps if typ == "str"]
+    names = [name for name, _ti in str_caps]
+    return names, (itemgetter(*[ti for _n, ti in str_caps]) if str_caps else None)
 
 
 def _ts_of(t: tuple, ts_index: tuple[int, int, int]) -> bytes | None:

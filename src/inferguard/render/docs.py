@@ -15,7 +15,7 @@ def _c(v: Any) -> str:
 
 def _req(r: dict[str, Any]) -> str:
     what = f"family `{r['family']}`" if "family" in r else f"lane `{r['lane']}`" + (
-        f" ({', '.join(r['signals'])})" if r.get("signals") else "")
+        f" {r['name']}" if r.get("name") else "") + (f" ({', '.join(r['signals'])})" if r.get("signals") else "")
     if r.get("required_when"):
         what += f" when `{r['required_when']}`"
     if r.get("optional"):
@@ -31,12 +31,15 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
     out += ["## Status meanings", "",
             "What InferGuard itself can do per row (computed, never typed):", "",
             "- `missing`: no reader exists for a source the row needs.",
-            "- `partial`: the readers exist, but some required family or lane has no passing fixture.",
-            "- `supported`: every required family and lane is present in a passing fixture.",
-            "- `live_validated`: supported, and a passing fixture was captured live (provenance `live`).",
+            "- `partial`: the readers exist, but some required family or lane is not measured (non-zero) in a passing "
+            "fixture captured from a real system: no fixture, all-zero evidence only (it proves parsing, not behaviour), "
+            "or synthetic fixtures only.",
+            "- `supported`: every required family and lane is measured, with non-zero values, in a passing real capture.",
+            "- `live_validated`: supported, and a passing fixture captured live (provenance `live`) measures them all.",
             "",
             "Checklist lane states: `missing`, `parser_only` (reader or command exists, nothing proves it on data), "
-            "`fixture_backed` (a passing fixture or a test exercises it), `live_validated`, "
+            "`synthetic_backed` (measured in synthetic fixtures only), "
+            "`fixture_backed` (measured in a passing real fixture, or a test exercises it), `live_validated`, "
             "`destructive_skipped` (destructive routes are listed and never sent), `mixed` (items differ). "
             "Credits per state: " + ", ".join(f"`{k}` {v}" for k, v in spec.docs("Checklist")[0]["credits"].items()) + ".",
             "",
@@ -56,8 +59,16 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
         capt = cap["status"]
         if cap["missing_readers"]:
             capt += f" (no reader: {', '.join(cap['missing_readers'])})"
-        elif cap["uncovered_items"]:
-            capt += f" (no passing fixture for: {', '.join(cap['uncovered_items'])})"
+        else:
+            why = []
+            if cap["uncovered_items"]:
+                why.append(f"no passing fixture for: {', '.join(cap['uncovered_items'])}")
+            if cap.get("zero_only_items"):
+                why.append(f"all-zero evidence only for: {', '.join(cap['zero_only_items'])}")
+            if cap.get("synthetic_only_items"):
+                why.append(f"synthetic fixtures only for: {', '.join(cap['synthetic_only_items'])}")
+            if why:
+                capt += f" ({'; '.join(why)})"
         exp = " (experimental)" if row.get("status") == "experimental" else ""
         out.append(
             f"| {row['runtime']} | {_c(row['surface'])}{exp}<br>`{row['id']}` | {_c('; '.join(row['artifacts']))} | "
@@ -89,6 +100,10 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
             plan.append(f"- `{row['id']}`: no fixture declared; add one under `fixtures/` with a PROVENANCE.yaml and list it in `specs/surfaces.yaml`")
         elif cap["uncovered_items"] and cap["status"] != "missing":
             plan.append(f"- `{row['id']}`: no passing fixture shows {', '.join(f'`{i}`' for i in cap['uncovered_items'])}")
+        if cap.get("zero_only_items") and cap["status"] != "missing":
+            plan.append(f"- `{row['id']}`: a real capture with traffic would show {', '.join(f'`{i}`' for i in cap['zero_only_items'])} non-zero")
+        if cap.get("synthetic_only_items") and cap["status"] != "missing":
+            plan.append(f"- `{row['id']}`: a real capture would back {', '.join(f'`{i}`' for i in cap['synthetic_only_items'])} (synthetic fixtures only today)")
         if cap["status"] == "supported":
             plan.append(f"- `{row['id']}`: a live capture (provenance `live`) would make it live_validated")
     out += plan or ["Nothing planned."]

@@ -37,6 +37,14 @@ def detected_lines(det: dict[str, Any]) -> list[str]:
         if m in det.get("lmcache_mode_signals", {}):
             sig += _signals(det["lmcache_mode_signals"], m)
     lines.append(f"  lmcache     mode={mode}{sig}")
+    present = det.get("lmcache_present_signals") or []
+    if mode == "none":
+        if det.get("lmcache_present"):
+            first = present[0]
+            more = f" +{len(present) - 1} more" if len(present) > 1 else ""
+            lines.append(f"  lmcache     present, mode not shown [{first['signal']}: {first['evidence']}{more}]")
+        elif "lmcache_present" in det:
+            lines.append("  lmcache     no evidence (LMCache rows do not apply unless --expect-lmcache-mode is given)")
     conns = det.get("connectors") or []
     lines.append(f"  connector   {', '.join(conns) if conns else 'none detected'}"
                  + (_signals(det.get("connector_signals", {}), conns[0]) if conns else ""))

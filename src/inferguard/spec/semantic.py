@@ -50,6 +50,38 @@ def metric_families(spec) -> list[Problem]:
     return out
 
 
+def _detection_targets(doc: dict[str, Any]):
+    """(where, target) for every detection target, the logs_and_spans section included."""
+    for section in ("engines", "lmcache_modes", "connectors"):
+        for ti, target in enumerate(doc.get(section) or []):
+            yield [section, ti], target
+    for section, targets in (doc.get("logs_and_spans") or {}).items():
+        for ti, target in enumerate(targets or []):
+            yield ["logs_and_spans", section, ti], target
+
+
+@register
+def detection_logs_and_spans(spec) -> list[Problem]:
+    """`log_pattern` globs must name patterns of the LogPatterns specs; `span_name` must compile."""
+    import fnmatch
+
+    ids = [p.get("id") for d in spec.docs("LogPatterns") for p in d.get("patterns") or [] if isinstance(p, dict)]
+    out: list[Problem] = []
+    for sd in spec.spec_docs("Detection"):
+        for where, target in _detection_targets(sd.data):
+            for si, sig in enumerate(target.get("signals") or []):
+                at = where + ["signals", si]
+                for key in ("span_name", "log_process"):
+                    if key in sig:
+                        _regex(sd.data, sd.path, at + [key, "matches"], sig[key]["matches"], out)
+                for gi, glob in enumerate((sig.get("log_pattern") or {}).get("ids") or []):
+                    if not any(isinstance(i, str) and fnmatch.fnmatchcase(i, glob) for i in ids):
+                        line, col = locate(sd.data, at + ["log_pattern", "ids", gi])
+                        out.append(Problem("spec", sd.path, f"no log pattern id matches {glob!r}", line, col,
+                                           rule="detection/unknown-log-pattern"))
+    return out
+
+
 @register
 def detection(spec) -> list[Problem]:
     cat = catalog(spec)

@@ -184,6 +184,7 @@ class Route:
     body_hints: tuple[tuple[str, VersionRange], ...]
     regex: re.Pattern[str]
     note: str = ""
+    collect_each: tuple[str, str] | None = None   # (route id, jmespath over its JSON body)
 
     @property
     def templated(self) -> bool:
@@ -418,6 +419,18 @@ def validate(doc: Any, path: str) -> list[Problem]:
                     problems.append(_p(path, doc, where + ["collect"],
                                        f"route {rid!r} has a path parameter and cannot be collected",
                                        "collect-templated"))
+            each = route.get("collect_each")
+            if isinstance(each, dict):
+                ids_here = {r.get("id") for r in server.get("routes") or []}
+                params = _PARAM_RE.findall(route.get("path", ""))
+                if route.get("method") != "GET" or policy != "safe" or len(params) != 1:
+                    problems.append(_p(path, doc, where + ["collect_each"],
+                                       f"route {rid!r}: collect_each needs a safe GET route with one path parameter",
+                                       "collect-each"))
+                if each.get("route") not in ids_here:
+                    problems.append(_p(path, doc, where + ["collect_each", "route"],
+                                       f"route {rid!r}: collect_each names {each.get('route')!r}, not a route of server {sid!r}",
+                                       "collect-each"))
             if route.get("flag") and policy == "destructive":
                 problems.append(_p(path, doc, where + ["flag"],
                                    f"route {rid!r} is destructive and cannot pair with a file flag", "flag-destructive"))
@@ -514,6 +527,8 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
                     redact=rdoc.get("redact", "secret_keys"),
                     status_codes={str(k): str(v) for k, v in (rdoc.get("status_codes") or {}).items()},
                     body_hints=hints, regex=path_regex(rdoc["path"]), note=str(rdoc.get("note", "") or ""),
+                    collect_each=((rdoc["collect_each"]["route"], rdoc["collect_each"]["values"])
+                                  if rdoc.get("collect_each") else None),
                 ))
     releases.sort(key=lambda v: parse_version(v) or ())
     return EndpointIndex(runtime, releases, servers, redaction, problems)

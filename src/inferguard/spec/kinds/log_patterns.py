@@ -25,6 +25,14 @@ defined here too, because the line regex is built from the same grammar:
   (<=0.6), optionally behind a process prefix `(EngineCore pid=84) `;
 * uvicorn (vLLM, SGLang and the LMCache HTTP frontend): `INFO:     msg`;
 * SGLang: `[2025-01-01 12:00:00 DP0 TP0] msg` (no level).
+
+Before that, what a deployment wraps around a line is taken off (`unwrap`, once per block of
+lines, only when the block shows a wrapper): an RFC 3339 timestamp that `docker logs -t` and
+`kubectl logs --timestamps` put first (with the CRI `stdout F ` stream tag of files under
+/var/log/pods), an outer `[2025-03-10T15:07:20Z] ` or `2025-05-30 09:53:45.386 | ` from a
+log shipper or CI (and a `2024-04-27 10:13:05 | ERROR | stderr | ` logger prefix), and tqdm
+progress frames that share the line through carriage returns (the text after the last
+carriage return counts, less a progress bar glued before it).
 """
 from __future__ import annotations
 
@@ -76,7 +84,8 @@ _LV = b"DEBUG|INFO|WARNING|ERROR|CRITICAL"
 _MSG_BYTE = _all_bytes_but(b"\n\x1b")     # [^\n\x1b]
 _A = rb"(?:\x1b\[[0-9;]*+m)*+"                       # ANSI SGR codes, possessive
 # `(Name pid=N) ` / `(VllmWorker rank=0 pid=N) `: words before `pid=` (the name keeps a trailing space)
-_PROC = _opt(rb"\((?P<proc>(?:[^ ()\n]++ ){0,8}?)pid=(?P<pid>\d+)\) ")
+# (vLLM colours the prefix on a terminal: the reset code sits between `)` and the space)
+_PROC = _opt(rb"\((?P<proc>(?:[^ ()\n]++ ){0,8}?)pid=(?P<pid>\d+)\)" + _A + rb" ")
 
 # Header groups: `pid` and `proc` of a `(Name pid=N) ` prefix, the LMCache / vLLM / SGLang
 # timestamps (`lts`, `vts`, `sts`), the level split in two groups (`lvt`: a level some
@@ -113,6 +122,65 @@ def _header(trigger: Iterable[str] = ()) -> bytes:
 def header_regex(trigger: Iterable[str] = ()) -> bytes:
     """Header grammar of one line (bytes, ANSI in place); group `ms` marks where the message starts."""
     return _A + _PROC + _A + _header(trigger) + _A + b"(?P<ms>)"
+
+
+# Wrappers added around a whole line by container runtimes, log shippers and CI (see module doc).
+_TS = rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+WRAPPER_B = re.compile(
+    rb"(?m)^(?:"
+    + rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)(?: std(?:out|err) [FP])? "   # docker -t, kubectl, CRI
+    + rb"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\] "                   # [RFC 3339] shipper / CI
+    + rb"|" + _TS + rb" \| (?:(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \| [^|\n]{1,40} \| )?"                     # ts | [LEVEL | logger | ]
+    + rb")+"
+)
+WRAPPER_PROBE_BYTES = 16 * 1024
+# One tqdm frame glued before the text that follows it: `desc: 42%|####  | 5/12 [00:01<00:02, 3.1it/s]`
+# or vLLM's `desc:  42% Completed | 5/12 [00:01<00:02,  3.1it/s]`.
+TQDM_FRAME_B = re.compile(rb"^[^\r\n]{0,200}?\d{1,3}%(?:\|[^|\r\n]{0,400}\|| Completed \|) *\d+/\d+ \[[^\]\r\n]{0,80}\]")
+
+
+def _after_carriage_return(line: bytes) -> bytes:
+    """A line that tqdm shared through carriage returns: the text after the last one."""
+    body = line.rstrip(b"\r")
+    cut = body.rfind(b"\r")
+    if cut < 0:
+        return line
+    tail = body[cut + 1:]
+    m = TQDM_FRAME_B.match(tail)
+    return tail[m.end():] if m else tail
+
+
+def unwrap(buf: bytes) -> bytes:
+    """`buf` (a newline, then whole lines) with line wrappers and tqdm frames taken off.
+
+    Only newlines are kept in place, so line numbers do not move. A block without a carriage
+    return inside a line, or without a wrapper in its first WRAPPER_PROBE_BYTES, is returned
+    as it is (one `find` and one bounded `search`)."""
+    if WRAPPER_B.search(buf, 0, WRAPPER_PROBE_BYTES):
+        buf = WRAPPER_B.sub(b"", buf)
+    i = buf.find(b"\r")
+    if i < 0:
+        return buf
+    parts: list[bytes] = []
+    pos = 0
+    while i >= 0:
+        start = buf.rfind(b"\n", 0, i) + 1
+        end = buf.find(b"\n", i)
+        if end < 0:
+            end = len(buf)
+        line = buf[start:end]
+        fixed = _after_carriage_return(line)
+        if fixed is not line:
+            parts.append(buf[pos:start])
+            parts.append(fixed)
+            pos = end
+        i = buf.find(b"\r", end)
+    if not parts:
+        return buf
+    parts.append(buf[pos:])
+    out = b"".join(parts)
+    # a tqdm frame may also open a wrapped line's text: unwrap what the frames hid
+    return WRAPPER_B.sub(b"", out) if WRAPPER_B.search(out, 0, WRAPPER_PROBE_BYTES) else out
 
 
 # LMCache source trailer ` (file.py:123:logger.name)` when it carries no ANSI codes, and the
@@ -550,7 +618,7 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
     single = len(pats) == 1
     index = 0                       # findall tuple index of the next group
     for k, p in enumerate(pats):
-        if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels or p.per_process
+        if (p.regex is None or p.bregex is None or p.exclude is not None or p.levels
                 or bool(p.keywords) != keyword or (not keyword and not p.anchored)):
             return None
         body = _multiline_safe(p.regex.pattern[1:] if p.anchored else p.regex.pattern)
@@ -591,7 +659,10 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
         for k in p.keywords:
             by_keyword.setdefault(k, []).append(p)
     head = _A + _PROC + _A + _header(trigger) + _A
-    for name in (b"pid", b"proc", b"old"):        # left to `header` (see PatternSet)
+    # `pid` and `proc` stay in the line regex only when a pattern records per process (a bulk
+    # group then attributes its matched lines without parsing them again); `old` is left to `header`
+    dropped = (b"old",) if any(p.per_process for p in patterns) else (b"pid", b"proc", b"old")
+    for name in dropped:
         head = head.replace(b"(?P<" + name + b">", b"(?:")
     tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b"|)"
     # after the message (which stops at the first ESC): LMCache's trailer when the line has an
@@ -599,7 +670,7 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
     after = b"(?:(?(lts)" + re.escape(TRAILER_MARK) + rb"|(?!))|(?P<esc>[^\n])|)"
     lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
     header = re.compile(header_regex(trigger))
-    line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS}
+    line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS + ("pid", "proc") if name in lines.groupindex}
     bulk = {}
     for lit, pats in by_literal.items():
         groups = _bulk_groups(pats)
