@@ -174,8 +174,8 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
             _read_file(spath, acc, res)
         else:
             res.problem("no such file or directory")
-    except Exception as exc:  # noqa: BLE001 - a reader never raises on bad input
-        res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
+    except OSError as exc:  # bad lines are problems where they are read; only I/O can fail here
+        res.problem(f"cannot read: {exc.strerror or exc}", offset=0, path=getattr(exc, "filename", None) or spath)
     known = sorted(f for f in acc.fields if f in _KNOWN_NUMERIC_SET or f in SESSION_FIELDS)
     res.summary = {
         "format_status": FORMAT_STATUS,
