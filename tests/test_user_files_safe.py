@@ -114,6 +114,15 @@ def test_output_symlink_loop_is_named_as_such(tmp_path):
     assert a.is_symlink() and b.is_symlink()
 
 
+def test_output_that_cannot_be_written_names_the_users_path(tmp_path):
+    a_file = tmp_path / "plain"
+    a_file.write_text("x")
+    res = cover(str(a_file / "r.json"))
+    assert res.returncode == 2
+    assert _one_error_line(res) == f"inferguard: error: {a_file / 'r.json'}: Not a directory"
+    assert a_file.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["plain"]
+
+
 def test_output_dash_is_standard_output():
     res = cover("-")
     assert res.returncode == 0, res.stderr

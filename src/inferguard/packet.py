@@ -113,8 +113,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode
     mode = stat.S_IMODE(st.st_mode) if st is not None else new_file_mode(source_mode)
     if source_mode is not None:
         mode &= stat.S_IMODE(source_mode)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # named by the user's path, never by the temporary file's
+        raise InputError(f"cannot write: {exc.strerror or exc}", shown) from None
     try:
         try:
             _write_fd(fd, data, shown)
@@ -123,13 +126,20 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode
             os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+    except OSError as exc:
+        _discard(tmp)
+        raise InputError(f"cannot write: {exc.strerror or exc}", shown) from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _discard(tmp)
         raise
     return target
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, **kw: Any) -> Path:

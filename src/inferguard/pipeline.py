@@ -91,7 +91,7 @@ def _load_argv(evidence, role: str, path: str) -> None:
 
 
 SNIFF_BYTES = 64 * 1024                      # what is read to decide what a lane file is
-MAX_LANE_EVIDENCE_BYTES = 256 * 1024 * 1024  # a LaneEvidence JSON is read whole; past this it is refused
+MAX_LANE_EVIDENCE_BYTES = 64 * 1024 * 1024   # a LaneEvidence JSON is read whole; past this it is refused
 _LANE_EVIDENCE_RE = re.compile(rb'\{.*?"kind"\s*:\s*"LaneEvidence"', re.S)
 
 
