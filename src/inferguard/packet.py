@@ -169,7 +169,9 @@ def copy_file_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str], 
     part = dest.with_name(dest.name + part_suffix)
     h = hashlib.sha256()
     size = 0
-    with open(src, "rb") as fin:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    src_fd = os.open(src, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(src_fd, "rb") as fin:
         src_mode = os.fstat(fin.fileno()).st_mode
         if not stat.S_ISREG(src_mode):
             raise InputError(f"is {_kind(src_mode)}, expected a regular file", str(src))

@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import os
 import json
+import os
 import re
 import stat
 import time
