@@ -253,7 +253,7 @@ def test_a_crafted_manifest_never_deletes_outside_trees_links_or_edited_files(tm
             {"path": "tree/deep/../../../outside.txt", "size": 9, "sha256": sha_out},
             {"path": "http/file_health.body", "size": 20, "sha256": "1" * 64},
         ],
-        "pending": [{"path": "tree", "new": True}, {"path": "..", "new": True}],
+        "pending": [{"path": "tree", "sha256": "3" * 64}, {"path": ".."}],
         "artifacts": [{"path": ".", "copied": True, "sha256": "2" * 64}],
         "lanes": {"x": {"evidence": "../outside.txt", "sha256": sha_out}},
     }
@@ -304,7 +304,7 @@ def test_a_killed_runs_leftovers_are_its_own_and_are_cleaned(tmp_path):
     assert res.returncode == 137, res.stderr
     m = _manifest(out)
     assert m["state"] == "collecting"
-    assert {"path": "raw/engine_log/server.log", "new": True} in m["pending"]
+    assert {"path": "raw/engine_log/server.log"} in m["pending"]  # a copy: its sha256 is known only after
     assert (out / "raw" / "engine_log" / "server.log.part").is_file()
     # A kill during a manifest save leaves the temporary file of that atomic write.
     (out / ".packet_manifest.json.k1ll3d_x.tmp").write_text("{")
@@ -314,6 +314,26 @@ def test_a_killed_runs_leftovers_are_its_own_and_are_cleaned(tmp_path):
     assert not any(f.endswith((".part", ".tmp")) for f in files), files
     assert not (out / "raw").exists()
     assert _manifest(out)["state"] == "complete"
+
+
+def test_a_file_renamed_in_just_before_a_kill_is_removed_only_with_its_announced_sha256(tmp_path):
+    out = tmp_path / "p"
+    assert collect(out).returncode == 0
+    m = _manifest(out)
+    # As a kill between the rename and the next manifest save leaves it: still pending.
+    entry = next(w for w in m["written"] if w["path"] == "http/file_health.body")
+    m["written"].remove(entry)
+    m["pending"] = [{"path": entry["path"], "sha256": entry["sha256"]}]
+    (out / "packet_manifest.json").write_text(json.dumps(m))
+    assert collect(out).returncode == 0
+    # The same, but the file no longer has the sha256 announced: it is not provably ours.
+    m = _manifest(out)
+    m["written"] = [w for w in m["written"] if w["path"] != "http/file_health.body"]
+    m["pending"] = [{"path": "http/file_health.body", "sha256": "f" * 64}]
+    (out / "packet_manifest.json").write_text(json.dumps(m))
+    res = collect(out)
+    assert res.returncode == 2 and "(http/file_health.body)" in _one_error_line(res)
+    assert (out / "http" / "file_health.body").is_file()
 
 
 def test_keep_raw_copies_never_widen_the_source_mode(tmp_path):

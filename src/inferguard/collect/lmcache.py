@@ -214,8 +214,9 @@ class Packet:
             # The ledger of what this run wrote into the packet (the manifest aside): the next run
             # deletes a file only when it is listed here and its sha256 still matches.
             "written": [],
-            # Files being written: `new` when nothing was at the path before, so that a file a
-            # killed run left there (renamed in, not yet listed) is known to be this tool's own.
+            # Files being written, with the sha256 they will have when it is known beforehand:
+            # a killed run's file (renamed in, not yet listed) is then provably this tool's own,
+            # and its `.part` or temporary file is known by name.
             "pending": [],
         }
 
@@ -223,9 +224,13 @@ class Packet:
         self.manifest["updated"] = _now()
         write_json_atomic(self.root / MANIFEST, self.manifest, follow_symlinks=False)
 
-    def begin(self, dest: Path) -> None:
-        """Record, before writing `dest`, that it is about to be written."""
-        self.manifest["pending"].append({"path": self.rel(dest), "new": not os.path.lexists(dest)})
+    def begin(self, dest: Path, digest: str | None = None) -> None:
+        """Record, before writing `dest`, that it is about to be written (and its sha256 when
+        known beforehand)."""
+        entry: dict[str, Any] = {"path": self.rel(dest)}
+        if digest is not None:
+            entry["sha256"] = digest
+        self.manifest["pending"].append(entry)
         self.save()
 
     def done(self, dest: Path, size: int, digest: str) -> None:
@@ -237,9 +242,10 @@ class Packet:
 
     def write_bytes(self, dest: Path, data: bytes) -> Path:
         """Write a packet file atomically and list it in the ledger."""
-        self.begin(dest)
+        digest = hashlib.sha256(data).hexdigest()
+        self.begin(dest, digest)
         write_bytes_atomic(dest, data, follow_symlinks=False)
-        self.done(dest, len(data), hashlib.sha256(data).hexdigest())
+        self.done(dest, len(data), digest)
         return dest
 
     def copy_file(self, src: Path, dest: Path) -> tuple[int, str]:
@@ -367,9 +373,9 @@ def _previous_manifest(root: Path) -> dict[str, Any] | None:
     return old
 
 
-def _claimed(old: dict[str, Any]) -> tuple[dict[str, str], set[str], set[str]]:
-    """({relative path: sha256} the manifest says this tool wrote, {paths pending as new},
-    {every pending path})."""
+def _claimed(old: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """({relative path: sha256} the manifest says this tool wrote or was writing with a known
+    sha256}, {every pending path: their `.part` and temporary files are known by name})."""
     claims: dict[str, str] = {}
 
     def claim(rel: Any, digest: Any) -> None:
@@ -377,7 +383,8 @@ def _claimed(old: dict[str, Any]) -> tuple[dict[str, str], set[str], set[str]]:
         if rel is not None and isinstance(digest, str) and len(digest) == 64:
             claims[rel] = digest
 
-    for w in old.get("written") or []:
+    entries = [p for p in old.get("pending") or [] if isinstance(p, dict)]
+    for w in list(old.get("written") or []) + entries:
         if isinstance(w, dict):
             claim(w.get("path"), w.get("sha256"))
     # Manifests written before the ledger existed: copied artifacts and lane evidence files
@@ -389,10 +396,8 @@ def _claimed(old: dict[str, Any]) -> tuple[dict[str, str], set[str], set[str]]:
         if isinstance(v, dict):
             claims.setdefault(_safe_rel(v.get("evidence")) or "", v.get("sha256") or "")
     claims.pop("", None)
-    entries = [p for p in old.get("pending") or [] if isinstance(p, dict)]
-    pending = {r for r in (_safe_rel(p.get("path")) for p in entries if p.get("new") is True) if r}
-    every = {r for r in (_safe_rel(p.get("path")) for p in entries) if r}
-    return claims, pending, every
+    pending = {r for r in (_safe_rel(p.get("path")) for p in entries) if r}
+    return claims, pending
 
 
 def _prepare_output_dir(root: Path, force: bool) -> int:
@@ -406,8 +411,8 @@ def _prepare_output_dir(root: Path, force: bool) -> int:
     except FileNotFoundError:
         pass
     old = _previous_manifest(root)
-    claims, pending, every_pending = _claimed(old) if old is not None else ({}, set(), set())
-    known = claims.keys() | every_pending
+    claims, pending = _claimed(old) if old is not None else ({}, set())
+    known = claims.keys() | pending
     ours: list[Path] = []
     foreign: list[str] = []
     dirs: list[Path] = []
@@ -426,9 +431,6 @@ def _prepare_output_dir(root: Path, force: bool) -> int:
                 continue
             if old is not None and _regular_inside(root, rel) is not None:
                 if rel in claims and sha256_file(p) == claims[rel]:
-                    ours.append(p)
-                    continue
-                if rel in pending:
                     ours.append(p)
                     continue
                 # A killed run's leftovers: `<listed or pending file>.part`, and the temporary
