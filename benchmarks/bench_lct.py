@@ -15,6 +15,11 @@ process, which is steadier on a shared machine):
   framing    read the length prefix and skip() each body (no decoding at all: the cost of
              walking the frames with msgpack, a lower bound for any msgpack-based reader)
 
+Memory: the reader also runs once in a fresh child process, whose peak RSS (kernel-measured,
+wait4) is reported against the file size: that is the reader's own, without the generator or
+the other passes of this process (`max_rss_mb` stays, for comparison, the peak of this whole
+process).
+
     python benchmarks/bench_lct.py [--records N] [--repeat K] [--out FILE] [--keep] [--level events]
 """
 from __future__ import annotations
@@ -31,7 +36,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _rss import measure  # noqa: E402
 
 TARGET = 500_000  # records per second
 SM = "lmcache.v1.distributed.storage_manager.StorageManager."
@@ -159,6 +167,13 @@ def run_framing(path: Path) -> int:
     return n
 
 
+def reader_rss(path: Path) -> dict:
+    """Peak RSS of inferguard.readers.lct.read(path) alone, in a fresh child process."""
+    code = ("import sys\nfrom inferguard.readers import lct\nr = lct.read(sys.argv[1])\n"
+            "print(r.records)\n")
+    return measure([sys.executable, "-c", code, str(path)])
+
+
 def timed(fn, path: Path, repeat: int) -> tuple[float, float, int]:
     """Median wall and CPU seconds over `repeat` runs, and the record count."""
     walls, cpus = [], []
@@ -199,12 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"seconds": round(secs, 3), "records_per_s": round(n / secs),
                              "cpu_seconds": round(cpu, 3), "records_per_cpu_s": round(n / cpu)}
         size = path.stat().st_size
+        child = reader_rss(path)
         out = {
             "level": args.level, "records": args.records, "file_bytes": size, "generate_s": round(gen_s, 1),
             "repeat": args.repeat, "target_records_per_s": TARGET, **results,
             "reader_vs_floor": round(results["floor"]["seconds"] / results["reader"]["seconds"], 2),
             "meets_target": results["reader"]["records_per_s"] >= TARGET,
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "reader_peak_rss_mib": child["peak_rss_mib"], "reader_child_rc": child["rc"],
             "load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
             "python": sys.version.split()[0],
         }
@@ -221,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  reader is {out['reader_vs_floor']}x the full-decode floor; {verdict} the "
                   f"{TARGET:,} records/s target; process max RSS {out['max_rss_mb']} MB; "
                   f"load average {out['load_avg_1m']} on {out['cpus']} CPUs")
+            print(f"  reader alone in a fresh process: peak RSS {out['reader_peak_rss_mib']} MiB for a "
+                  f"{size / 1e6:.1f} MB file (exit {out['reader_child_rc']})")
     finally:
         if tmpdir is not None and not args.keep:
             path.unlink(missing_ok=True)

@@ -11,10 +11,13 @@ median of N runs:
   (c) promtool check metrics < F  (when promtool is on PATH)
   (d) inferguard --help against a bare `python -c pass`
   (e) python -X importtime -m inferguard --help: which heavy modules --help imports
+  (f) peak RSS of (a), against the file size (kernel-measured, wait4 of the child)
+  (g) the same on the high-cardinality scrape of gen_high_cardinality.py, when it exists
+      (the H100 vLLM scrape plus 3 M series of families no spec knows, about 130 MB)
 
 Targets: (a)/(b) <= 0.25 (required); (a) < (c) (aimed for); (d) under 150 ms over the bare
-interpreter; (e) none of jsonschema, prometheus_client, msgpack, jmespath. Prints a table and
-PASS/FAIL per target; always exits 0.
+interpreter; (e) none of jsonschema, prometheus_client, msgpack, jmespath; (f) and (g) under
+RSS_TARGET_MIB. Prints a table and PASS/FAIL per target; always exits 0.
 
     python benchmarks/gen_vllm_exposition.py
     python benchmarks/bench_prom.py [FILE] [--runs N]
@@ -31,9 +34,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from _rss import measure  # noqa: E402
 ROOT = os.path.dirname(HERE)
 DEFAULT_FILE = os.path.join(HERE, "data", "vllm_20mb.prom")
+HIGH_CARDINALITY_FILE = os.path.join(HERE, "data", "high_cardinality_3m.prom")
 HEAVY = ("jsonschema", "prometheus_client", "msgpack", "jmespath")
+RSS_TARGET_MIB = 150.0
 
 RATIO_TARGET = 0.25
 STARTUP_TARGET_MS = 150.0
@@ -43,8 +51,9 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra or {})
     env.pop("INFERGUARD_DEBUG", None)
-    # Run this checkout's package even when another copy is installed.
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # Run this checkout's package (src layout) even when another copy is installed.
+    src = os.path.join(ROOT, "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -131,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         wall(cmd, 1)  # once, so that the spec validation stamp exists: (a) is the steady state
         a, a_rc = wall(cmd, runs)
         a_cold, _ = wall(cmd, runs, fresh_cache=True)
+        mem = measure(cmd, env=_env())
+        hc_path = HIGH_CARDINALITY_FILE if os.path.isfile(HIGH_CARDINALITY_FILE) else None
+        hc = None
+        if hc_path:
+            hc = measure([sys.executable, "-m", "inferguard", "observability-coverage", "--engine-metrics-file", hc_path,
+                          "--format", "json", "--output", out], env=_env())
     rows.append(("(a) inferguard observability-coverage (process)", f"{a * 1000:8.0f} ms", f"exit {a_rc}"))
     rows.append(("    same, specs not yet validated (first run)", f"{a_cold * 1000:8.0f} ms",
                  f"+{(a_cold - a) * 1000:.0f} ms: JSON Schema validation of the specs (not a target)"))
@@ -155,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
 
     heavy = heavy_imports_of_help()
     rows.append(("(e) heavy modules imported by --help", "", ", ".join(heavy) or "none"))
+    rows.append(("(f) peak RSS of (a)", f"{mem['peak_rss_mib']:7.1f} MiB", f"file {size_mb:.1f} MB, exit {mem['rc']}"))
+    if hc is not None:
+        hc_mb = os.path.getsize(hc_path) / 1e6
+        rows.append(("(g) peak RSS of (a) on the high-cardinality scrape", f"{hc['peak_rss_mib']:7.1f} MiB",
+                     f"file {hc_mb:.1f} MB, {hc['seconds']:.1f} s, exit {hc['rc']}"))
+    else:
+        rows.append(("(g) peak RSS on the high-cardinality scrape", "     n/a",
+                     "write it first: python benchmarks/gen_high_cardinality.py"))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement'.ljust(width)}  {'time':>11}  note")
@@ -174,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     checks.append((f"--help start-up +{over_ms:.0f} ms over `python -c pass`  (target < {STARTUP_TARGET_MS:.0f} ms)",
                    over_ms < STARTUP_TARGET_MS and help_rc == 0, ""))
     checks.append((f"--help imports none of {', '.join(HEAVY)}", not heavy, ", ".join(heavy)))
+    checks.append((f"(f) peak RSS {mem['peak_rss_mib']:.0f} MiB  (target < {RSS_TARGET_MIB:.0f} MiB)",
+                   mem["peak_rss_mib"] < RSS_TARGET_MIB and mem["rc"] == 0, ""))
+    if hc is not None:
+        checks.append((f"(g) peak RSS {hc['peak_rss_mib']:.0f} MiB on {hc_mb:.0f} MB  (target < {RSS_TARGET_MIB:.0f} MiB)",
+                       hc["peak_rss_mib"] < RSS_TARGET_MIB and hc["rc"] == 0, ""))
     for text, ok, note in checks:
         mark = "SKIP" if ok is None else verdict(ok)
         print(f"{mark}  {text}" + (f"\n      {note}" if note else ""))

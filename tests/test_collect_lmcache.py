@@ -544,7 +544,7 @@ def test_rerun_into_same_directory_replaces_previous_packet(tmp_path):
     out.mkdir()
     other.write_text("keep me")
     for _ in range(2):
-        res = _run(["--output-dir", str(out), "--lmcache-health-file", str(FIX / "GET_healthcheck.body")])
+        res = _run(["--output-dir", str(out), "--lmcache-health-file", str(FIX / "GET_healthcheck.body"), "--force"])
         assert res.exit_code == 0
     m = json.loads((out / "packet_manifest.json").read_text())
     bodies = sorted(p.name for p in (out / "http").iterdir())

@@ -40,12 +40,25 @@ LANE_FLAGS = {
 
 
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
-    if output:
-        from inferguard.packet import write_json_atomic
+    """Print the report; with --output also write its JSON there (`-`: standard output).
 
-        write_json_atomic(output, report)
+    The file is written before anything is printed, so a refused or failed write (a FIFO, a
+    directory, a full device) is the one line on stderr and exit 2. With `--output -` the
+    JSON alone goes to standard output and a text or markdown rendering goes to stderr."""
+    body = json.dumps(report, indent=2, ensure_ascii=False)
+    if output == "-":
+        if fmt == "markdown":
+            click.echo(markdown(), err=True)
+        elif fmt != "json":
+            click.echo(text(), err=True)
+        click.echo(body)
+        return
+    if output:
+        from inferguard.packet import write_text_atomic
+
+        write_text_atomic(output, body + "\n")
     if fmt == "json":
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        click.echo(body)
     elif fmt == "markdown":
         click.echo(markdown())
     else:
@@ -146,7 +159,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--disaggregated-or-external-cache", is_flag=True, help="Disaggregated prefill or an external cache is in use.")
 @click.option("--cacheblend-configured", is_flag=True, help="LMCache CacheBlend is configured (its row then applies).")
 @lane_options
-@click.option("--output", type=click.Path(dir_okay=False), help="Write observability_coverage.json here.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write observability_coverage.json here (`-`: standard output).")
 @format_option
 @handle_errors
 def observability_coverage_cmd(**kw: Any) -> None:
@@ -177,7 +190,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
               help="The LMCache mode you expect to be running.")
 @click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
 @lane_options
-@click.option("--output", type=click.Path(dir_okay=False), help="Write the report JSON here.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
 @click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
               show_default=True, help="Exit 1 on a mode mismatch; missing-required also on a required family absent from a scrape that was read.")
 @format_option
@@ -210,7 +223,7 @@ main.add_command(collect_lmcache)
 
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
-@click.option("--output", type=click.Path(dir_okay=False), help="Write the evaluation JSON here.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the evaluation JSON here (`-`: standard output).")
 @click.option("--cacheblend-configured", is_flag=True,
               help="LMCache CacheBlend is configured (adds to what the packet's manifest and context file say).")
 @format_option

@@ -92,6 +92,8 @@ def _render_text(out_dir: str, s: dict) -> str:
 @click.option("--timeout-seconds", type=float, default=5.0, show_default=True, help="Per-request timeout.")
 @click.option("--include-sensitive", is_flag=True, help="Also call /env and /loglevel (bodies redacted).")
 @click.option("--keep-raw", is_flag=True, help="Copy raw sources (logs, traces, lookup hashes) into raw/.")
+@click.option("--force", is_flag=True,
+              help="Collect into an existing folder that holds files this tool did not write (they are kept).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def collect_lmcache(**kw) -> None:
     """Collect LMCache evidence (metrics, HTTP API, logs, OTel, traces) into a packet directory."""

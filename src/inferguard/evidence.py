@@ -59,10 +59,13 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     label_cache: dict[str, dict[str, str]] = {}
 
     def labels_of(raw: str) -> dict[str, str]:
+        # Cached for the few series looked at twice (those shown); not for every series, whose
+        # decoded labels would otherwise all be held at once (a dict per series).
         got = label_cache.get(raw)
         if got is None:
             got = parse_labels(raw) or {}
-            label_cache[raw] = got
+            if len(label_cache) < 4 * MAX_SERIES_SHOWN:
+                label_cache[raw] = got
         return got
 
     entry: dict[str, Any] = {

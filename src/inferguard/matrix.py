@@ -28,11 +28,13 @@ def readers_available() -> dict[str, bool]:
 def _origin(fixture_dir: Path) -> str | None:
     import yaml
 
+    from inferguard.spec.yamlload import safe_load
+
     prov = fixture_dir / "PROVENANCE.yaml"
     if not prov.is_file():
         return None
     try:
-        data = yaml.safe_load(prov.read_text(encoding="utf-8")) or {}
+        data = safe_load(prov.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         return None
     origin = data.get("origin") if isinstance(data, dict) else None

@@ -49,11 +49,13 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
 def _context(files: list[str]) -> dict[str, Any]:
     import yaml
 
+    from inferguard.spec.yamlload import safe_load
+
     ctx: dict[str, Any] = {}
     for f in files:
         text = Path(f).read_text(encoding="utf-8")
         try:
-            data = json.loads(text) if f.endswith(".json") else yaml.safe_load(text)
+            data = json.loads(text) if f.endswith(".json") else safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             mark = getattr(exc, "problem_mark", None)
             line = getattr(exc, "lineno", None) or (mark.line + 1 if mark else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,29 @@ def _load_argv(evidence, role: str, path: str) -> None:
     evidence["argv"][role] = {"path": path, "argv": data}
 
 
+SNIFF_BYTES = 64 * 1024                      # what is read to decide what a lane file is
+MAX_LANE_EVIDENCE_BYTES = 64 * 1024 * 1024   # a LaneEvidence JSON is read whole; past this it is refused
+_LANE_EVIDENCE_RE = re.compile(rb'\{.*?"kind"\s*:\s*"LaneEvidence"', re.S)
+
+
+def _looks_like_lane_evidence(head: bytes) -> bool:
+    """Whether the head of a file says it is a LaneEvidence document: it opens a JSON object
+    and names `"kind": "LaneEvidence"` before its first line ends a complete object (a JSONL
+    file of spans or hashes never does). Decided from the head alone, never the whole file."""
+    stripped = head.lstrip()
+    m = _LANE_EVIDENCE_RE.match(stripped)
+    if m is None:
+        return False
+    first_line = stripped.split(b"\n", 1)[0]
+    if m.end() > len(first_line):
+        return True  # the kind is named past the first line: one document over many lines
+    try:
+        obj = json.loads(first_line)
+    except (ValueError, RecursionError):
+        return True  # the first line does not close the object: one document over many lines
+    return isinstance(obj, dict) and obj.get("kind") == "LaneEvidence"
+
+
 def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) -> dict[str, Any]:
     """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
     run through the lane's reader."""
@@ -98,12 +122,21 @@ def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) ->
     else:
         _require_file(path)
         with open(path, "rb") as fh:
-            head = fh.read(4096)
-    if head.lstrip()[:1] == b"{":
+            head = fh.read(SNIFF_BYTES)
+    if _looks_like_lane_evidence(head):
+        # Only now is the file read whole: it says it is a LaneEvidence document, which this
+        # tool writes small; anything past the cap is refused rather than loaded.
+        size = os.path.getsize(path)
+        if size > MAX_LANE_EVIDENCE_BYTES:
+            raise InputError(f"lane evidence file larger than {MAX_LANE_EVIDENCE_BYTES} bytes; not read", path)
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            doc = None
+            doc = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"lane evidence is not UTF-8 (byte offset {exc.start})", path) from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"lane evidence is not JSON: {exc.msg}", path, exc.lineno) from None
+        except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; deep nesting
+            raise InputError(f"lane evidence is not usable JSON: {str(exc).splitlines()[0][:120] or 'nested too deeply'}", path) from None
         if isinstance(doc, dict) and doc.get("kind") == "LaneEvidence":
             from inferguard.spec.loader import schema_validator
 

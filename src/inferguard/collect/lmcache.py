@@ -1,6 +1,7 @@
 """collect-lmcache: build an LMCache evidence packet directory.
 
-Packet layout (every file written atomically, mode 0644):
+Packet layout (every file written atomically; new files get 0666 & ~umask, and a raw copy
+never more permission bits than its source):
 
     <output-dir>/
       packet_manifest.json               what was collected, from where, with sha256; written
@@ -37,8 +38,12 @@ considered: called or skipped and why, with the HTTP status), `lanes` (evidence 
 status, sha256), `health` (healthy | unhealthy | unknown, reasons), `detected` (server kind
 and version), `problems`.
 
-Re-running into the same directory first removes the files the previous manifest listed
-(only those). Collection order: every input path is checked first (a missing one is an InputError before
+An existing output directory is collected into only when everything in it is this tool's own:
+files the previous manifest lists under `written` whose sha256 still matches (those are
+removed, with the `.part` and temporary files of a killed run); anything else (a user's file,
+an edited packet file, a path a crafted manifest names) makes the command refuse unless
+`--force`, and even then it is never deleted. Folders are removed only once empty, never as
+trees. Collection order: every input path is checked first (a missing one is an InputError before
 anything is written); then the manifest; then metrics; then the HTTP lane; then each file
 lane. One failing artifact or endpoint is recorded and the rest is still collected.
 """
@@ -46,9 +51,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import os
 import re
-import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +62,7 @@ from typing import Any, Callable
 
 from inferguard.evidence import tool_info
 from inferguard.readers import LANE_READERS
-from inferguard.packet import sha256_file, write_bytes_atomic, write_json_atomic
+from inferguard.packet import copy_file_atomic, sha256_file, write_bytes_atomic, write_json_atomic
 from inferguard.problems import InputError, InternalError, Problem
 
 API_VERSION = "inferguard.dev/v1"
@@ -114,6 +120,7 @@ class CollectOptions:
     timeout_seconds: float = 5.0
     include_sensitive: bool = False
     keep_raw: bool = False
+    force: bool = False                     # collect into a folder that holds files this tool did not write
     retries: int = 2
     max_workers: int = 4
     max_body_bytes: int = 8 * 1024 * 1024
@@ -209,11 +216,49 @@ class Packet:
             "health": {"lmcache": "unknown", "reasons": []},
             "detected": {"server": None, "lmcache_version": None},
             "problems": [],
+            # The ledger of what this run wrote into the packet (the manifest aside): the next run
+            # deletes a file only when it is listed here and its sha256 still matches.
+            "written": [],
+            # Files being written, with the sha256 they will have when it is known beforehand:
+            # a killed run's file (renamed in, not yet listed) is then provably this tool's own,
+            # and its `.part` or temporary file is known by name.
+            "pending": [],
         }
 
     def save(self) -> None:
         self.manifest["updated"] = _now()
-        write_json_atomic(self.root / MANIFEST, self.manifest)
+        write_json_atomic(self.root / MANIFEST, self.manifest, follow_symlinks=False)
+
+    def begin(self, dest: Path, digest: str | None = None) -> None:
+        """Record, before writing `dest`, that it is about to be written (and its sha256 when
+        known beforehand)."""
+        entry: dict[str, Any] = {"path": self.rel(dest)}
+        if digest is not None:
+            entry["sha256"] = digest
+        self.manifest["pending"].append(entry)
+        self.save()
+
+    def done(self, dest: Path, size: int, digest: str) -> None:
+        """Move `dest` from pending to the ledger (the manifest is saved by the caller's next step)."""
+        rel = self.rel(dest)
+        self.manifest["pending"] = [p for p in self.manifest["pending"] if p["path"] != rel]
+        self.manifest["written"] = [w for w in self.manifest["written"] if w["path"] != rel]
+        self.manifest["written"].append({"path": rel, "size": size, "sha256": digest})
+
+    def write_bytes(self, dest: Path, data: bytes) -> Path:
+        """Write a packet file atomically and list it in the ledger."""
+        digest = hashlib.sha256(data).hexdigest()
+        self.begin(dest, digest)
+        write_bytes_atomic(dest, data, follow_symlinks=False)
+        self.done(dest, len(data), digest)
+        return dest
+
+    def copy_file(self, src: Path, dest: Path) -> tuple[int, str]:
+        """Copy a source into the packet (never more permission bits than the source); list it."""
+        self.begin(dest)
+        size, digest = copy_file_atomic(src, dest)
+        self.done(dest, size, digest)
+        return size, digest
 
     def rel(self, p: Path) -> str:
         return p.relative_to(self.root).as_posix()
@@ -288,36 +333,138 @@ def check_inputs(opts: CollectOptions) -> None:
         raise InputError("exists and is not a directory", path=str(out))
 
 
-def _clear_previous(root: Path) -> int:
-    """Remove the files a previous collect-lmcache run listed in this directory's manifest
-    (and nothing else), so a re-run does not mix two collections. Returns how many."""
-    import json
+_TMP_RE = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp\Z")  # write_bytes_atomic's temporary files
 
-    mf = root / MANIFEST
-    if not mf.is_file():
-        return 0
-    try:
-        old = json.loads(mf.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    if not isinstance(old, dict) or old.get("kind") != "PacketManifest":
-        return 0
-    rels = [a.get("path") for a in old.get("artifacts") or [] if isinstance(a, dict) and a.get("copied")]
-    rels += [v.get("evidence") for v in (old.get("lanes") or {}).values() if isinstance(v, dict)]
-    removed = 0
-    base = root.resolve()
-    for rel in rels:
-        if not isinstance(rel, str) or not rel:
-            continue
-        target = (root / rel).resolve()
-        if base not in target.parents:
-            continue  # never outside the packet
+
+def _safe_rel(rel: Any) -> str | None:
+    """A manifest path as a clean relative path inside the packet, or None (absolute, `..`,
+    empty or not a string: a crafted manifest never names anything outside)."""
+    if not isinstance(rel, str) or not rel or "\0" in rel or "\\" in rel:
+        return None
+    parts = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def _regular_inside(root: Path, rel: str) -> Path | None:
+    """`root/rel` when it is a regular file reached through real folders only (no symlink on
+    the way, none at the end); else None."""
+    p = root
+    for part in rel.split("/")[:-1]:
+        p = p / part
         try:
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+            if not stat.S_ISDIR(os.lstat(p).st_mode):
+                return None
+        except OSError:
+            return None
+    p = p / rel.split("/")[-1]
+    try:
+        return p if stat.S_ISREG(os.lstat(p).st_mode) else None
+    except OSError:
+        return None
+
+
+def _previous_manifest(root: Path) -> dict[str, Any] | None:
+    mf = root / MANIFEST
+    try:
+        if not stat.S_ISREG(os.lstat(mf).st_mode) or os.lstat(mf).st_size > 64 * 1024 * 1024:
+            return None
+        old = json.loads(mf.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(old, dict) or old.get("kind") != "PacketManifest" or old.get("command") != "collect-lmcache":
+        return None
+    return old
+
+
+def _claimed(old: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """({relative path: sha256} the manifest says this tool wrote or was writing with a known
+    sha256}, {every pending path: their `.part` and temporary files are known by name})."""
+    claims: dict[str, str] = {}
+
+    def claim(rel: Any, digest: Any) -> None:
+        rel = _safe_rel(rel)
+        if rel is not None and isinstance(digest, str) and len(digest) == 64:
+            claims[rel] = digest
+
+    entries = [p for p in old.get("pending") or [] if isinstance(p, dict)]
+    for w in list(old.get("written") or []) + entries:
+        if isinstance(w, dict):
+            claim(w.get("path"), w.get("sha256"))
+    # Manifests written before the ledger existed: copied artifacts and lane evidence files
+    # (a directory artifact's digest is not a file's, so it never matches a file).
+    for a in old.get("artifacts") or []:
+        if isinstance(a, dict) and a.get("copied") and a.get("kind") != "directory":
+            claims.setdefault(_safe_rel(a.get("path")) or "", a.get("sha256") or "")
+    for v in (old.get("lanes") or {}).values():
+        if isinstance(v, dict):
+            claims.setdefault(_safe_rel(v.get("evidence")) or "", v.get("sha256") or "")
+    claims.pop("", None)
+    pending = {r for r in (_safe_rel(p.get("path")) for p in entries) if r}
+    return claims, pending
+
+
+def _prepare_output_dir(root: Path, force: bool) -> int:
+    """Make an existing output directory ready for a new packet without destroying anything
+    that is not provably this tool's own. Raises InputError before changing anything when
+    the folder holds other files and `force` is not set. Returns how many files were removed."""
+    try:
+        st = os.lstat(root / MANIFEST)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("is not a regular file; not replaced", path=str(root / MANIFEST))
+    except FileNotFoundError:
+        pass
+    old = _previous_manifest(root)
+    claims, pending = _claimed(old) if old is not None else ({}, set())
+    known = claims.keys() | pending
+    ours: list[Path] = []
+    foreign: list[str] = []
+    dirs: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        here = Path(dirpath)
+        if here != root:
+            dirs.append(here)
+        entries = sorted(filenames) + sorted(d for d in dirnames if os.path.islink(here / d))
+        for name in entries:
+            p = here / name
+            rel = p.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                if old is None:
+                    foreign.append(rel)
+                continue
+            if old is not None and _regular_inside(root, rel) is not None:
+                if rel in claims and sha256_file(p) == claims[rel]:
+                    ours.append(p)
+                    continue
+                # A killed run's leftovers: `<listed or pending file>.part`, and the temporary
+                # files of an atomic write next to a file of this tool's.
+                if name.endswith(".part") and rel[: -len(".part")] in known:
+                    ours.append(p)
+                    continue
+                m = _TMP_RE.match(name)
+                if m:
+                    sibling = (here / m.group("name")).relative_to(root).as_posix()
+                    if sibling == MANIFEST or sibling in known:
+                        ours.append(p)
+                        continue
+            foreign.append(rel)
+    if foreign and not force:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise InputError(f"holds files this tool did not write ({foreign[0]}{more}); "
+                         "choose an empty or new folder, or pass --force to collect into it anyway "
+                         "(nothing of yours is deleted)", path=str(root))
+    removed = 0
+    for p in ours:
+        try:
+            p.unlink()
             removed += 1
+        except FileNotFoundError:
+            pass
+    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        try:
+            d.rmdir()  # only when empty: never a tree
         except OSError:
             pass
     return removed
@@ -353,9 +500,11 @@ def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str 
     dest = packet.root / target
     if file:
         try:
-            shutil.copyfile(file, dest.with_name(dest.name + ".part"))
-            os.replace(dest.with_name(dest.name + ".part"), dest)
-            os.chmod(dest, 0o644)
+            packet.copy_file(Path(file), dest)
+        except InputError as exc:
+            packet.add_artifact(path=None, source=str(file), role=role, status="failed", problems=1)
+            packet.problem(f"cannot copy: {exc}", str(file))
+            return False
         except OSError as exc:
             packet.add_artifact(path=None, source=str(file), role=role, status="failed", problems=1)
             packet.problem(f"cannot copy: {exc.strerror or exc}", str(file))
@@ -370,7 +519,7 @@ def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str 
             packet.add_artifact(path=None, source=url, role=role, status="failed", problems=1)
             packet.problem(str(exc), url)
             return False
-        write_bytes_atomic(dest, text.encode("utf-8"))
+        packet.write_bytes(dest, text.encode("utf-8"))
         source = url
         if meta.get("truncated"):
             packet.problem(f"scrape truncated at {meta['bytes']} bytes", url)
@@ -400,7 +549,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         while dest.exists():
             dest = http_dir / f"{stem}.{n}.body"
             n += 1
-        write_bytes_atomic(dest, data)
+        packet.write_bytes(dest, data)
         return dest
 
     # ---- saved bodies given with --lmcache-<flag>-file
@@ -605,7 +754,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
 
     if fetched_metrics is not None:
         dest = packet.root / "lmcache.prom"
-        write_bytes_atomic(dest, fetched_metrics)
+        packet.write_bytes(dest, fetched_metrics)
         rdr, status, n = _metrics_status(dest)
         packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
                             size=dest.stat().st_size, sha256=sha256_file(dest), copied=True, reader=rdr,
@@ -713,7 +862,7 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
         for msg in _validate(s, rschema):
             env["problems"].append(Problem("collect", fname, msg).to_json())
     dest = packet.root / fname
-    write_json_atomic(dest, env)
+    packet.write_bytes(dest, (json.dumps(env, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     n = sum(len(s.get("problems") or []) + int(s.get("problems_dropped") or 0) for s in sources) + len(env["problems"])
     if status == "ok" and n:
         status = "problems"
@@ -727,23 +876,27 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
 
 
 def _copy_raw(packet: Packet, src: Path, role: str) -> tuple[str | None, int, str | None]:
-    """Copy a raw source under raw/<role>/ (keep_raw only): (packet path, size, sha256)."""
+    """Copy a raw source under raw/<role>/ (keep_raw only): (packet path, size, sha256).
+
+    Every copied file is listed in the ledger (a re-run can remove it) and keeps at most its
+    source's permission bits. Of a folder, only regular files are copied (a symlink or a
+    special file inside it is skipped, never followed)."""
     dest = packet.root / "raw" / role / src.name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(src, dest)
-        for p in dest.rglob("*"):
-            if p.is_file():
-                os.chmod(p, 0o644)
-        size, digest, _ = _dir_digest(dest)
+    if not src.is_dir():
+        size, digest = packet.copy_file(src, dest)
         return packet.rel(dest), size, digest
-    tmp = dest.with_name(dest.name + ".part")
-    shutil.copyfile(src, tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, dest)
-    return packet.rel(dest), dest.stat().st_size, sha256_file(dest)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            try:
+                if not stat.S_ISREG(os.lstat(p).st_mode):
+                    continue
+            except OSError:
+                continue
+            packet.copy_file(p, dest / p.relative_to(src))
+    size, digest, _ = _dir_digest(dest) if dest.is_dir() else (0, hashlib.sha256().hexdigest(), 0)
+    return packet.rel(dest), size, digest
 
 
 def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict[str, Any], lane: str) -> None:
@@ -832,7 +985,7 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create: {exc.strerror or exc}", path=str(root)) from None
-    _clear_previous(root)
+    _prepare_output_dir(root, opts.force)
     specs, spec_info, spec_problems = _spec_set(opts)
     packet = Packet(root, opts, spec_info)
     for msg in spec_problems:

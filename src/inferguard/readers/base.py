@@ -16,11 +16,6 @@ from inferguard.problems import Problem
 
 MAX_PROBLEMS = 200  # problems kept per source; the rest are counted in `problems_dropped`
 
-# What bad input can make the standard library raise inside a reader: these become problems.
-# Anything else (TypeError, KeyError, AttributeError, IndexError, ImportError ...) is a defect
-# of ours and propagates, so that it is reported as an internal error, never as unread input.
-INPUT_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RecursionError, EOFError)
-
 
 @dataclass
 class ReadResult:
@@ -74,6 +69,7 @@ def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterat
     problem. Never raises on bad input."""
     import json
 
+    lineno = 0
     try:
         with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as f:
             for lineno, line in enumerate(f, 1):
@@ -85,8 +81,11 @@ def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterat
                     continue
                 try:
                     obj = json.loads(s)
-                except ValueError as exc:
-                    msg = getattr(exc, "msg", str(exc))
+                except (ValueError, RecursionError) as exc:
+                    # ValueError: not JSON, or an integer past Python's digit limit;
+                    # RecursionError: nested deeper than the decoder's stack.
+                    msg = getattr(exc, "msg", None) or ("nested too deeply" if isinstance(exc, RecursionError)
+                                                        else str(exc).split(";")[0][:120])
                     if not line.endswith("\n"):
                         res.problem(f"last line is cut short (no newline, not JSON: {msg})", lineno, path=path)
                     else:
@@ -99,4 +98,4 @@ def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterat
                     continue
                 yield lineno, obj
     except OSError as exc:
-        res.problem(f"cannot read: {exc.strerror or exc}", path=path)
+        res.problem(f"cannot read: {exc.strerror or exc}", lineno + 1, path=path)

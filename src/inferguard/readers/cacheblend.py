@@ -20,7 +20,7 @@ import math
 import os
 from typing import Any
 
-from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_cacheblend"
 FORMAT_STATUS = "experimental"
@@ -174,8 +174,8 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
             _read_file(spath, acc, res)
         else:
             res.problem("no such file or directory")
-    except INPUT_ERRORS as exc:  # bad input; a defect of ours propagates
-        res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
+    except OSError as exc:  # bad lines are problems where they are read; only I/O can fail here
+        res.problem(f"cannot read: {exc.strerror or exc}", offset=0, path=getattr(exc, "filename", None) or spath)
     known = sorted(f for f in acc.fields if f in _KNOWN_NUMERIC_SET or f in SESSION_FIELDS)
     res.summary = {
         "format_status": FORMAT_STATUS,

@@ -96,6 +96,22 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def json_error_offset(data: bytes) -> int:
+    """The byte offset at which `data` stops being JSON (0 when the whole document is refused,
+    e.g. nested too deeply or an integer past Python's digit limit)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return len(text[: exc.pos].encode("utf-8"))
+    except (ValueError, RecursionError):
+        return 0
+    return 0
+
+
 def parse_json(data: bytes) -> tuple[bool, Any]:
     """(ok, value). Never raises (deep nesting, bad UTF-8 and NaN-like tokens included)."""
     text = _decode(data).strip()
@@ -614,7 +630,7 @@ def read_bodies(
         if b.truncated:
             ep["truncated"] = True
             res.bump("bodies_truncated")
-            res.problem(f"{method} {req_path}: body truncated at {len(b.data)} bytes")
+            res.problem(f"{method} {req_path}: body truncated at {len(b.data)} bytes", offset=len(b.data), path=where)
         if b.elapsed_ms is not None:
             ep["elapsed_ms"] = round(b.elapsed_ms, 1)
         if b.redacted:
@@ -675,7 +691,8 @@ def read_bodies(
         if is_json and not ok_json and b.data.strip():
             res.bump("bodies_unparsed")
             ep["content"] = "unparsed"
-            res.problem(f"{method} {req_path}: body is not JSON ({len(b.data)} bytes)")
+            res.problem(f"{method} {req_path}: body is not JSON ({len(b.data)} bytes)", offset=json_error_offset(b.data),
+                        path=where)
             summary["endpoints"].append(ep)
             continue
         ep["content"] = "empty" if not b.data.strip() else body_kind
@@ -692,13 +709,14 @@ def read_bodies(
                 if route is not None:
                     body_keys.extend((route.id, k) for k in value)
             else:
-                res.problem(f"{method} {req_path}: /status body is not an object")
+                res.problem(f"{method} {req_path}: /status body is not an object", offset=0, path=where)
         elif reads_as in ("version", "lmc_version", "commit_id"):
             v = value if ok_json else text.strip()
             if isinstance(v, str) and v.strip() and len(v) < 200:
                 version_vals[reads_as] = v.strip()
             else:
-                res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}")
+                res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}", offset=0,
+                            path=where)
         elif reads_as == "config":
             summary["config"] = _sum_config(value)
             res.bump("config")
@@ -796,7 +814,11 @@ def read_bodies(
         res.bump("version_inferred")
     if (observations or body_keys) and not candidates:
         ver["inconsistent"] = True
-        res.problem("the routes that answered and the /status keys match no known release of the HttpEndpoints spec")
+        # Judged from the /status body when there is one (its keys), else from the routes.
+        at = next((b.location for b in bodies if b.location and b.path and b.path.rstrip("/").endswith("status")),
+                  next((b.location for b in bodies if b.location), None))
+        res.problem("the routes that answered and the /status keys match no known release of the HttpEndpoints spec",
+                    offset=0 if at else None, path=at)
     summary["version"] = ver or None
 
     # ---- openapi (needs the version)
@@ -845,7 +867,16 @@ def body_from_file(file: str | os.PathLike[str], *, flag: str | None = None, ind
     p = Path(file)
     try:
         with open(p, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+            # In blocks: read(n) allocates n bytes up front, 8 MB for every small body.
+            chunks: list[bytes] = []
+            total = 0
+            while total <= max_bytes:
+                block = fh.read(min(256 * 1024, max_bytes + 1 - total))
+                if not block:
+                    break
+                chunks.append(block)
+                total += len(block)
+            data = b"".join(chunks)
     except OSError as exc:
         return None, exc.strerror or str(exc)
     truncated = len(data) > max_bytes
@@ -882,5 +913,5 @@ def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult
         bodies.append(b)
     res = read_bodies(bodies, specs=specs, path=str(path))
     for f, msg in problems:
-        res.problem(f"{f}: {msg}")
+        res.problem(msg, offset=0, path=f)
     return res

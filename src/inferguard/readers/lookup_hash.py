@@ -25,7 +25,7 @@ import os
 import re
 from typing import Any, Iterable, Sequence
 
-from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_lookup_hash"
 
@@ -296,8 +296,8 @@ def read(path: str | os.PathLike, *, specs: Any = None, argv: Iterable[str] | No
         else:
             for fp in _files(spath, res):
                 files.append(_read_file(fp, acc, res))
-    except INPUT_ERRORS as exc:  # bad input; a defect of ours propagates
-        res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
+    except OSError as exc:  # bad lines are problems where they are read; only I/O can fail here
+        res.problem(f"cannot read: {exc.strerror or exc}", offset=0, path=getattr(exc, "filename", None) or spath)
     span = None
     if acc.ts_min is not None:
         span = round(acc.ts_max - acc.ts_min, 6)

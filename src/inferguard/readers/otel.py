@@ -545,8 +545,9 @@ def _parse(raw: bytes, lineno: int, st: _State) -> Any:
         return _SKIP
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer past the digit limit
+        msg = (exc.msg if isinstance(exc, json.JSONDecodeError)
+               else "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0][:120])
         st.result.problem(f"not JSON: {msg}", line=lineno)
         return _SKIP
 

@@ -14,6 +14,14 @@ What the reader guarantees:
   a number) is a problem with its line number; the rest is still used. Each distinct label
   text is checked once, so the check costs one set lookup per line.
 
+Memory is bounded whatever the scrape holds: series of indexed families are what the specs
+need and are kept; of every other family only the sample count is kept. The working sets
+(label texts already checked, sample names already resolved, series keys checked for
+duplicates, names of unindexed families, TYPE lines of unindexed families) each have a
+fixed budget: past it a cache starts over, and a check that would need unbounded memory
+(duplicate series of unindexed families, counts per unindexed family) stops and says so in
+the summary (`unchecked_series`, `uncounted_families_samples`).
+
 prometheus_client renders `_created` as a family of its own (`# TYPE x_created gauge` after
 the counter `x_total` or the histogram `x`); such a family is recognised by the declared type
 of its base and counted as `_created` metadata of that base. Without TYPE lines, `x_bucket`
@@ -30,16 +38,25 @@ from typing import Any, Callable, Iterable
 
 from inferguard.readers.base import ReadResult
 
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
-_LABEL_BLOCK_RE = re.compile(r'\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\}')
+# Possessive quantifiers (no backtracking state): a regex over a long line needs constant
+# memory, where the backtracking form kept about 100 bytes per character of a label set.
+_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
+_LABEL_BLOCK_RE = re.compile(r'\{(?:[^"}]++|"(?:[^"\\]++|\\.)*+")*+\}')
 _UNESCAPE_RE = re.compile(r'\\(.)')
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 # The canonical label text (`a="x",b="y"`, no escapes, no blanks); anything else goes through parse_labels.
-_PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",)*(?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")?\Z')
+_PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
 _PLAIN_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped", "unknown", "info", "stateset", "gaugehistogram"}
 _SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-inf"), "Inf": float("inf")}
+
+# Budgets of the working sets (entries). A cache past its budget starts over; a check past
+# its budget stops and the summary says how much went unchecked.
+CACHE_BUDGET = 50_000          # label texts known good; sample names resolved
+OTHER_KEYS_BUDGET = 100_000    # series keys of unindexed families checked for duplicates
+OTHER_FAMILIES_BUDGET = 10_000  # unindexed families counted one by one
+TYPES_BUDGET = 50_000          # TYPE lines kept for families the index does not know
 
 
 def parse_labels(text: str) -> dict[str, str] | None:
@@ -101,6 +118,8 @@ class Exposition:
     format: str = "prometheus-text-0.0.4"
     families: dict[str, FamilyData] = field(default_factory=dict)        # by exposed family name
     other_families: dict[str, int] = field(default_factory=dict)         # unindexed: samples
+    other_overflow_samples: int = 0      # samples of unindexed families past OTHER_FAMILIES_BUDGET
+    unchecked_series: int = 0            # unindexed series not checked for duplicates (budget)
     types: dict[str, str] = field(default_factory=dict)
     declared: dict[str, int] = field(default_factory=dict)               # HELP/TYPE name -> first line
     helps: int = 0
@@ -154,7 +173,8 @@ def _resolve(name: str, types: dict[str, str], inferred: dict[str, str]) -> tupl
     if name.endswith("_bucket"):
         base = name[:-7]
         if base not in types:
-            inferred[base] = "histogram"
+            if len(inferred) < TYPES_BUDGET:
+                inferred[base] = "histogram"
             return base, "bucket", "histogram"
     elif name.endswith("_sum") or name.endswith("_count"):
         base, _, suffix = name.rpartition("_")
@@ -211,8 +231,9 @@ def read(
                     fam, typ = parts[2], parts[3].strip()
                     if fam in types and types[fam] != typ:
                         problem(f"family {fam!r} declared twice with different types", line=lineno)
-                    types[fam] = typ
-                    declared.setdefault(fam, lineno)
+                    if len(types) < TYPES_BUDGET or fam in types or (lookup is not None and lookup(fam) is not None):
+                        types[fam] = typ
+                        declared.setdefault(fam, lineno)
                     resolved.clear()
                 elif len(parts) >= 2 and parts[1] == "HELP":
                     expo.helps += 1
@@ -237,6 +258,8 @@ def read(
                         if raw not in labels_ok and parse_labels(raw) is None:
                             problem("malformed label set", line=lineno)
                             continue
+                    if len(labels_ok) >= CACHE_BUDGET:
+                        labels_ok.clear()
                     labels_ok.add(raw)
             else:
                 parts = line.split(None, 1)
@@ -309,6 +332,8 @@ def read(
                         info = (1, fdata.buckets, fdata, fam)
                     else:
                         info = (1, fdata.quantiles, fdata, fam)
+                if len(resolved) >= CACHE_BUDGET:
+                    resolved.clear()
                 resolved[name] = info
             kind, store, fdata, fam = info
             if kind == 0:
@@ -331,12 +356,19 @@ def read(
                     fdata.created += 1
             else:
                 samples += 1
-                other[fam] = other.get(fam, 0) + 1
+                if fam in other:
+                    other[fam] += 1
+                elif len(other) < OTHER_FAMILIES_BUDGET:
+                    other[fam] = 1
+                else:
+                    expo.other_overflow_samples += 1
                 key = name + "{" + raw
                 if key in seen_other:
                     problem(f"duplicate series {name}{{{raw[:80]}}}", line=lineno)
-                else:
+                elif len(seen_other) < OTHER_KEYS_BUDGET:
                     seen_other.add(key)
+                else:
+                    expo.unchecked_series += 1
     except OSError as exc:
         problem(f"read error: {exc.strerror}", line=lineno)
     finally:
@@ -354,5 +386,9 @@ def read(
         "families": len(families) + len(other),
         "indexed_families": len(families),
     }
+    if expo.unchecked_series:
+        result.summary["unchecked_series"] = expo.unchecked_series
+    if expo.other_overflow_samples:
+        result.summary["uncounted_families_samples"] = expo.other_overflow_samples
     result.signals = {"samples": samples, "families": len(families) + len(other)}
     return expo, result

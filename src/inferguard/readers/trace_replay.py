@@ -30,7 +30,7 @@ import os
 import re
 from typing import Any
 
-from inferguard.readers.base import INPUT_ERRORS, ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
 
 READER_ID = "lmcache_trace_replay"
 
@@ -140,7 +140,7 @@ def sniff(path: str) -> str | None:
     if first.startswith("{"):
         try:
             obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
         if isinstance(obj, dict) and "qualname" in obj and ("latency_ms" in obj or "failed" in obj):
             return "records_jsonl"
@@ -277,7 +277,7 @@ def parse_ops_csv(path: str, res: ReadResult) -> dict[str, Any]:
                     except ValueError:
                         res.problem(f"column {k} is not a number", lineno, path=path)
         if header is None:
-            res.problem("empty CSV file", path=path)
+            res.problem("empty CSV file", offset=0, path=path)
     view["records"] = records
     view["failed"] = failed
     return view
@@ -295,26 +295,31 @@ def parse_summary_json(path: str, res: ReadResult) -> dict[str, Any]:
     try:
         with _open_text(path) as f:
             obj = json.load(f)
-    except ValueError as exc:
-        res.problem(f"not JSON: {exc}", path=path)
+    except json.JSONDecodeError as exc:
+        res.problem(f"not JSON: {exc.msg}", exc.lineno, path=path)
         return view
+    except (ValueError, RecursionError) as exc:  # an integer past the digit limit; nesting too deep
+        msg = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0][:120]
+        res.problem(f"not usable JSON: {msg}", offset=0, path=path)
+        return view
+    # What follows is about the document as a whole: located at its start (offset 0).
     if not isinstance(obj, dict):
-        res.problem("summary JSON is not an object", path=path)
+        res.problem("summary JSON is not an object", offset=0, path=path)
         return view
     view["duration_s"] = _num(obj.get("duration_s"))
     ops = obj.get("ops")
     if not isinstance(ops, dict):
-        res.problem("summary JSON has no `ops` object", path=path)
+        res.problem("summary JSON has no `ops` object", offset=0, path=path)
         return view
     records = failed = 0
     for q, stats in ops.items():
         if not isinstance(stats, dict):
-            res.problem(f"ops entry {str(q)[:120]!r} is not an object", path=path)
+            res.problem(f"ops entry {str(q)[:120]!r} is not an object", offset=0, path=path)
             continue
         count = _int(stats.get("count"))
         errors = _int(stats.get("errors"))
         if count is None:
-            res.problem(f"ops entry {str(q)[:120]!r} has no integer count", path=path)
+            res.problem(f"ops entry {str(q)[:120]!r} has no integer count", offset=0, path=path)
             continue
         records += count
         failed += errors or 0
@@ -337,6 +342,9 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
     table_ops: dict[str, dict[str, float]] = {}
     info_failed = verbose_failed = 0
     info_n = verbose_n = 0
+    table_line: dict[str, int] = {}  # table key -> the line it was read from
+    table_ops_line: dict[str, int] = {}
+    lineno = 0
     with _open_text(path) as f:
         for lineno, raw in enumerate(f, 1):
             if len(raw) > MAX_LINE_CHARS:
@@ -383,6 +391,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                 m = rx.match(s)
                 if m:
                     table[key] = m.group(1)
+                    table_line[key] = lineno
                     break
             else:
                 m = _DIGEST_RE.match(s)
@@ -399,6 +408,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                     v = _float(m.group("v"))
                     if v is not None:
                         table_ops.setdefault(m.group("op")[:300], {})[m.group("stat")] = v
+                        table_ops_line.setdefault(m.group("op")[:300], lineno)
     _finish_latency(info_view)
     _finish_latency(verbose_view)
     # Each record is logged twice when --verbose is on (log line and stdout line): use one form.
@@ -411,7 +421,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
             a = (chosen["ops"].get(q) or {}).get("count")
             b = (other["ops"].get(q) or {}).get("count")
             if a != b:
-                res.problem(f"log lines and --verbose lines disagree on {q[:120]!r}: {a} vs {b}", path=path)
+                res.problem(f"log lines and --verbose lines disagree on {q[:120]!r}: {a} vs {b}", lineno, path=path)
     view["ops"] = chosen["ops"]
     view["ops_untracked"] = chosen["ops_untracked"]
     view["level"] = table.get("level")
@@ -423,9 +433,11 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
         view["records"] = n
         view["failed"] = nfailed
         if replayed is not None and replayed != n:
-            res.problem(f"table says {replayed} records replayed, {n} per-record lines found", path=path)
+            res.problem(f"table says {replayed} records replayed, {n} per-record lines found",
+                        table_line.get("replayed"), path=path)
         if failed_t is not None and failed_t != nfailed:
-            res.problem(f"table says {failed_t} records failed, {nfailed} FAIL lines found", path=path)
+            res.problem(f"table says {failed_t} records failed, {nfailed} FAIL lines found",
+                        table_line.get("failed"), path=path)
     else:
         view["records"] = replayed
         view["failed"] = failed_t
@@ -438,7 +450,7 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
             for short, stats in table_ops.items():
                 if "count" in stats and by_short.get(short) != int(stats["count"]):
                     res.problem(f"table count for {short!r} is {int(stats['count'])}, "
-                                        f"per-record lines give {by_short.get(short, 0)}", path=path)
+                                f"per-record lines give {by_short.get(short, 0)}", table_ops_line.get(short), path=path)
         else:
             for short, stats in table_ops.items():
                 if "count" in stats and len(view["ops"]) < MAX_OPS:
@@ -447,7 +459,9 @@ def parse_replay_log(path: str, res: ReadResult) -> dict[str, Any]:
                     e["p50_ms"] = stats.get("p50")
                     e["p99_ms"] = stats.get("p99")
     if view["records"] is None and not view["ops"] and view["recorded_records"] is None:
-        res.problem("no replay records, table or start line found in this log", path=path)
+        # Looked for through the whole file: located at its end (the last line read).
+        res.problem("no replay records, table or start line found in this log", lineno or None,
+                    offset=None if lineno else 0, path=path)
     return view
 
 
@@ -479,6 +493,8 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
     lines: list[tuple[int, str, str | None]] = []
     file_name = None
     unparsed = 0
+    line_of: dict[str, int] = {}  # key -> the first line it is on
+    lineno = 0
     with _open_text(path) as f:
         for lineno, raw in enumerate(f, 1):
             if lineno > 1_000_000 or len(raw) > MAX_LINE_CHARS:
@@ -503,8 +519,11 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
                 unparsed += 1
                 continue
             lines.append((indent, m.group(1).strip(), m.group(2).strip() if m.group(2) is not None else None))
+            if len(line_of) < 4 * MAX_OPS:
+                line_of.setdefault(m.group(1).strip(), lineno)
     if file_name is None:
-        res.problem("no `Trace file:` line: not `lmcache trace info` output", path=path)
+        res.problem("no `Trace file:` line: not `lmcache trace info` output", lineno or None,
+                    offset=None if lineno else 0, path=path)
         return view
     top = _tree(lines)
     info: dict[str, Any] = {
@@ -518,20 +537,21 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
         elif key in ("format_version", "trace_schema_version", "total_records"):
             info[key] = _to_int(value)
             if info[key] is None:
-                res.problem(f"{key} is not an integer: {str(value)[:60]!r}", path=path)
+                res.problem(f"{key} is not an integer: {str(value)[:60]!r}", line_of.get(key), path=path)
         elif key == "duration":
             v = (value or "").rstrip("s")
             try:
                 info["duration_s"] = float(v)
             except ValueError:
-                res.problem(f"duration is not a number of seconds: {str(value)[:60]!r}", path=path)
+                res.problem(f"duration is not a number of seconds: {str(value)[:60]!r}", line_of.get(key),
+                            path=path)
         elif key == "sm_config_digest":
             info["sm_config_digest"] = None if value in (None, "(none)", "") else value.lower()[:128]
         elif key == "ops":
             for q, v, _ in children:
                 c = _to_int(v)
                 if c is None:
-                    res.problem(f"op count for {q[:120]!r} is not an integer", path=path)
+                    res.problem(f"op count for {q[:120]!r} is not an integer", line_of.get(q), path=path)
                     continue
                 if len(info["ops"]) < MAX_OPS:
                     info["ops"][q[:300]] = c
@@ -547,7 +567,8 @@ def parse_trace_info(path: str, res: ReadResult) -> dict[str, Any]:
     view["records"] = info["total_records"]
     view["ops"] = {q: _op_entry(c, None) for q, c in info["ops"].items()}
     if info["total_records"] is not None and info["ops"] and sum(info["ops"].values()) != info["total_records"]:
-        res.problem(f"op counts sum to {sum(info['ops'].values())}, total_records is {info['total_records']}", path=path)
+        res.problem(f"op counts sum to {sum(info['ops'].values())}, total_records is {info['total_records']}",
+                    line_of.get("total_records"), path=path)
     return view
 
 
@@ -867,8 +888,8 @@ def read(path: str | os.PathLike, *, specs: Any = None, lct: str | os.PathLike |
     res = ReadResult(reader=READER_ID, path=spath)
     try:
         _read(res, spath, None if lct is None else str(lct))
-    except INPUT_ERRORS + (csv.Error,) as exc:  # bad input; a defect of ours propagates
-        res.problem(f"unreadable input ({type(exc).__name__}: {str(exc)[:160]})")
+    except OSError as exc:  # bad input is handled where it is read; only I/O can fail here
+        res.problem(f"cannot read: {exc.strerror or exc}", offset=0, path=getattr(exc, "filename", None) or spath)
         if not res.summary:
             _empty_summary(res, "unknown")
     return res
@@ -908,11 +929,11 @@ def _read(res: ReadResult, spath: str, lct_path: str | None) -> None:
         return
     kind = sniff(spath)
     if kind == "lct":
-        res.problem("this is a .lct trace recording, not a replay output (the lct reader reads it)")
+        res.problem("this is a .lct trace recording, not a replay output (the lct reader reads it)", offset=0)
         _empty_summary(res, "unknown")
         return
     if kind not in _PARSERS:
-        res.problem("not a recognised `lmcache trace replay` or `lmcache trace info` output")
+        res.problem("not a recognised `lmcache trace replay` or `lmcache trace info` output", offset=0)
         _empty_summary(res, "unknown")
         return
     view = _PARSERS[kind](spath, res)

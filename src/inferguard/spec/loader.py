@@ -9,6 +9,8 @@ import hashlib
 import importlib
 import json
 import os
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -20,6 +22,7 @@ from inferguard.problems import Problem
 from inferguard.spec.yamlload import load_all, locate
 
 API_VERSION = "inferguard.dev/v1"
+MAX_SPEC_BYTES = 16 * 1024 * 1024  # a spec file is a few kB; anything past this is refused unparsed
 
 
 @dataclass
@@ -162,14 +165,55 @@ def _plugin(kind: str):
 
 
 def _stamp_path(digest: str) -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not base:
+    """Where the validation stamp of this spec set lives, or None when there is no cache dir."""
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    except (KeyError, RuntimeError):  # no home directory to expand
+        return None
+    if not base or base.startswith("~"):
         return None
     schema_digest = hashlib.sha256()
     for p in sorted(schemas_dir().glob("*.json")):
         schema_digest.update(p.name.encode() + b"\0" + p.read_bytes())
     key = hashlib.sha256((digest + schema_digest.hexdigest()).encode()).hexdigest()[:32]
     return Path(base) / "inferguard" / f"specs-valid-{key}"
+
+
+def _stamp_valid(stamp: Path | None) -> bool:
+    """A stamp is trusted only when it is a regular file this check can read; any failure to
+    look at the cache (unreadable, not a directory, not a file) means: validate again."""
+    if stamp is None:
+        return False
+    try:
+        st = os.stat(stamp)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(st.st_mode)
+
+
+def _write_stamp(stamp: Path, text: str) -> None:
+    """Best effort: a cache that cannot be written costs nothing but the next validation.
+    Only a regular file (or nothing) at the stamp's path is ever replaced."""
+    try:
+        try:
+            if not stat.S_ISREG(os.lstat(stamp).st_mode):
+                return
+        except FileNotFoundError:
+            pass
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".specs-valid-", dir=stamp.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, stamp)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except (OSError, ValueError):
+        pass  # no writable cache: validate every time
 
 
 def _quick_digest(files: list[Path]) -> str:
@@ -191,7 +235,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     files = _spec_files(paths)
     roots = [Path(p) for p in paths] if paths else [specs_dir()]
     stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
-    skip_schema = stamp is not None and stamp.exists()
+    skip_schema = _stamp_valid(stamp)
     problems: list[Problem] = []
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
@@ -199,9 +243,13 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     for f in files:
         shown = _display(f)
         try:
-            raw = f.read_bytes()
+            with open(f, "rb") as fh:
+                raw = fh.read(MAX_SPEC_BYTES + 1)
         except OSError as exc:
             problems.append(Problem("spec", shown, f"cannot read: {exc.strerror}", rule="spec/io"))
+            continue
+        if len(raw) > MAX_SPEC_BYTES:
+            problems.append(Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io"))
             continue
         rel = _relative_name(f, roots)
         h.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
@@ -256,11 +304,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     if strict and problems:
         raise SpecError(problems)
     if stamp is not None and not skip_schema and not problems:
-        try:
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(spec.digest + "\n", encoding="utf-8")
-        except OSError:
-            pass  # no writable cache: validate every time
+        _write_stamp(stamp, spec.digest + "\n")
     return spec
 
 
