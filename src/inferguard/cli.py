@@ -29,14 +29,18 @@ Examples:
       --expect-mode mp --l2-configured --fail-on missing-required
 """
 
-LANE_FLAGS = {
-    "lmcache_http": "lmcache_http_evidence_file",
-    "lmcache_log": "lmcache_log_evidence_file",
-    "lmcache_otel": "lmcache_otel_evidence_file",
-    "lmcache_trace": "lmcache_trace_evidence_file",
-    "lmcache_trace_replay": "lmcache_trace_replay_evidence_file",
-    "lmcache_lookup_hash": "lmcache_lookup_hash_evidence_file",
-}
+def _registry() -> dict[str, Any]:
+    """The compiled vocabulary of the bundled spec set (JSON, no YAML on the help path)."""
+    from inferguard.spec.registry import bundled
+
+    return bundled()
+
+
+def _lane_flags() -> dict[str, str]:
+    """lane id -> option name of its evidence flag (--lmcache-log-evidence-file ...)."""
+    from inferguard.spec.registry import flag_dest
+
+    return {lane["id"]: flag_dest(lane["evidence_flag"]) for lane in _registry()["lanes"]}
 
 
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
@@ -55,13 +59,63 @@ def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[]
 
 
 def lane_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for lane, dest in reversed(list(LANE_FLAGS.items())):
-        flag = "--" + dest.replace("_", "-")
+    """One evidence flag per lane of the Vocabulary spec."""
+    from inferguard.spec.registry import flag_dest
+
+    for lane in reversed(_registry()["lanes"]):
+        flag = lane["evidence_flag"]
         fn = click.option(
-            flag, dest, multiple=True, type=click.Path(dir_okay=False),
-            help=f"{lane} evidence: a LaneEvidence JSON from collect-lmcache, or the raw artifact (repeatable).",
+            flag, flag_dest(flag), multiple=True, type=click.Path(dir_okay=False),
+            help=f"{lane['title']}: a LaneEvidence JSON from collect-lmcache, or the raw artifact (repeatable).",
         )(fn)
     return fn
+
+
+def context_options(command: str, *, override: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The context flags of `command`, declared by the Vocabulary spec (context keys).
+
+    With `override`, an option not given on the command line leaves the key alone (so that
+    `evaluate` keeps what the packet recorded), instead of setting its default."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for c in reversed(_registry()["context"]):
+            if command not in c["commands"] or not c.get("flag"):
+                continue
+            flag = c["flags_by_command"].get(command, c["flag"])
+            dest = "ctx_" + c["key"]
+            if c["type"] == "boolean":
+                opt = click.option(flag, dest, is_flag=True, default=False, help=c["help"])
+            else:
+                opt = click.option(flag, dest, type=click.Choice(c["values"]), default=c["default"],
+                                   show_default=not override, help=c["help"])
+            fn = opt(fn)
+        return fn
+
+    return deco
+
+
+def context_from(kw: dict[str, Any], command: str, *, override: bool = False) -> dict[str, Any]:
+    """The context keys the command line set (all of this command's, or with `override` only
+    those given explicitly), with the keys they imply."""
+    ctx: dict[str, Any] = {}
+    click_ctx = click.get_current_context(silent=True)
+    for c in _registry()["context"]:
+        dest = "ctx_" + c["key"]
+        if dest not in kw:
+            continue
+        value = kw.pop(dest)
+        if override and click_ctx is not None:
+            source = click_ctx.get_parameter_source(dest)
+            if source is None or source.name != "COMMANDLINE":
+                continue
+        if c["type"] == "boolean" and not value and not override:
+            ctx.setdefault(c["key"], False)
+            continue
+        ctx[c["key"]] = value
+        if value is True:
+            for implied in c["implies"]:
+                ctx[implied] = True
+    return ctx
 
 
 def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,7 +152,7 @@ def main() -> None:
 def _inputs(kw: dict[str, Any], context: dict[str, Any]):
     from inferguard.pipeline import Inputs
 
-    lanes = {lane: list(kw.get(dest) or ()) for lane, dest in LANE_FLAGS.items() if kw.get(dest)}
+    lanes = {lane: list(kw.get(dest) or ()) for lane, dest in _lane_flags().items() if kw.get(dest)}
     argv = {}
     if kw.get("engine_argv_file"):
         argv["engine"] = kw["engine_argv_file"]
@@ -137,13 +191,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command("observability-coverage", epilog=EPILOG_COVERAGE)
 @scrape_options
-@click.option("--expected-engine", type=click.Choice(["auto", "vllm", "sglang"]), default="auto", show_default=True,
-              help="auto: only detected engines' families apply.")
-@click.option("--expect-lmcache-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True)
-@click.option("--external-cache-configured", is_flag=True, help="An external KV cache (connector) is configured.")
-@click.option("--cpu-offload-configured", is_flag=True, help="vLLM native CPU offload is configured.")
-@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
-@click.option("--disaggregated-or-external-cache", is_flag=True, help="Disaggregated prefill or an external cache is in use.")
+@context_options("observability-coverage")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False), help="Write observability_coverage.json here.")
 @format_option
@@ -155,14 +203,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
-    ctx = default_context(
-        expected_engine=kw["expected_engine"],
-        expected_lmcache_mode=kw["expect_lmcache_mode"],
-        l2_configured=kw["l2_configured"],
-        external_cache_configured=kw["external_cache_configured"] or kw["disaggregated_or_external_cache"],
-        cpu_offload_configured=kw["cpu_offload_configured"],
-        disaggregated=kw["disaggregated_or_external_cache"],
-    )
+    ctx = default_context(**context_from(kw, "observability-coverage"))
     spec = default_specs()
     report = observability_coverage(_inputs(kw, ctx), spec)
     title = "InferGuard observability coverage"
@@ -171,9 +212,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 
 @main.command("lmcache-compat", epilog=EPILOG_COMPAT)
 @scrape_options
-@click.option("--expect-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True,
-              help="The LMCache mode you expect to be running.")
-@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
+@context_options("lmcache-compat")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report JSON here.")
 @click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
@@ -187,9 +226,9 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
-    ctx = default_context(expected_lmcache_mode=kw["expect_mode"], l2_configured=kw["l2_configured"])
+    ctx = default_context(**context_from(kw, "lmcache-compat"))
     spec = default_specs()
-    report = lmcache_compat(_inputs(kw, ctx), spec, kw["expect_mode"])
+    report = lmcache_compat(_inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
     mismatch = report["mode_check"]["result"] in ("mismatch", "no_lmcache")
@@ -208,27 +247,32 @@ main.add_command(collect_lmcache)
 
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
+@context_options("evaluate", override=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the evaluation JSON here.")
 @format_option
 @handle_errors
-def evaluate_cmd(packet_dir: str, output: str | None, fmt: str) -> None:
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> None:
     """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
 
     \b
-    Files are recognised by the patterns in specs/specset.yaml (packet_files), e.g.
-    engine.prom, lmcache.prom, *_command.json, lmcache_*_evidence.json, context.yaml.
+    Files are recognised by the patterns in specs/specset.yaml (scrapes, argv, context) and
+    specs/vocabulary.yaml (one set per evidence lane), e.g. engine.prom, lmcache.prom,
+    *_command.json, lmcache_*_evidence.json, *.log, *.lct, context.yaml. A context flag
+    given here overrides what the packet's context file recorded.
 
     \b
     Example:
       inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --output evaluation.json
+      inferguard evaluate packet/ --cacheblend-configured
     """
     from inferguard.packet_eval import evaluate_packet
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
+    overrides = context_from(kw, "evaluate", override=True)
     spec = default_specs()
-    report = evaluate_packet(packet_dir, spec)
+    report = evaluate_packet(packet_dir, spec, overrides or None)
     title = f"InferGuard evaluation of {packet_dir}"
     emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
 
@@ -385,7 +429,7 @@ def docs_group() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff summary if the docs drift.")
 @handle_errors
 def docs_build(root: str, specs_path: str | None, check: bool) -> None:
-    """Write docs/coverage-matrix.md and docs/cli.md (generated; never edit them by hand).
+    """Write docs/coverage-matrix.md, docs/cli.md and the compiled registry (generated; never edit them by hand).
 
     \b
     Example:
@@ -401,9 +445,13 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
     matrix = build_matrix(spec, rootp)
+    from inferguard.spec.registry import REGISTRY_FILE, compile_registry, render
+
     files = {
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
+        # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
+        rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }
     drift = []
     for path, text in files.items():
