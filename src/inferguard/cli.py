@@ -284,28 +284,60 @@ def specs_group() -> None:
 
 @specs_group.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--root", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Checkout whose fixture folders the specs name (default: the one holding the specs or "
+                   "the current folder).")
+@click.option("--list-checks", is_flag=True, help="Print every check (id, severity, description) and exit.")
 @handle_errors
-def specs_lint(paths: tuple[str, ...]) -> None:
-    """Validate spec files (schema + semantic checks). Exit 2 on any error.
+def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> None:
+    """Run every named check on spec files: schema, references, expressions, next commands.
+
+    Each problem is one line, `path:line:col: check-id: message`. Exit 2 on any error
+    (warnings are printed and do not fail).
 
     \b
     Example:
       inferguard specs lint                # the bundled spec set
       inferguard specs lint specs/ my.yaml # files or folders
+      inferguard specs lint --list-checks
     """
-    from inferguard.spec import load_specs
+    from pathlib import Path
 
+    from inferguard.spec import load_specs
+    from inferguard.spec.checks import CHECKS, ERROR, severity_of
+    from inferguard.spec.semantic import check_fixture_paths
+
+    if list_checks:
+        for c in CHECKS.values():
+            click.echo(f"{c.id:<38} {c.severity:<8} {c.description}")
+        return
     for p in paths:
         if not os.path.exists(p):
             fail(f"{p}: No such file or directory")
     spec = load_specs(list(paths) or None, strict=False)
-    for p in spec.problems:
+    problems = list(spec.problems)
+    rootp = None
+    if root is not None:
+        rootp = _checkout(root)
+    else:
+        start = Path(paths[0]).resolve() if paths else Path.cwd()
+        from inferguard.problems import InputError
+
+        try:
+            rootp = _checkout(None, start=start)
+        except InputError:  # not in a checkout: fixture folders are not checked (said below)
+            rootp = None
+    if rootp is not None:
+        problems += check_fixture_paths(spec, rootp)
+    errors = [p for p in problems if severity_of(p.rule) == ERROR]
+    for p in problems:
         click.echo(p.format())
     n = sum(len(v) for v in spec.docs_by_kind.values())
-    if spec.problems:
-        click.echo(f"{len(spec.problems)} problem(s) in {len(spec.files)} file(s)", err=True)
+    if errors:
+        click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s) in {len(spec.files)} file(s)", err=True)
         sys.exit(2)
-    click.echo(f"ok: {len(spec.files)} file(s), {n} document(s), spec set {spec.version} {spec.digest}")
+    where = f"fixtures checked in {rootp}" if rootp else "fixture folders not checked (no checkout; pass --root)"
+    click.echo(f"ok: {len(spec.files)} file(s), {n} document(s), spec set {spec.version} {spec.digest}; {where}")
 
 
 @specs_group.command("list")
@@ -335,7 +367,7 @@ def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "(default: the checkout that holds the current folder).")(fn)
 
 
-def _checkout(root: str | None):
+def _checkout(root: str | None, start=None):
     """The InferGuard checkout to work on: --root, else the one holding the current folder.
 
     Fixtures and generated docs live only in a checkout; outside one these commands refuse
@@ -355,7 +387,7 @@ def _checkout(root: str | None):
         if not is_checkout(d):
             raise InputError("not an InferGuard checkout (expected pyproject.toml of inferguard, specs/ and fixtures/)", root)
         return d
-    here = Path.cwd().resolve()
+    here = Path(start or Path.cwd()).resolve()
     for d in (here, *here.parents):
         if is_checkout(d):
             return d
@@ -440,7 +472,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     from inferguard.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
-    from inferguard.render.docs import cli_reference, coverage_matrix
+    from inferguard.render.docs import cli_reference, coverage_matrix, spec_checks
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
@@ -450,6 +482,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
     files = {
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
+        rootp / "docs" / "spec-checks.md": spec_checks(spec),
         # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
         rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }
