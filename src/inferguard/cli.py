@@ -411,9 +411,12 @@ def _spec_for(specs_path: str | None, root=None):
 @click.option("--row", "rows", multiple=True, help="Only this row id (repeatable).")
 @handle_errors
 def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None:
-    """Run every fixture named in the Surfaces spec through the real pipeline.
+    """Run every fixture and inline test named in the Surfaces spec through the real pipeline.
 
-    Prints expected versus got per row id for each failure and exits 1 if any fails.
+    Fixture folders (real captures) are evaluated as packets; inline tests (`tests:` on a
+    row: series in the exposition format or promtool's notation, a context, expectations on
+    row and item statuses, derived values, detections and gaps) are read and judged the way
+    observability-coverage does. Prints expected versus got for each failure; exit 1 if any.
 
     \b
     Example:
@@ -421,11 +424,17 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
       inferguard specs test --row lmcache.mp_prometheus
     """
 
-    from inferguard.matrix import run_fixtures
+    from inferguard.matrix import run_fixtures, run_inline_tests
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
-    results = run_fixtures(spec, rootp, set(rows) or None)
+    known = {r["id"] for d in spec.docs("Surfaces") for r in d["rows"]}
+    unknown = sorted(set(rows) - known)
+    if unknown:
+        fail(f"no such row: {', '.join(unknown)}")
+    results = run_fixtures(spec, rootp, set(rows) or None) + run_inline_tests(spec, set(rows) or None)
+    if not results:
+        fail("no fixtures and no inline tests to run")
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "pass" if r.passed else "FAIL"
