@@ -104,3 +104,20 @@ def test_an_undeclared_check_id_is_our_defect(monkeypatch):
     monkeypatch.setattr(semantic, "CHECKS", semantic.CHECKS + [lambda spec: [Problem("spec", "x.yaml", "m", 1, 1, rule="nope/undeclared")]])
     res = CliRunner().invoke(main, ["specs", "lint"])
     assert res.exit_code == 3 and "undeclared check id 'nope/undeclared'" in res.output
+
+
+STRUCTURE = [
+    ("metric id prefix", "metrics/sglang.yaml", "  - id: sglang.", "  - id: sglangx.", "metrics/id-prefix"),
+    ("deprecated without a note", "metrics/vllm.yaml",
+     '\n             note: "V0 engine only: the inventories list it up to 0.8.5 and not from 0.9.2 on."}', "}",
+     "metrics/experimental-note"),
+]
+
+
+@pytest.mark.parametrize("what,rel,old,new,check", STRUCTURE, ids=[t[0] for t in STRUCTURE])
+def test_structural_rules_are_checks(tmp_path, what, rel, old, new, check):
+    specs = _copy_specs(tmp_path)
+    _plant(specs, rel, old, new)
+    proc = run_cli("specs", "lint", "--root", str(ROOT), str(specs))
+    assert proc.returncode == 2, proc.stdout
+    assert f": {check}: " in proc.stdout, proc.stdout

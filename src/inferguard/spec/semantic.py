@@ -460,3 +460,52 @@ def check_fixture_paths(spec, root) -> list[Problem]:
                     out.append(Problem("spec", sd.path, f"fixture folder {fx['path']!r} does not exist under {root}",
                                        line, col, rule="surfaces/missing-fixture"))
     return out
+
+
+_SERIES_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
+
+
+def _lower_bound(versions: str | None) -> tuple[int, ...]:
+    """The lowest release a range admits, as a tuple (no bound: the oldest)."""
+    if not versions:
+        return ()
+    lows = [tuple(int(x) for x in re.findall(r"\d+", part)) for part in versions.split(",")
+            if part.strip().startswith((">=", ">", "=="))]
+    return min(lows) if lows else ()
+
+
+@register
+def metric_structure(spec) -> list[Problem]:
+    """Ids carry their runtime, names are family names, aliases run oldest first, and every
+    uncertain or deprecated name says why."""
+    out: list[Problem] = []
+    for sd in spec.spec_docs("MetricFamilies"):
+        doc = sd.data
+        runtime = doc["runtime"]
+        for fi, fam in enumerate(doc["families"]):
+            if not re.match(rf"{re.escape(runtime)}[._]", fam["id"]):
+                line, col = locate(doc, ["families", fi, "id"])
+                out.append(Problem("spec", sd.path, f"family id {fam['id']!r} does not start with {runtime + '.'!r} or {runtime + '_'!r}", line, col, rule="metrics/id-prefix"))
+            for mi, m in enumerate(fam["metrics"]):
+                where = ["families", fi, "metrics", mi]
+                if not re.match(rf"{re.escape(runtime)}[._]", m["id"]):
+                    line, col = locate(doc, where + ["id"])
+                    out.append(Problem("spec", sd.path, f"metric id {m['id']!r} does not start with {runtime + '.'!r} or {runtime + '_'!r}", line, col, rule="metrics/id-prefix"))
+                lows = []
+                for ni, n in enumerate(m["names"]):
+                    nwhere = where + ["names", ni]
+                    if n["name"].endswith(_SERIES_SUFFIXES) and m.get("type") in ("histogram", "summary"):
+                        line, col = locate(doc, nwhere)
+                        out.append(Problem("spec", sd.path, f"{n['name']!r} is a series name; give the family name", line, col, rule="metrics/series-name"))
+                    status = n.get("status") or m.get("status")
+                    if status in ("experimental", "deprecated") and not (n.get("note") or m.get("note")):
+                        line, col = locate(doc, nwhere)
+                        out.append(Problem("spec", sd.path, f"{n['name']!r} is {status} but no note says why", line, col, rule="metrics/experimental-note"))
+                    if n.get("versions"):  # an unversioned (documentation-only) name has no place in the order
+                        lows.append((_lower_bound(n["versions"]), ni))
+                for (a, _), (b, nb) in zip(lows, lows[1:]):
+                    if b < a:
+                        line, col = locate(doc, where + ["names", nb])
+                        out.append(Problem("spec", sd.path, f"the names of {m['id']!r} are not ordered oldest release first", line, col, rule="metrics/alias-order"))
+                        break
+    return out
