@@ -131,7 +131,7 @@ def test_spec_file_past_the_size_cap_is_not_read(tmp_path):
         for _ in range(MAX_SPEC_BYTES // len(line) + 2):
             fh.write(line)
     rc, out, err, rss = run_measured(["specs", "lint", str(f)])
-    assert rc == 2 and f"{f}: larger than {MAX_SPEC_BYTES} bytes; not read" in out, out + err
+    assert rc == 2 and f"{f}: spec/io: larger than {MAX_SPEC_BYTES} bytes; not read" in out, out + err
     assert rss < 100
 
 

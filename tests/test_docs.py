@@ -147,4 +147,5 @@ def test_broken_checklist_weights_fail_lint(tmp_path):
     bad.write_text(text)
     proc = run_cli("specs", "lint", str(bad), str(ROOT / "specs" / "surfaces.yaml"), str(ROOT / "specs" / "metrics"))
     assert proc.returncode == 2
-    assert re.search(r"checklist\.yaml:\d+:\d+: lane and closeout weights sum to 101, not 100 \(checklist/weights\)", proc.stdout), proc.stdout
+    assert re.search(r"checklist\.yaml:\d+:\d+: checklist/weights: lane and closeout weights sum to 101, not 100", proc.stdout), proc.stdout
+    assert proc.stdout.count("\n") == 1, proc.stdout  # nothing else: references resolve into the bundled set

@@ -324,9 +324,9 @@ def test_lint_resolves_namespace_and_version_evidence_references(tmp_path):
         "version_evidence:\n  - runtime: vllm\n    registered_always: [vllm.no_such_metric]\n", encoding="utf-8")
     proc = run_cli("specs", "lint", str(det), "specs/metrics")
     assert proc.returncode == 2
-    assert re.search(r"detection\.yaml:14:\d+: namespace 'lmcache_x': component 'nowhere' is not an LMCache mode id \(detection/unknown-ref\)",
+    assert re.search(r"detection\.yaml:14:\d+: detection/unknown-ref: namespace 'lmcache_x': component 'nowhere' is not an LMCache mode id",
                      proc.stdout), proc.stdout
-    assert re.search(r"detection\.yaml:17:\d+: unknown vllm metric 'vllm.no_such_metric' \(detection/unknown-ref\)", proc.stdout), proc.stdout
+    assert re.search(r"detection\.yaml:17:\d+: detection/unknown-ref: unknown vllm metric 'vllm.no_such_metric'", proc.stdout), proc.stdout
 
 
 def test_markdown_report_says_the_family_is_incomplete_and_gives_the_verdict():

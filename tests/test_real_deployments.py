@@ -321,5 +321,5 @@ def test_lint_checks_the_new_spec_references(tmp_path):
                                              "collect_each: {route: mp.no_such_route,"))
     proc = run_cli("specs", "lint", str(specs))
     assert proc.returncode == 2
-    assert "no log pattern id matches 'sglang_typo.*' (detection/unknown-log-pattern)" in proc.stdout
-    assert "collect_each names 'mp.no_such_route'" in proc.stdout and "(http_endpoints/collect-each)" in proc.stdout
+    assert "detection/unknown-log-pattern: no log pattern id matches 'sglang_typo.*'" in proc.stdout
+    assert "http_endpoints/collect-each: " in proc.stdout and "collect_each names 'mp.no_such_route'" in proc.stdout

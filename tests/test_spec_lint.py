@@ -41,7 +41,7 @@ def test_broken_surfaces_spec_reports_each_error_with_path_line(tmp_path):
     out = proc.stdout
     # schema error on the second row (bad runtime, missing fields), at its line
     assert re.search(r"broken\.yaml:15:\d+: .*rows\[1\]", out), out
-    assert re.search(r"broken\.yaml:16:\d+: \$\.rows\[1\]\.runtime: 'Nowhere' is not one of", out), out
+    assert re.search(r"broken\.yaml:16:\d+: spec/schema: \$\.rows\[1\]\.runtime: 'Nowhere' is not one of", out), out
 
 
 def test_semantic_errors_have_lines(tmp_path):
@@ -49,8 +49,8 @@ def test_semantic_errors_have_lines(tmp_path):
     f.write_text(BROKEN.split("  - id: demo.row\n    runtime: Nowhere")[0])
     proc = run_cli("specs", "lint", str(f), "specs/metrics")
     assert proc.returncode == 2
-    assert re.search(r"broken\.yaml:11:\d+: unknown family 'vllm.no_such_family' \(surfaces/unknown-family\)", proc.stdout), proc.stdout
-    assert re.search(r"broken\.yaml:12:\d+: jmespath does not compile", proc.stdout), proc.stdout
+    assert re.search(r"broken\.yaml:11:\d+: surfaces/unknown-family: unknown family 'vllm.no_such_family'", proc.stdout), proc.stdout
+    assert re.search(r"broken\.yaml:12:\d+: expr/syntax: jmespath does not compile", proc.stdout), proc.stdout
 
 
 def test_invalid_yaml_is_located(tmp_path):
@@ -58,7 +58,7 @@ def test_invalid_yaml_is_located(tmp_path):
     f.write_text("apiVersion: inferguard.dev/v1\nkind: Surfaces\nrows: [\n  - a: b: c\n")
     proc = run_cli("specs", "lint", str(f))
     assert proc.returncode == 2
-    assert re.search(r"bad\.yaml:\d+:\d+: invalid YAML", proc.stdout), proc.stdout
+    assert re.search(r"bad\.yaml:\d+:\d+: spec/yaml: invalid YAML", proc.stdout), proc.stdout
 
 
 def test_lint_missing_path_exit_2():
@@ -89,8 +89,8 @@ def test_diagnosis_rules_unknown_thresholds_and_duplicates(tmp_path):
     proc = run_cli("specs", "lint", str(f))
     assert proc.returncode == 2
     out = proc.stdout
-    assert re.search(r"rules\.yaml:9:\d+: duplicate rule id 'lmcache/zero-hits-after-warmup'", out), out
-    assert re.search(r"rules\.yaml:11:\d+: rule .* uses unknown threshold 'undeclared' in when", out), out
-    assert re.search(r"rules\.yaml:12:\d+: rule .* uses unknown threshold 'also_missing' in message", out), out
+    assert re.search(r"rules\.yaml:9:\d+: diagnosis/duplicate-id: duplicate rule id 'lmcache/zero-hits-after-warmup'", out), out
+    assert re.search(r"rules\.yaml:11:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'undeclared' in when", out), out
+    assert re.search(r"rules\.yaml:12:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'also_missing' in message", out), out
     # the first rule is clean: nothing reported on its lines
     assert not re.search(r"rules\.yaml:[4-8]:", out), out

@@ -29,14 +29,18 @@ Examples:
       --expect-mode mp --l2-configured --fail-on missing-required
 """
 
-LANE_FLAGS = {
-    "lmcache_http": "lmcache_http_evidence_file",
-    "lmcache_log": "lmcache_log_evidence_file",
-    "lmcache_otel": "lmcache_otel_evidence_file",
-    "lmcache_trace": "lmcache_trace_evidence_file",
-    "lmcache_trace_replay": "lmcache_trace_replay_evidence_file",
-    "lmcache_lookup_hash": "lmcache_lookup_hash_evidence_file",
-}
+def _registry() -> dict[str, Any]:
+    """The compiled vocabulary of the bundled spec set (JSON, no YAML on the help path)."""
+    from inferguard.spec.registry import bundled
+
+    return bundled()
+
+
+def _lane_flags() -> dict[str, str]:
+    """lane id -> option name of its evidence flag (--lmcache-log-evidence-file ...)."""
+    from inferguard.spec.registry import flag_dest
+
+    return {lane["id"]: flag_dest(lane["evidence_flag"]) for lane in _registry()["lanes"]}
 
 
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
@@ -68,13 +72,63 @@ def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[]
 
 
 def lane_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for lane, dest in reversed(list(LANE_FLAGS.items())):
-        flag = "--" + dest.replace("_", "-")
+    """One evidence flag per lane of the Vocabulary spec."""
+    from inferguard.spec.registry import flag_dest
+
+    for lane in reversed(_registry()["lanes"]):
+        flag = lane["evidence_flag"]
         fn = click.option(
-            flag, dest, multiple=True, type=click.Path(dir_okay=False),
-            help=f"{lane} evidence: a LaneEvidence JSON from collect-lmcache, or the raw artifact (repeatable).",
+            flag, flag_dest(flag), multiple=True, type=click.Path(dir_okay=False),
+            help=f"{lane['title']}: a LaneEvidence JSON from collect-lmcache, or the raw artifact (repeatable).",
         )(fn)
     return fn
+
+
+def context_options(command: str, *, override: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The context flags of `command`, declared by the Vocabulary spec (context keys).
+
+    With `override`, an option not given on the command line leaves the key alone (so that
+    `evaluate` keeps what the packet recorded), instead of setting its default."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for c in reversed(_registry()["context"]):
+            if command not in c["commands"] or not c.get("flag"):
+                continue
+            flag = c["flags_by_command"].get(command, c["flag"])
+            dest = "ctx_" + c["key"]
+            if c["type"] == "boolean":
+                opt = click.option(flag, dest, is_flag=True, default=False, help=c["help"])
+            else:
+                opt = click.option(flag, dest, type=click.Choice(c["values"]), default=c["default"],
+                                   show_default=not override, help=c["help"])
+            fn = opt(fn)
+        return fn
+
+    return deco
+
+
+def context_from(kw: dict[str, Any], command: str, *, override: bool = False) -> dict[str, Any]:
+    """The context keys the command line set (all of this command's, or with `override` only
+    those given explicitly), with the keys they imply."""
+    ctx: dict[str, Any] = {}
+    click_ctx = click.get_current_context(silent=True)
+    for c in _registry()["context"]:
+        dest = "ctx_" + c["key"]
+        if dest not in kw:
+            continue
+        value = kw.pop(dest)
+        if override and click_ctx is not None:
+            source = click_ctx.get_parameter_source(dest)
+            if source is None or source.name != "COMMANDLINE":
+                continue
+        if c["type"] == "boolean" and not value and not override:
+            ctx.setdefault(c["key"], False)
+            continue
+        ctx[c["key"]] = value
+        if value is True:
+            for implied in c["implies"]:
+                ctx[implied] = True
+    return ctx
 
 
 def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,7 +165,7 @@ def main() -> None:
 def _inputs(kw: dict[str, Any], context: dict[str, Any]):
     from inferguard.pipeline import Inputs
 
-    lanes = {lane: list(kw.get(dest) or ()) for lane, dest in LANE_FLAGS.items() if kw.get(dest)}
+    lanes = {lane: list(kw.get(dest) or ()) for lane, dest in _lane_flags().items() if kw.get(dest)}
     argv = {}
     if kw.get("engine_argv_file"):
         argv["engine"] = kw["engine_argv_file"]
@@ -150,14 +204,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command("observability-coverage", epilog=EPILOG_COVERAGE)
 @scrape_options
-@click.option("--expected-engine", type=click.Choice(["auto", "vllm", "sglang"]), default="auto", show_default=True,
-              help="auto: only detected engines' families apply.")
-@click.option("--expect-lmcache-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True)
-@click.option("--external-cache-configured", is_flag=True, help="An external KV cache (connector) is configured.")
-@click.option("--cpu-offload-configured", is_flag=True, help="vLLM native CPU offload is configured.")
-@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
-@click.option("--disaggregated-or-external-cache", is_flag=True, help="Disaggregated prefill or an external cache is in use.")
-@click.option("--cacheblend-configured", is_flag=True, help="LMCache CacheBlend is configured (its row then applies).")
+@context_options("observability-coverage")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write observability_coverage.json here (`-`: standard output).")
 @format_option
@@ -169,15 +216,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
-    ctx = default_context(
-        expected_engine=kw["expected_engine"],
-        expected_lmcache_mode=kw["expect_lmcache_mode"],
-        l2_configured=kw["l2_configured"],
-        external_cache_configured=kw["external_cache_configured"] or kw["disaggregated_or_external_cache"],
-        cpu_offload_configured=kw["cpu_offload_configured"],
-        disaggregated=kw["disaggregated_or_external_cache"],
-        cacheblend_configured=kw["cacheblend_configured"],
-    )
+    ctx = default_context(**context_from(kw, "observability-coverage"))
     spec = default_specs()
     report = observability_coverage(_inputs(kw, ctx), spec)
     title = "InferGuard observability coverage"
@@ -186,9 +225,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 
 @main.command("lmcache-compat", epilog=EPILOG_COMPAT)
 @scrape_options
-@click.option("--expect-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True,
-              help="The LMCache mode you expect to be running.")
-@click.option("--l2-configured", is_flag=True, help="LMCache L2 storage is configured.")
+@context_options("lmcache-compat")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
 @click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
@@ -202,9 +239,9 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
-    ctx = default_context(expected_lmcache_mode=kw["expect_mode"], l2_configured=kw["l2_configured"])
+    ctx = default_context(**context_from(kw, "lmcache-compat"))
     spec = default_specs()
-    report = lmcache_compat(_inputs(kw, ctx), spec, kw["expect_mode"])
+    report = lmcache_compat(_inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
     mismatch = report["mode_check"]["result"] in ("mismatch", "no_lmcache")
@@ -223,31 +260,33 @@ main.add_command(collect_lmcache)
 
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
+@context_options("evaluate", override=True)
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the evaluation JSON here (`-`: standard output).")
-@click.option("--cacheblend-configured", is_flag=True,
-              help="LMCache CacheBlend is configured (adds to what the packet's manifest and context file say).")
 @format_option
 @handle_errors
-def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, cacheblend_configured: bool = False) -> None:
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> None:
     """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
 
     \b
-    Files are recognised by the patterns in specs/specset.yaml (packet_files), e.g.
-    engine.prom, lmcache.prom, *_command.json, lmcache_*_evidence.json, context.yaml.
-    The context collect-lmcache recorded in packet_manifest.json (--expect-mode,
-    --l2-configured, ...) is used; a context file and the flags here add to it.
+    Files are recognised by the patterns in specs/specset.yaml (scrapes, argv, context) and
+    specs/vocabulary.yaml (one set per evidence lane), e.g. engine.prom, lmcache.prom,
+    *_command.json, lmcache_*_evidence.json, *.log, *.lct, context.yaml. The context
+    collect-lmcache recorded in packet_manifest.json (--expect-mode, --l2-configured, ...)
+    is used; a context file, then the context flags given here, add to it.
 
     \b
     Example:
       inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --output evaluation.json
+      inferguard evaluate packet/ --cacheblend-configured
     """
     from inferguard.packet_eval import evaluate_packet
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
+    overrides = context_from(kw, "evaluate", override=True)
     spec = default_specs()
-    report = evaluate_packet(packet_dir, spec, {"cacheblend_configured": True} if cacheblend_configured else None)
+    report = evaluate_packet(packet_dir, spec, overrides or None)
     title = f"InferGuard evaluation of {packet_dir}"
     emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
 
@@ -259,28 +298,60 @@ def specs_group() -> None:
 
 @specs_group.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--root", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Checkout whose fixture folders the specs name (default: the one holding the specs or "
+                   "the current folder).")
+@click.option("--list-checks", is_flag=True, help="Print every check (id, severity, description) and exit.")
 @handle_errors
-def specs_lint(paths: tuple[str, ...]) -> None:
-    """Validate spec files (schema + semantic checks). Exit 2 on any error.
+def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> None:
+    """Run every named check on spec files: schema, references, expressions, next commands.
+
+    Each problem is one line, `path:line:col: check-id: message`. Exit 2 on any error
+    (warnings are printed and do not fail).
 
     \b
     Example:
       inferguard specs lint                # the bundled spec set
       inferguard specs lint specs/ my.yaml # files or folders
+      inferguard specs lint --list-checks
     """
-    from inferguard.spec import load_specs
+    from pathlib import Path
 
+    from inferguard.spec import load_specs
+    from inferguard.spec.checks import CHECKS, ERROR, severity_of
+    from inferguard.spec.semantic import check_fixture_paths
+
+    if list_checks:
+        for c in CHECKS.values():
+            click.echo(f"{c.id:<38} {c.severity:<8} {c.description}")
+        return
     for p in paths:
         if not os.path.exists(p):
             fail(f"{p}: No such file or directory")
     spec = load_specs(list(paths) or None, strict=False)
-    for p in spec.problems:
+    problems = list(spec.problems)
+    rootp = None
+    if root is not None:
+        rootp = _checkout(root)
+    else:
+        start = Path(paths[0]).resolve() if paths else Path.cwd()
+        from inferguard.problems import InputError
+
+        try:
+            rootp = _checkout(None, start=start)
+        except InputError:  # not in a checkout: fixture folders are not checked (said below)
+            rootp = None
+    if rootp is not None:
+        problems += check_fixture_paths(spec, rootp)
+    errors = [p for p in problems if severity_of(p.rule) == ERROR]
+    for p in problems:
         click.echo(p.format())
     n = sum(len(v) for v in spec.docs_by_kind.values())
-    if spec.problems:
-        click.echo(f"{len(spec.problems)} problem(s) in {len(spec.files)} file(s)", err=True)
+    if errors:
+        click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s) in {len(spec.files)} file(s)", err=True)
         sys.exit(2)
-    click.echo(f"ok: {len(spec.files)} file(s), {n} document(s), spec set {spec.version} {spec.digest}")
+    where = f"fixtures checked in {rootp}" if rootp else "fixture folders not checked (no checkout; pass --root)"
+    click.echo(f"ok: {len(spec.files)} file(s), {n} document(s), spec set {spec.version} {spec.digest}; {where}")
 
 
 @specs_group.command("list")
@@ -310,7 +381,7 @@ def _root_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                              "(default: the checkout that holds the current folder).")(fn)
 
 
-def _checkout(root: str | None):
+def _checkout(root: str | None, start=None):
     """The InferGuard checkout to work on: --root, else the one holding the current folder.
 
     Fixtures and generated docs live only in a checkout; outside one these commands refuse
@@ -330,7 +401,7 @@ def _checkout(root: str | None):
         if not is_checkout(d):
             raise InputError("not an InferGuard checkout (expected pyproject.toml of inferguard, specs/ and fixtures/)", root)
         return d
-    here = Path.cwd().resolve()
+    here = Path(start or Path.cwd()).resolve()
     for d in (here, *here.parents):
         if is_checkout(d):
             return d
@@ -354,9 +425,12 @@ def _spec_for(specs_path: str | None, root=None):
 @click.option("--row", "rows", multiple=True, help="Only this row id (repeatable).")
 @handle_errors
 def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None:
-    """Run every fixture named in the Surfaces spec through the real pipeline.
+    """Run every fixture and inline test named in the Surfaces spec through the real pipeline.
 
-    Prints expected versus got per row id for each failure and exits 1 if any fails.
+    Fixture folders (real captures) are evaluated as packets; inline tests (`tests:` on a
+    row: series in the exposition format or promtool's notation, a context, expectations on
+    row and item statuses, derived values, detections and gaps) are read and judged the way
+    observability-coverage does. Prints expected versus got for each failure; exit 1 if any.
 
     \b
     Example:
@@ -364,11 +438,17 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
       inferguard specs test --row lmcache.mp_prometheus
     """
 
-    from inferguard.matrix import run_fixtures
+    from inferguard.matrix import run_fixtures, run_inline_tests
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
-    results = run_fixtures(spec, rootp, set(rows) or None)
+    known = {r["id"] for d in spec.docs("Surfaces") for r in d["rows"]}
+    unknown = sorted(set(rows) - known)
+    if unknown:
+        fail(f"no such row: {', '.join(unknown)}")
+    results = run_fixtures(spec, rootp, set(rows) or None) + run_inline_tests(spec, set(rows) or None)
+    if not results:
+        fail("no fixtures and no inline tests to run")
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "pass" if r.passed else "FAIL"
@@ -404,7 +484,7 @@ def docs_group() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff summary if the docs drift.")
 @handle_errors
 def docs_build(root: str, specs_path: str | None, check: bool) -> None:
-    """Write docs/coverage-matrix.md and docs/cli.md (generated; never edit them by hand).
+    """Write docs/coverage-matrix.md, docs/cli.md and the compiled registry (generated; never edit them by hand).
 
     \b
     Example:
@@ -415,14 +495,19 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     from inferguard.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
-    from inferguard.render.docs import cli_reference, coverage_matrix
+    from inferguard.render.docs import cli_reference, coverage_matrix, spec_checks
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
     matrix = build_matrix(spec, rootp)
+    from inferguard.spec.registry import REGISTRY_FILE, compile_registry, render
+
     files = {
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
+        rootp / "docs" / "spec-checks.md": spec_checks(spec),
+        # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
+        rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }
     drift = []
     for path, text in files.items():

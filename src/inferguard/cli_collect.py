@@ -9,10 +9,11 @@ import json
 
 import click
 
-HTTP_FILE_FLAGS = (
-    "health", "status", "conf", "config", "version", "lmc-version", "commit-id",
-    "threads", "periodic-threads", "periodic-threads-health", "quota",
-)
+def _registry() -> dict:
+    """The compiled vocabulary (JSON): lanes with their file flags, the HTTP body flags."""
+    from inferguard.spec.registry import bundled
+
+    return bundled()
 
 EPILOG = """\b
 Examples:
@@ -49,8 +50,19 @@ def _file_option(flag: str):
 
 
 def _with_file_options(fn):
-    for flag in reversed(HTTP_FILE_FLAGS):
+    for flag in reversed(_registry()["http_body_flags"]):
         fn = _file_option(flag)(fn)
+    return fn
+
+
+def _with_lane_inputs(fn):
+    """One option per file input of each lane (specs/vocabulary.yaml, collect_inputs)."""
+    from inferguard.spec.registry import flag_dest
+
+    inputs = [ci for lane in _registry()["lanes"] for ci in lane["collect_inputs"]]
+    for ci in reversed(inputs):
+        fn = click.option(ci["flag"], flag_dest(ci["flag"]), metavar="PATH" if ci["directory"] else "FILE",
+                          default=None, help=ci["help"])(fn)
     return fn
 
 
@@ -78,13 +90,7 @@ def _render_text(out_dir: str, s: dict) -> str:
 @click.option("--lmcache-metrics-url", metavar="URL", help="LMCache /metrics URL to scrape.")
 @click.option("--lmcache-http-base-url", metavar="URL", help="Base URL of the LMCache HTTP API, e.g. http://127.0.0.1:8080.")
 @_with_file_options
-@click.option("--engine-log-file", metavar="FILE", help="Engine (vLLM/SGLang) log.")
-@click.option("--lmcache-log-file", metavar="FILE", help="LMCache server log.")
-@click.option("--lmcache-otel-file", metavar="FILE", help="OTel spans (OTLP JSON or span-per-line JSONL).")
-@click.option("--lmcache-trace-file", metavar="FILE", help="LMCache .lct trace recording.")
-@click.option("--lmcache-trace-replay-output", metavar="PATH", help="`lmcache trace replay` output file or directory.")
-@click.option("--lmcache-lookup-hash-path", metavar="PATH", help="Lookup-hash JSONL file or directory.")
-@click.option("--lmcache-cacheblend-boundary-evidence-file", metavar="FILE", help="CacheBlend boundary JSONL.")
+@_with_lane_inputs
 @click.option("--expect-mode", type=click.Choice(["auto", "mp", "embedded"]), default="auto", show_default=True,
               help="Which LMCache HTTP server the base URL points at.")
 @click.option("--l2-configured", is_flag=True, help="The deployment has an L2 tier configured.")
@@ -103,13 +109,20 @@ def collect_lmcache(**kw) -> None:
     try:
         from inferguard.collect.lmcache import CollectOptions, collect_lmcache as run, summarize
 
+        from inferguard.spec.registry import flag_dest
+
         http_files = {}
-        for flag in HTTP_FILE_FLAGS:
+        for flag in _registry()["http_body_flags"]:
             v = kw.pop(f"lmcache_{flag.replace('-', '_')}_file")
             if v:
                 http_files[flag] = v
+        files = {}
+        for ci in (ci for lane in _registry()["lanes"] for ci in lane["collect_inputs"]):
+            v = kw.pop(flag_dest(ci["flag"]))
+            if v:
+                files[flag_dest(ci["flag"])] = v
         fmt = kw.pop("fmt")
-        opts = CollectOptions(http_files=http_files, **kw)
+        opts = CollectOptions(http_files=http_files, files=files, **kw)
         manifest = run(opts)
     except InputError as exc:
         fail(str(exc))

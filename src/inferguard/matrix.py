@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from inferguard.engine.capability import FixtureResult, checklist, item_key, row_capability
@@ -144,3 +145,130 @@ def fixture_inventory(root: Path) -> list[dict[str, Any]]:
                        or ("/ \"" + "\" / \"".join(tail.split("/")) + "\"") in text)
         out.append({"path": rel, "origin": _origin(d) or "unknown", "tests": named})
     return out
+
+
+# --------------------------------------------------------------------------- inline spec tests
+
+
+def expand_values(text: str) -> list[float | None]:
+    """promtool's expanding notation: `1 2 _ 3+2x3 10-1x2 4x2` -> the values in order
+    (`_` is a missing sample, `a+bxn` is a, a+b, ..., a+nb, `axn` repeats a n+1 times)."""
+    import re
+
+    out: list[float | None] = []
+    for tok in text.split():
+        if tok == "_":
+            out.append(None)
+            continue
+        m = re.fullmatch(r"(_|[-+]?[0-9.eE]+)(?:([+-])([0-9.eE]+))?x([0-9]+)", tok)
+        if m:
+            n = int(m.group(4))
+            if m.group(1) == "_":
+                out.extend([None] * (n + 1))
+                continue
+            a = float(m.group(1))
+            step = float(m.group(3) or 0) * (-1 if m.group(2) == "-" else 1)
+            out.extend(a + step * i for i in range(n + 1))
+            continue
+        out.append(float(tok))  # ValueError on a bad token: reported by the runner
+    return out
+
+
+@dataclass
+class InlineResult:
+    """One inline test of one row, run through the real pipeline."""
+
+    row: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"(inline) {self.name}"
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and not self.error
+
+    def diff(self) -> list[str]:
+        return [f"error: {self.error}"] if self.error else list(self.failures)
+
+
+def _scrapes_of(case: dict[str, Any]) -> dict[str, str]:
+    texts = {"engine": case.get("engine_metrics") or "", "lmcache": case.get("lmcache_metrics") or ""}
+    for s in case.get("series") or []:
+        values = [v for v in expand_values(s["values"]) if v is not None]
+        if values:
+            v = values[-1]
+            texts[s.get("scrape", "engine")] += f"{s['series']} {int(v) if v == int(v) else v!r}\n"
+    return {k: v for k, v in texts.items() if v}
+
+
+def _check_case(row_id: str, case: dict[str, Any], rep: dict[str, Any]) -> list[str]:
+    exp = case["expect"]
+    fails: list[str] = []
+    got = next((r for r in rep["surfaces"] if r["id"] == row_id), None)
+    if got is None:
+        return [f"row {row_id} is not in the report"]
+    if "status" in exp and got["status"] != exp["status"]:
+        fails.append(f"status: expected {exp['status']}, got {got['status']}")
+    items = {item_key(i): i["status"] for i in got["items"]}
+    for k, v in (exp.get("items") or {}).items():
+        if items.get(k) != v:
+            fails.append(f"{k}: expected {v}, got {items.get(k)}")
+    for name, want in (exp.get("derived") or {}).items():
+        d = rep["derived"].get(name)
+        value = d.get("value") if d else None
+        tol = float(want.get("tolerance", 1e-9))
+        if want["value"] is None:
+            ok = value is None
+        else:
+            ok = value is not None and abs(float(value) - float(want["value"])) <= tol
+        if not ok:
+            why = f" ({d.get('reason')})" if d and d.get("reason") else ""
+            fails.append(f"derived {name}: expected {want['value']} +/- {tol:g}, got {value}{why}")
+    if "engines" in exp and sorted(rep["detected"]["engines"]) != sorted(exp["engines"]):
+        fails.append(f"engines: expected {sorted(exp['engines'])}, got {sorted(rep['detected']['engines'])}")
+    if "lmcache_mode" in exp and rep["detected"]["lmcache_mode"] != exp["lmcache_mode"]:
+        fails.append(f"lmcache_mode: expected {exp['lmcache_mode']}, got {rep['detected']['lmcache_mode']}")
+    if "gaps" in exp:
+        gaps = sorted(g["item"].removeprefix("lane ") for g in rep["gaps"] if g["row"] == row_id)
+        if gaps != sorted(exp["gaps"]):
+            fails.append(f"gaps: expected {sorted(exp['gaps'])}, got {gaps}")
+    return fails
+
+
+def run_inline_tests(spec, only_rows: set[str] | None = None) -> list[InlineResult]:
+    """Every `tests:` case of every Surfaces row: its series written as scrapes, read by the
+    Prometheus reader and judged by the engine exactly as observability-coverage does."""
+    import tempfile
+
+    from inferguard.pipeline import Inputs, default_context, observability_coverage
+
+    results = []
+    for doc in spec.docs("Surfaces"):
+        for row in doc["rows"]:
+            if only_rows and row["id"] not in only_rows:
+                continue
+            for case in row.get("tests", []):
+                res = InlineResult(row["id"], case["name"])
+                with tempfile.TemporaryDirectory(prefix="inferguard-spectest-") as tmp:
+                    try:
+                        scrapes = _scrapes_of(case)
+                    except ValueError as exc:
+                        res.error = f"bad series values: {exc}"
+                        results.append(res)
+                        continue
+                    inputs = Inputs(context=default_context(**(case.get("context") or {})))
+                    for which, text in scrapes.items():
+                        path = Path(tmp) / f"{which}.prom"
+                        path.write_text(text, encoding="utf-8")
+                        setattr(inputs, f"{which}_metrics_file", str(path))
+                    rep = observability_coverage(inputs, spec)
+                    res.failures = _check_case(row["id"], case, rep)
+                    bad = [p for p in rep["problems"] if p.get("source") == "prometheus"]
+                    if bad:
+                        res.failures.append(f"the input series are not a clean exposition: {bad[0].get('message')}")
+                results.append(res)
+    return results

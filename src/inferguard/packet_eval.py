@@ -11,18 +11,18 @@ from typing import Any
 from inferguard.problems import InputError
 
 def _context_keys() -> set[str]:
-    from inferguard.pipeline import default_context
+    from inferguard.spec.registry import bundled, context_defaults
 
-    return set(default_context())
+    return set(context_defaults(bundled()))
 
 
 def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     """role -> files (relative order kept); a file goes to the first role whose pattern matches."""
     root = Path(packet_dir)
     roles: dict[str, list[str]] = {}
-    rules = []
-    for doc in spec.docs("SpecSet"):
-        rules.extend(doc["packet_files"])
+    from inferguard.spec.registry import registry_of
+
+    rules = registry_of(spec)["packet_roles"]
     entries = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != "PROVENANCE.yaml")
     for p in entries:
         for rule in rules:

@@ -33,18 +33,10 @@ class Inputs:
 
 
 def default_context(**overrides: Any) -> dict[str, Any]:
-    ctx = {
-        "expected_engine": "auto",
-        "expected_lmcache_mode": "auto",
-        "l2_configured": False,
-        "external_cache_configured": False,
-        "cpu_offload_configured": False,
-        "disaggregated": False,
-        "cacheblend_configured": False,
-        "remote_backend_configured": False,
-        "p2p_configured": False,
-        "cache_controller_configured": False,
-    }
+    """Every context key of the Vocabulary spec at its default, then `overrides`."""
+    from inferguard.spec.registry import bundled, context_defaults
+
+    ctx = context_defaults(bundled())
     ctx.update({k: v for k, v in overrides.items() if v is not None})
     return ctx
 

@@ -27,8 +27,9 @@ class Problem:
         return loc
 
     def format(self) -> str:
-        tail = f" ({self.rule})" if self.rule else ""
-        return f"{self.location()}: {self.message}{tail}"
+        """`path:line:col: check-id: message` (the check id only where there is one)."""
+        rule = f"{self.rule}: " if self.rule else ""
+        return f"{self.location()}: {rule}{self.message}"
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -21,3 +21,8 @@ def specs_dir() -> Path:
 
 def schemas_dir() -> Path:
     return _pick("schemas")
+
+
+def data_dir() -> Path:
+    """This folder: compiled data shipped with the package (registry.json)."""
+    return _HERE

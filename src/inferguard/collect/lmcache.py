@@ -68,32 +68,21 @@ from inferguard.problems import InputError, InternalError, Problem
 API_VERSION = "inferguard.dev/v1"
 MANIFEST = "packet_manifest.json"
 
-HTTP_FLAGS = (
-    "health", "status", "conf", "config", "version", "lmc-version", "commit-id",
-    "threads", "periodic-threads", "periodic-threads-health", "quota",
-)
+def _registry_tables() -> tuple[tuple[str, ...], dict[str, tuple[str, bool]], list[tuple[str, str, str, bool]]]:
+    from inferguard.spec.registry import bundled, flag_dest
 
-# lane id -> (evidence file, always written)
-LANES: dict[str, tuple[str, bool]] = {
-    "lmcache_http": ("lmcache_http_evidence.json", True),
-    "lmcache_log": ("lmcache_log_evidence.json", True),
-    "lmcache_otel": ("lmcache_otel_evidence.json", True),
-    "lmcache_trace": ("lmcache_trace_evidence.json", True),
-    "lmcache_lookup_hash": ("lmcache_lookup_hash_evidence.json", True),
-    "lmcache_trace_replay": ("lmcache_trace_replay_evidence.json", True),
-    "lmcache_cacheblend": ("lmcache_cacheblend_evidence.json", False),
-}
+    reg = bundled()
+    lanes = {ln["id"]: (ln["evidence_file"], ln["always_written"]) for ln in reg["lanes"]}
+    inputs = [(flag_dest(ci["flag"]), ln["id"], ci["role"], ci["directory"])
+              for ln in reg["lanes"] for ci in ln["collect_inputs"]]
+    return tuple(reg["http_body_flags"]), lanes, inputs
 
-# file lanes: option attribute -> (lane, role, allow a directory)
-FILE_INPUTS: list[tuple[str, str, str, bool]] = [
-    ("engine_log_file", "lmcache_log", "engine_log", False),
-    ("lmcache_log_file", "lmcache_log", "lmcache_log", False),
-    ("lmcache_otel_file", "lmcache_otel", "lmcache_otel", False),
-    ("lmcache_trace_file", "lmcache_trace", "lmcache_trace", False),
-    ("lmcache_trace_replay_output", "lmcache_trace_replay", "lmcache_trace_replay", True),
-    ("lmcache_lookup_hash_path", "lmcache_lookup_hash", "lmcache_lookup_hash", True),
-    ("lmcache_cacheblend_boundary_evidence_file", "lmcache_cacheblend", "lmcache_cacheblend", False),
-]
+
+# From the Vocabulary and HttpEndpoints specs (the compiled registry):
+#   HTTP_FLAGS   the routes' file flags (--lmcache-<flag>-file takes a saved body)
+#   LANES        lane id -> (evidence file, always written)
+#   FILE_INPUTS  (option name, lane, role, a directory is accepted) per file flag of a lane
+HTTP_FLAGS, LANES, FILE_INPUTS = _registry_tables()
 
 DEFAULT_READERS = LANE_READERS  # one registry: inferguard.readers.LANE_READERS
 
@@ -107,13 +96,7 @@ class CollectOptions:
     lmcache_metrics_url: str | None = None
     lmcache_http_base_url: str | None = None
     http_files: dict[str, str] = field(default_factory=dict)   # flag -> saved body file
-    engine_log_file: str | None = None
-    lmcache_log_file: str | None = None
-    lmcache_otel_file: str | None = None
-    lmcache_trace_file: str | None = None
-    lmcache_trace_replay_output: str | None = None
-    lmcache_lookup_hash_path: str | None = None
-    lmcache_cacheblend_boundary_evidence_file: str | None = None
+    files: dict[str, str] = field(default_factory=dict)        # FILE_INPUTS option name -> path
     expect_mode: str = "auto"               # auto | mp | embedded
     l2_configured: bool = False
     cacheblend_configured: bool = False
@@ -279,12 +262,13 @@ class Packet:
 def _inputs_of(opts: CollectOptions) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("engine_metrics_file", "engine_metrics_url", "lmcache_metrics_file", "lmcache_metrics_url",
-                 "lmcache_http_base_url", "engine_log_file", "lmcache_log_file", "lmcache_otel_file",
-                 "lmcache_trace_file", "lmcache_trace_replay_output", "lmcache_lookup_hash_path",
-                 "lmcache_cacheblend_boundary_evidence_file"):
+                 "lmcache_http_base_url"):
         v = getattr(opts, name)
         if v:
             out[name] = str(v)
+    for attr, _lane, _role, _dir in FILE_INPUTS:
+        if opts.files.get(attr):
+            out[attr] = str(opts.files[attr])
     for flag, p in sorted(opts.http_files.items()):
         out[f"lmcache_{flag.replace('-', '_')}_file"] = str(p)
     return out
@@ -303,9 +287,12 @@ def check_inputs(opts: CollectOptions) -> None:
             paths.append((getattr(opts, name), False))
     for p in opts.http_files.values():
         paths.append((p, False))
+    for attr in opts.files:
+        if attr not in {a for a, _l, _r, _d in FILE_INPUTS}:
+            raise InputError(f"unknown file input {attr!r}")
     for attr, _lane, _role, allow_dir in FILE_INPUTS:
-        if getattr(opts, attr):
-            paths.append((getattr(opts, attr), allow_dir))
+        if opts.files.get(attr):
+            paths.append((opts.files[attr], allow_dir))
     for p, allow_dir in paths:
         pp = Path(p)
         if not pp.exists():
@@ -900,7 +887,7 @@ def _copy_raw(packet: Packet, src: Path, role: str) -> tuple[str | None, int, st
 
 
 def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict[str, Any], lane: str) -> None:
-    inputs = [(attr, role, allow_dir) for attr, ln, role, allow_dir in FILE_INPUTS if ln == lane and getattr(opts, attr)]
+    inputs = [(attr, role, allow_dir) for attr, ln, role, allow_dir in FILE_INPUTS if ln == lane and opts.files.get(attr)]
     always = LANES[lane][1]
     if not inputs:
         if always:
@@ -911,7 +898,7 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
     lane_problems: list[dict[str, Any]] = []
     statuses: list[str] = []
     for attr, role, _allow_dir in inputs:
-        src = Path(getattr(opts, attr))
+        src = Path(opts.files[attr])
         if src.is_dir():
             size, digest, _count = _dir_digest(src)
         else:
@@ -943,7 +930,7 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
         statuses.append(art["status"])
         packet.save()
     status = "problems" if "problems" in statuses else "ok"
-    _write_lane(packet, lane, spec_info, sources, lane_problems, [str(getattr(opts, a)) for a, _r, _d in inputs],
+    _write_lane(packet, lane, spec_info, sources, lane_problems, [str(opts.files[a]) for a, _r, _d in inputs],
                 status, target)
 
 
@@ -1025,8 +1012,9 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
         _health(packet, http_json)
         packet.save()
         # file lanes
-        for lane in ("lmcache_log", "lmcache_otel", "lmcache_trace", "lmcache_trace_replay",
-                     "lmcache_lookup_hash", "lmcache_cacheblend"):
+        for lane in LANES:
+            if lane == "lmcache_http":
+                continue
             try:
                 _file_lane(packet, opts, specs, spec_info, lane)
             except Exception as exc:  # noqa: BLE001 - recorded, then raised as InternalError below

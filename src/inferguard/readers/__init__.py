@@ -5,16 +5,11 @@ import importlib
 import inspect
 from typing import Any, Callable
 
-# lane id -> "module:function"; each function is read(path, *, specs=None, ...) -> ReadResult
-LANE_READERS: dict[str, str] = {
-    "lmcache_http": "inferguard.readers.lmcache_http:read",
-    "lmcache_log": "inferguard.readers.logs:read",
-    "lmcache_otel": "inferguard.readers.otel:read",
-    "lmcache_trace": "inferguard.readers.lct:read",
-    "lmcache_trace_replay": "inferguard.readers.trace_replay:read",
-    "lmcache_lookup_hash": "inferguard.readers.lookup_hash:read",
-    "lmcache_cacheblend": "inferguard.readers.cacheblend:read",
-}
+from inferguard.spec.registry import bundled, lane_readers
+
+# lane id -> "module:function", from the Vocabulary spec (specs/vocabulary.yaml) through the
+# compiled registry; each function is read(path, *, specs=None, ...) -> ReadResult
+LANE_READERS: dict[str, str] = lane_readers(bundled())
 
 
 def lane_reader(lane: str) -> Callable[..., Any] | None:

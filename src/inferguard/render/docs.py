@@ -119,3 +119,30 @@ def cli_reference(sections: list[tuple[str, str]]) -> str:
     for name, help_text in sections:
         out += [f"## `{name}`", "", "```text", help_text.rstrip(), "```", ""]
     return "\n".join(out)
+
+
+def spec_checks(spec) -> str:
+    """docs/spec-checks.md: every check `specs lint` runs, and the vocabulary it resolves against."""
+    from inferguard.spec.checks import table_markdown
+    from inferguard.spec.registry import registry_of
+
+    reg = registry_of(spec)
+    out = [BANNER, "", "# Spec checks", "",
+           "`inferguard specs lint` runs every check below on the spec set (or on the files given) and",
+           "prints each problem as `path:line:col: check-id: message`; any error exits 2.",
+           "`inferguard specs lint --list-checks` prints the same table.", "", table_markdown(), "",
+           "## The vocabulary references resolve against", "",
+           "Declared in `specs/vocabulary.yaml`.", "",
+           "| context key | type | default | flag | meaning |", "|---|---|---|---|---|"]
+    for c in reg["context"]:
+        out.append(f"| `{c['key']}` | {c['type']}{' (' + ', '.join(c['values']) + ')' if c.get('values') else ''} "
+                   f"| `{c['default']}` | `{c['flag']}` | {_c(c['help'])} |")
+    out += ["", "| lane | reader | evidence file | signals |", "|---|---|---|---|"]
+    for ln in reg["lanes"]:
+        sig = ", ".join(f"`{s}`" for s in ln["signals"] + ln["signal_patterns"])
+        if ln["signals_from_log_patterns"]:
+            sig += ", every LogPatterns category (and `<category>.<value>` for value_signals)"
+        out.append(f"| `{ln['id']}` | `{ln['reader']}` | `{ln['evidence_file']}` | {sig} |")
+    out += ["", "Runtimes: " + ", ".join(f"`{r['id']}`" for r in reg["runtimes"]) + ". LMCache modes: "
+            + ", ".join(f"`{m['id']}`" for m in reg["lmcache_modes"]) + ".", ""]
+    return "\n".join(out)

@@ -253,3 +253,336 @@ def namespaces_and_versions(spec) -> list[Problem]:
                     out.append(Problem("spec", sd.path, f"{name!r} is listed as not mapped but is an alias of {cat.lookup(name)[0]!r}",
                                        line, col, rule="metrics/not-mapped-is-mapped"))
     return out
+
+
+# --------------------------------------------------------------------------- the vocabulary
+
+
+def _registry(spec) -> dict[str, Any]:
+    """The spec set's own registry, or the bundled one when it has no Vocabulary (a lint of
+    a few files)."""
+    from inferguard.spec.registry import bundled, registry_of
+
+    return registry_of(spec) if spec.docs("Vocabulary") else bundled()
+
+
+def _docs_or_bundled(spec, kind: str) -> list:
+    """The spec set's documents of `kind`, or the bundled set's when the files linted hold
+    none (a lint of a few files still resolves references into the rest)."""
+    docs = spec.docs(kind)
+    if docs:
+        return docs
+    from inferguard.spec import default_specs
+
+    return default_specs().docs(kind)
+
+
+def _lane_signal_ok(spec, registry: dict[str, Any], lane_id: str, signal: str) -> bool:
+    lane = next((ln for ln in registry["lanes"] if ln["id"] == lane_id), None)
+    if lane is None:
+        return False
+    if signal in lane["signals"]:
+        return True
+    if any(signal.startswith(p[:-1]) and len(signal) > len(p) - 1 for p in lane["signal_patterns"]):
+        return True
+    if lane["signals_from_log_patterns"]:
+        head, _, value = signal.partition(".")
+        for d in _docs_or_bundled(spec, "LogPatterns"):
+            for pat in d.get("patterns", []):
+                if pat.get("category") == head and (not value or pat.get("value_signals")):
+                    return True
+    return False
+
+
+def _context_keys_of(text: str) -> list[str]:
+    """Every key an expression reads as context.<key>."""
+    import jmespath
+
+    try:
+        tree = jmespath.compile(text).parsed
+    except Exception:  # noqa: BLE001 - syntax is reported by expr/syntax
+        return []
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kids = node.get("children") or []
+            if (node.get("type") == "subexpression" and len(kids) == 2 and kids[0].get("type") == "field"
+                    and kids[0].get("value") == "context" and kids[1].get("type") == "field"):
+                out.append(kids[1]["value"])
+            for k in kids:
+                walk(k)
+        elif isinstance(node, list):
+            for k in node:
+                walk(k)
+
+    walk(tree)
+    return out
+
+
+def _expressions(spec):
+    """(document, path, where, text) of every jmespath expression in the spec set."""
+    for sd in spec.spec_docs("MetricFamilies"):
+        for fi, fam in enumerate(sd.data["families"]):
+            if fam.get("required_when"):
+                yield sd, ["families", fi, "required_when"], fam["required_when"]
+    for sd in spec.spec_docs("Surfaces"):
+        for ri, row in enumerate(sd.data["rows"]):
+            if row.get("applies_when"):
+                yield sd, ["rows", ri, "applies_when"], row["applies_when"]
+            for qi, req in enumerate(row["requires"]):
+                if req.get("required_when"):
+                    yield sd, ["rows", ri, "requires", qi, "required_when"], req["required_when"]
+    for sd in spec.spec_docs("Detection"):
+        for ai, rule in enumerate(sd.data["applicability"]):
+            yield sd, ["applicability", ai, "when"], rule["when"]
+    for sd in spec.spec_docs("DiagnosisRules"):
+        for ri, rule in enumerate(sd.data["rules"]):
+            yield sd, ["rules", ri, "when"], rule["when"]
+
+
+@register
+def context_keys(spec) -> list[Problem]:
+    keys = {c["key"] for c in _registry(spec)["context"]}
+    out: list[Problem] = []
+    for sd, where, text in _expressions(spec):
+        for key in _context_keys_of(text):
+            if key not in keys:
+                line, col = locate(sd.data, where)
+                out.append(Problem("spec", sd.path, f"unknown context key {key!r} (declared: {', '.join(sorted(keys))})",
+                                   line, col, rule="expr/unknown-context-key"))
+    return out
+
+
+@register
+def vocabulary(spec) -> list[Problem]:
+    out: list[Problem] = []
+    docs = spec.spec_docs("Vocabulary")
+    if not docs:
+        if spec.docs("Surfaces") and spec.docs("SpecSet"):
+            sd = spec.spec_docs("SpecSet")[0]
+            out.append(Problem("spec", sd.path, "no Vocabulary document in the spec set", sd.data.line, rule="vocabulary/missing"))
+        return out
+    for sd in docs:
+        doc = sd.data
+        flags: dict[str, list] = {}
+        for section, key in (("runtimes", "id"), ("lmcache_modes", "id"), ("context", "key"), ("lanes", "id")):
+            seen: set[str] = set()
+            for i, item in enumerate(doc[section]):
+                if item[key] in seen:
+                    line, col = locate(doc, [section, i, key])
+                    out.append(Problem("spec", sd.path, f"duplicate {section} entry {item[key]!r}", line, col, rule="vocabulary/duplicate-id"))
+                seen.add(item[key])
+        ctx = {c["key"]: c for c in doc["context"]}
+        for i, c in enumerate(doc["context"]):
+            d = c["default"]
+            bad = (c["type"] == "boolean" and not isinstance(d, bool)) or (c["type"] == "string" and (
+                not isinstance(d, str) or (c.get("values") and d not in c["values"])))
+            if bad:
+                line, col = locate(doc, ["context", i, "default"])
+                out.append(Problem("spec", sd.path, f"default {d!r} of {c['key']!r} is not a valid {c['type']}", line, col, rule="vocabulary/bad-default"))
+            for j, k in enumerate(c.get("implies", [])):
+                if k not in ctx or ctx[k]["type"] != "boolean":
+                    line, col = locate(doc, ["context", i, "implies", j])
+                    out.append(Problem("spec", sd.path, f"{c['key']!r} implies {k!r}, which is not a declared boolean key", line, col, rule="vocabulary/unknown-implied-key"))
+            for flag in [c.get("flag"), *c.get("flags_by_command", {}).values()]:
+                if flag:
+                    flags.setdefault(flag, []).append(["context", i])
+        for i, lane in enumerate(doc["lanes"]):
+            flags.setdefault(lane["evidence_flag"], []).append(["lanes", i, "evidence_flag"])
+            for j, ci in enumerate(lane.get("collect_inputs", [])):
+                flags.setdefault(ci["flag"], []).append(["lanes", i, "collect_inputs", j, "flag"])
+            if lane["packet_patterns"][0] != lane["evidence_file"]:
+                line, col = locate(doc, ["lanes", i, "packet_patterns"])
+                out.append(Problem("spec", sd.path, f"lane {lane['id']!r}: the first packet pattern must be {lane['evidence_file']!r}", line, col, rule="vocabulary/evidence-pattern"))
+        for flag, wheres in flags.items():
+            # one context key may use one flag on several commands; lanes never share
+            if len(wheres) > 1 and len({tuple(w[:2]) for w in wheres}) > 1:
+                line, col = locate(doc, wheres[1])
+                out.append(Problem("spec", sd.path, f"flag {flag} is claimed twice", line, col, rule="vocabulary/duplicate-flag"))
+    return out
+
+
+@register
+def lane_references(spec) -> list[Problem]:
+    """Surfaces and Detection refer to lanes, signals, sources, items and runtimes that exist."""
+    reg = _registry(spec)
+    lanes = {ln["id"] for ln in reg["lanes"]}
+    runtimes = {r["id"] for r in reg["runtimes"]}
+    modes = {m["id"] for m in reg["lmcache_modes"]}
+    cat = catalog(spec)
+    out: list[Problem] = []
+    for sd in spec.spec_docs("Surfaces"):
+        doc = sd.data
+        for ri, row in enumerate(doc["rows"]):
+            for si, src in enumerate(row.get("sources", [])):
+                if src != "prometheus" and src not in lanes:
+                    line, col = locate(doc, ["rows", ri, "sources", si])
+                    out.append(Problem("spec", sd.path, f"unknown source {src!r} (prometheus or a lane: {', '.join(sorted(lanes))})",
+                                       line, col, rule="surfaces/unknown-source"))
+            from inferguard.engine.capability import item_key
+
+            items = {item_key(req) for req in row["requires"]}
+            for qi, req in enumerate(row["requires"]):
+                if "lane" in req:
+                    if req["lane"] not in lanes:
+                        line, col = locate(doc, ["rows", ri, "requires", qi, "lane"])
+                        out.append(Problem("spec", sd.path, f"unknown lane {req['lane']!r}", line, col, rule="surfaces/unknown-lane"))
+                        continue
+                    for gi, sig in enumerate(req.get("signals", [])):
+                        if not _lane_signal_ok(spec, reg, req["lane"], sig):
+                            line, col = locate(doc, ["rows", ri, "requires", qi, "signals", gi])
+                            out.append(Problem("spec", sd.path, f"lane {req['lane']!r} emits no signal {sig!r}", line, col, rule="surfaces/unknown-signal"))
+            for fi, fx in enumerate(row.get("fixtures", [])):
+                for item in (fx.get("expect") or {}).get("items", {}):
+                    if item not in items:
+                        line, col = locate(doc, ["rows", ri, "fixtures", fi, "expect", "items", item])
+                        out.append(Problem("spec", sd.path, f"row {row['id']!r} requires no item {item!r} (it requires: {', '.join(sorted(items))})",
+                                           line, col, rule="surfaces/unknown-expected-item"))
+            for ti, case in enumerate(row.get("tests", [])):
+                expect = case.get("expect") or {}
+                for item in expect.get("items", {}):
+                    if item not in items:
+                        line, col = locate(doc, ["rows", ri, "tests", ti, "expect", "items", item])
+                        out.append(Problem("spec", sd.path, f"row {row['id']!r} requires no item {item!r}", line, col, rule="surfaces/unknown-expected-item"))
+                for name in expect.get("derived", {}):
+                    if name not in cat.derived:
+                        line, col = locate(doc, ["rows", ri, "tests", ti, "expect", "derived", name])
+                        out.append(Problem("spec", sd.path, f"unknown derived value {name!r}", line, col, rule="surfaces/unknown-derived"))
+                for key in (case.get("context") or {}):
+                    if key not in {c["key"] for c in reg["context"]}:
+                        line, col = locate(doc, ["rows", ri, "tests", ti, "context", key])
+                        out.append(Problem("spec", sd.path, f"unknown context key {key!r}", line, col, rule="expr/unknown-context-key"))
+    for sd in spec.spec_docs("Detection"):
+        doc = sd.data
+        for section in ("engines", "lmcache_modes", "connectors"):
+            for ti, target in enumerate(doc[section]):
+                if section == "engines" and target["id"] not in runtimes:
+                    line, col = locate(doc, [section, ti, "id"])
+                    out.append(Problem("spec", sd.path, f"unknown runtime {target['id']!r}", line, col, rule="detection/unknown-runtime"))
+                if section == "lmcache_modes" and target["id"] not in modes:
+                    line, col = locate(doc, [section, ti, "id"])
+                    out.append(Problem("spec", sd.path, f"unknown LMCache mode {target['id']!r}", line, col, rule="detection/unknown-mode"))
+                for si, sig in enumerate(target["signals"]):
+                    for key in ("lane_signal", "lane_value"):
+                        if key not in sig:
+                            continue
+                        lane = sig[key]["lane"]
+                        line, col = locate(doc, [section, ti, "signals", si, key])
+                        if lane not in lanes:
+                            out.append(Problem("spec", sd.path, f"unknown lane {lane!r}", line, col, rule="detection/unknown-lane"))
+                        elif key == "lane_signal" and not _lane_signal_ok(spec, reg, lane, sig[key]["signal"]):
+                            out.append(Problem("spec", sd.path, f"lane {lane!r} emits no signal {sig[key]['signal']!r}", line, col, rule="detection/unknown-signal"))
+                    if "runtime_metrics" in sig and sig["runtime_metrics"] not in runtimes:
+                        line, col = locate(doc, [section, ti, "signals", si])
+                        out.append(Problem("spec", sd.path, f"unknown runtime {sig['runtime_metrics']!r}", line, col, rule="detection/unknown-runtime"))
+        for ai, rule in enumerate(doc["applicability"]):
+            if rule["runtime"] not in runtimes:
+                line, col = locate(doc, ["applicability", ai, "runtime"])
+                out.append(Problem("spec", sd.path, f"unknown runtime {rule['runtime']!r}", line, col, rule="detection/unknown-runtime"))
+    return out
+
+
+@register
+def next_commands(spec) -> list[Problem]:
+    """Every next command parses as an inferguard command line."""
+    import shlex
+
+    import click
+
+    from inferguard.cli import main
+
+    out: list[Problem] = []
+    for sd in spec.spec_docs("Surfaces"):
+        for ri, row in enumerate(sd.data["rows"]):
+            text = row.get("next_command")
+            if not text:
+                continue
+            msg = None
+            try:
+                words = shlex.split(text)
+            except ValueError as exc:
+                words, msg = [], f"does not split as a shell command line: {exc}"
+            if words and words[0] != "inferguard":
+                msg = "does not start with `inferguard`"
+            elif words:
+                cmd: click.Command = main
+                args = words[1:]
+                while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
+                    cmd = cmd.commands[args[0]]
+                    args = args[1:]
+                if isinstance(cmd, click.Group):
+                    msg = f"names no inferguard command ({' '.join(words[:3])})"
+                else:
+                    try:
+                        cmd.make_context(cmd.name or "", list(args), resilient_parsing=False)
+                    except click.exceptions.Exit:
+                        pass
+                    except click.ClickException as exc:
+                        msg = f"does not parse: {exc.format_message()}"
+            if msg:
+                line, col = locate(sd.data, ["rows", ri, "next_command"])
+                out.append(Problem("spec", sd.path, f"next command {msg}", line, col, rule="surfaces/next-command"))
+    return out
+
+
+def check_fixture_paths(spec, root) -> list[Problem]:
+    """Fixture paths exist in the checkout `root` (run by `specs lint` when it knows one)."""
+    out: list[Problem] = []
+    for sd in spec.spec_docs("Surfaces"):
+        for ri, row in enumerate(sd.data["rows"]):
+            for fi, fx in enumerate(row.get("fixtures", [])):
+                if not (root / fx["path"]).is_dir():
+                    line, col = locate(sd.data, ["rows", ri, "fixtures", fi, "path"])
+                    out.append(Problem("spec", sd.path, f"fixture folder {fx['path']!r} does not exist under {root}",
+                                       line, col, rule="surfaces/missing-fixture"))
+    return out
+
+
+_SERIES_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
+
+
+def _lower_bound(versions: str | None) -> tuple[int, ...]:
+    """The lowest release a range admits, as a tuple (no bound: the oldest)."""
+    if not versions:
+        return ()
+    lows = [tuple(int(x) for x in re.findall(r"\d+", part)) for part in versions.split(",")
+            if part.strip().startswith((">=", ">", "=="))]
+    return min(lows) if lows else ()
+
+
+@register
+def metric_structure(spec) -> list[Problem]:
+    """Ids carry their runtime, names are family names, aliases run oldest first, and every
+    uncertain or deprecated name says why."""
+    out: list[Problem] = []
+    for sd in spec.spec_docs("MetricFamilies"):
+        doc = sd.data
+        runtime = doc["runtime"]
+        for fi, fam in enumerate(doc["families"]):
+            if not re.match(rf"{re.escape(runtime)}[._]", fam["id"]):
+                line, col = locate(doc, ["families", fi, "id"])
+                out.append(Problem("spec", sd.path, f"family id {fam['id']!r} does not start with {runtime + '.'!r} or {runtime + '_'!r}", line, col, rule="metrics/id-prefix"))
+            for mi, m in enumerate(fam["metrics"]):
+                where = ["families", fi, "metrics", mi]
+                if not re.match(rf"{re.escape(runtime)}[._]", m["id"]):
+                    line, col = locate(doc, where + ["id"])
+                    out.append(Problem("spec", sd.path, f"metric id {m['id']!r} does not start with {runtime + '.'!r} or {runtime + '_'!r}", line, col, rule="metrics/id-prefix"))
+                lows = []
+                for ni, n in enumerate(m["names"]):
+                    nwhere = where + ["names", ni]
+                    if n["name"].endswith(_SERIES_SUFFIXES) and m.get("type") in ("histogram", "summary"):
+                        line, col = locate(doc, nwhere)
+                        out.append(Problem("spec", sd.path, f"{n['name']!r} is a series name; give the family name", line, col, rule="metrics/series-name"))
+                    status = n.get("status") or m.get("status")
+                    if status in ("experimental", "deprecated") and not (n.get("note") or m.get("note")):
+                        line, col = locate(doc, nwhere)
+                        out.append(Problem("spec", sd.path, f"{n['name']!r} is {status} but no note says why", line, col, rule="metrics/experimental-note"))
+                    if n.get("versions"):  # an unversioned (documentation-only) name has no place in the order
+                        lows.append((_lower_bound(n["versions"]), ni))
+                for (a, _), (b, nb) in zip(lows, lows[1:]):
+                    if b < a:
+                        line, col = locate(doc, where + ["names", nb])
+                        out.append(Problem("spec", sd.path, f"the names of {m['id']!r} are not ordered oldest release first", line, col, rule="metrics/alias-order"))
+                        break
+    return out
