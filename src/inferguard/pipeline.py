@@ -164,7 +164,8 @@ def _inputs_summary(evidence: dict[str, Any]) -> list[dict[str, Any]]:
 
 def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[str] | None = None,
                     family_runtimes: set[str] | None = None) -> dict[str, Any]:
-    from inferguard.engine.coverage import derived_values, family_report, gaps, grouped, provided_sources, surface_rows
+    from inferguard.engine.coverage import (cut_scrapes_of, derived_values, family_report, gaps, grouped,
+                                            provided_sources, surface_rows)
 
     families = family_report(evidence, spec)
     rows = surface_rows(evidence, spec, families, runtimes)
@@ -187,7 +188,7 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
         "family_counts": counts(f["status"] for f in fam_list),
         "derived": {k: v for k, v in derived.items() if family_runtimes is None or v["runtime"] in family_runtimes},
         "kv_cache_offload": grouped(derived, "kv_cache_offload"),
-        "gaps": gaps(rows, provided_sources(evidence)),
+        "gaps": gaps(rows, provided_sources(evidence), cut_scrapes_of(evidence)),
         "problems": evidence["problems"],
     }
 
