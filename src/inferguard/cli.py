@@ -71,6 +71,45 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class SizeType(click.ParamType):
+    """A byte count: `1048576`, `512K`, `256M`, `1G` (powers of 1024)."""
+
+    name = "SIZE"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+        unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
+        number = text[: len(text) - len(unit)]
+        if not number.isdigit() or int(number) * self._UNITS[unit] < 1024:
+            self.fail(f"{value!r} is not a size of at least 1K (e.g. 1048576, 512M, 2G)", param, ctx)
+        return int(number) * self._UNITS[unit]
+
+
+class OneLineErrors(click.Group):
+    """Usage errors as one line (`inferguard: error: ...`) with exit code 2, not click's block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "inferguard"
+            click.echo(f"inferguard: error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"inferguard: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("inferguard: interrupted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
     if output:
         from inferguard.packet import write_json_atomic
@@ -101,7 +140,7 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="How to print the report.")(fn)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="inferguard", prog_name="inferguard")
 def main() -> None:
     """InferGuard: which observability evidence an LLM serving stack really exposes.
@@ -122,15 +161,27 @@ def _inputs(kw: dict[str, Any], context: dict[str, Any]):
         argv["engine"] = kw["engine_argv_file"]
     if kw.get("lmcache_argv_file"):
         argv["lmcache"] = kw["lmcache_argv_file"]
+    from inferguard.problems import InputError
+
     if not any([kw.get("engine_metrics_file"), kw.get("engine_metrics_url"), kw.get("lmcache_metrics_file"),
                 kw.get("lmcache_metrics_url"), lanes]):
-        raise click.UsageError("give at least one metrics file or URL, or an evidence file")
+        raise InputError("give at least one metrics file or URL, or an evidence file (see --help)")
+    for who in ("engine", "lmcache"):
+        if kw.get(f"{who}_metrics_file") and kw.get(f"{who}_metrics_url"):
+            raise InputError(f"give --{who}-metrics-file or --{who}-metrics-url, not both")
+    for who in ("engine", "lmcache"):
+        url = kw.get(f"{who}_metrics_url")
+        if url:
+            from inferguard.collect.urls import check_url
+
+            check_url(url, f"--{who}-metrics-url")
     return Inputs(
         engine_metrics_file=kw.get("engine_metrics_file"),
         engine_metrics_url=kw.get("engine_metrics_url"),
         lmcache_metrics_file=kw.get("lmcache_metrics_file"),
         lmcache_metrics_url=kw.get("lmcache_metrics_url"),
         timeout_seconds=kw.get("timeout_seconds") or 5.0,
+        max_scrape_bytes=kw.get("max_scrape_bytes"),
         lane_files=lanes,
         argv_files=argv,
         context=context,
@@ -144,7 +195,9 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lmcache-metrics-file", type=click.Path(dir_okay=False), help="LMCache /metrics saved to a file."),
         click.option("--lmcache-metrics-url", help="Scrape LMCache's /metrics live."),
         click.option("--timeout-seconds", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
-                     help="Timeout for each live scrape."),
+                     help="Deadline for each live scrape: connect, headers and the whole body, retries included."),
+        click.option("--max-scrape-bytes", type=SizeType(), default="1G", show_default=True,
+                     help="Largest live scrape read (e.g. 512M, 2G); a larger one is read up to this and reported as cut."),
         click.option("--engine-argv-file", type=click.Path(dir_okay=False), help="The engine's argv as a JSON list (e.g. vllm_command.json)."),
         click.option("--lmcache-argv-file", type=click.Path(dir_okay=False), help="The LMCache server's argv as a JSON list."),
     ]

@@ -5,7 +5,6 @@ The CLI parses options and calls one function here; renderers turn the result in
 from __future__ import annotations
 
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ class Inputs:
     lmcache_metrics_file: str | None = None
     lmcache_metrics_url: str | None = None
     timeout_seconds: float = 5.0
+    max_scrape_bytes: int | None = None                              # None: the client's default
     lane_files: dict[str, list[str]] = field(default_factory=dict)   # lane -> evidence files
     argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
     context: dict[str, Any] = field(default_factory=dict)
@@ -49,37 +49,51 @@ def default_context(**overrides: Any) -> dict[str, Any]:
 
 
 def _require_file(path: str) -> None:
-    if not os.path.exists(path):
-        raise InputError("No such file", path)
-    if os.path.isdir(path):
-        raise InputError("is a directory, expected a file", path)
-    if not os.access(path, os.R_OK):
-        raise InputError("Permission denied", path)
+    from inferguard.filecheck import require_input
+
+    require_input(path)
 
 
-def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | None, timeout: float) -> None:
+def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | None, timeout: float,
+                 max_bytes: int | None = None) -> None:
     from inferguard.readers import prometheus
 
+    lookup = lambda n: (cat.lookup(n) or (None,))[0]  # noqa: E731
     if path:
         _require_file(path)
-        expo, result = prometheus.read(path, lambda n: (cat.lookup(n) or (None,))[0])
+        expo, result = prometheus.read(path, lookup)
     elif url:
-        from inferguard.collect.http import fetch_text
+        import tempfile
 
-        text, _meta = fetch_text(url, timeout)
-        expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=io.StringIO(text))
+        from inferguard.collect.http import DEFAULT_MAX_SCRAPE_BYTES, charset_of, fetch_scrape
+
+        # The body is spooled to a temporary file, so a large scrape never sits in memory whole.
+        with tempfile.TemporaryFile() as spool:
+            resp = fetch_scrape(url, timeout, spool.write, max_bytes=max_bytes or DEFAULT_MAX_SCRAPE_BYTES)
+            spool.seek(0)
+            text = io.TextIOWrapper(spool, encoding=charset_of(resp.content_type), errors="replace", newline=None)
+            cut = resp.cut
+            if resp.truncated:
+                cut = (f"the scrape is larger than --max-scrape-bytes ({max_bytes or DEFAULT_MAX_SCRAPE_BYTES} "
+                       "bytes); only that much was read")
+            expo, result = prometheus.read(url, lookup, lines=text, cut=cut)
+            text.detach()
     else:
         return
     add_exposition(evidence, expo, result, cat, role)
 
 
+ARGV_MAX_BYTES = 16 * 1024 * 1024  # a command line saved as JSON; anything bigger is not one
+
+
 def _load_argv(evidence, role: str, path: str) -> None:
+    from inferguard.readers.jsonio import JsonInputError, load_file
+
     _require_file(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        evidence["problems"].append({"source": "argv", "path": path, "line": line, "message": f"not JSON: {exc}"})
+        data = load_file(path, max_bytes=ARGV_MAX_BYTES)
+    except JsonInputError as exc:
+        evidence["problems"].append({"source": "argv", "path": path, "offset": exc.offset, "message": exc.message})
         return
     if isinstance(data, dict) and isinstance(data.get("argv"), list):
         data = data["argv"]
@@ -92,17 +106,21 @@ def _load_argv(evidence, role: str, path: str) -> None:
 def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) -> dict[str, Any]:
     """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
     run through the lane's reader."""
+    from inferguard.filecheck import require_input
+
+    require_input(path, allow_dir=True)
     if os.path.isdir(path):
         head = b""
     else:
-        _require_file(path)
         with open(path, "rb") as fh:
             head = fh.read(4096)
     if head.lstrip()[:1] == b"{":
+        from inferguard.readers.jsonio import JsonInputError, load_file
+
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            doc = None
+            doc = load_file(path)
+        except JsonInputError:
+            doc = None  # not an evidence document: the lane's reader reads it and says why
         if isinstance(doc, dict) and doc.get("kind") == "LaneEvidence":
             from inferguard.spec.loader import schema_validator
 
@@ -137,8 +155,10 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
 
     cat = catalog(spec)
     evidence = new_evidence(spec, inputs.context)
-    _read_scrape(evidence, spec, cat, "engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url, inputs.timeout_seconds)
-    _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url, inputs.timeout_seconds)
+    _read_scrape(evidence, spec, cat, "engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url,
+                 inputs.timeout_seconds, inputs.max_scrape_bytes)
+    _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url,
+                 inputs.timeout_seconds, inputs.max_scrape_bytes)
     for role, path in inputs.argv_files.items():
         _load_argv(evidence, role, path)
     # Readers that can use the LMCache server's argv (lookup-hash rotation flags) get it.
