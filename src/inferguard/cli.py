@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import click
 
+from inferguard.cli_types import SizeType
+
 EPILOG_COVERAGE = """\b
 Examples:
   inferguard observability-coverage --engine-metrics-file vllm.prom \\
@@ -69,23 +71,6 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             fail(f"internal error: {type(exc).__name__}: {exc} (set INFERGUARD_DEBUG=1 for a traceback)")
 
     return wrapper
-
-
-class SizeType(click.ParamType):
-    """A byte count: `1048576`, `512K`, `256M`, `1G` (powers of 1024)."""
-
-    name = "SIZE"
-    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
-        unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
-        number = text[: len(text) - len(unit)]
-        if not number.isdigit() or int(number) * self._UNITS[unit] < 1024:
-            self.fail(f"{value!r} is not a size of at least 1K (e.g. 1048576, 512M, 2G)", param, ctx)
-        return int(number) * self._UNITS[unit]
 
 
 class OneLineErrors(click.Group):
@@ -386,7 +371,14 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
     from inferguard.matrix import run_fixtures
 
     spec = _spec_for(specs_path)
+    known = {row["id"] for doc in spec.docs("Surfaces") for row in doc.get("rows", [])}
+    unknown = sorted(set(rows) - known)
+    if unknown:
+        fail(f"unknown row id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
     results = run_fixtures(spec, Path(root), set(rows) or None)
+    if not results:
+        # Nothing was tested: that is not a pass.
+        fail("no fixtures to test" + (f" for row(s) {', '.join(rows)}" if rows else " in the Surfaces spec"))
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "pass" if r.passed else "FAIL"

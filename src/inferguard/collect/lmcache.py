@@ -114,7 +114,9 @@ class CollectOptions:
     keep_raw: bool = False
     retries: int = 2
     max_workers: int = 4
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024   # one LMCache HTTP API body
+    max_scrape_bytes: int = 1024 * 1024 * 1024  # one /metrics scrape
+    budget_seconds: float = 60.0            # all network collection of one run
     specs: Any = None                       # a loaded spec set; None = the bundled one
 
 
@@ -149,17 +151,23 @@ def _call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
     raise TypeError(f"reader returned {type(out).__name__}, not a ReadResult")
 
 
-def _dir_digest(root: Path) -> tuple[int, str, int]:
-    """(total size, sha256 over sorted (relative path, file sha256), file count) of a directory."""
+def _dir_digest(root: Path, file_digest: Callable[[Path], tuple[int, str]] | None = None) -> tuple[int, str, int]:
+    """(total size, sha256 over sorted (relative path, file sha256), file count) of a directory.
+
+    `file_digest(path) -> (size, sha256)`; by default each file is read for it."""
     h = hashlib.sha256()
     total = 0
     count = 0
     for p in sorted(root.rglob("*")):
         if p.is_file():
             rel = p.relative_to(root).as_posix()
-            total += p.stat().st_size
+            if file_digest is None:
+                size, digest = p.stat().st_size, sha256_file(p)
+            else:
+                size, digest = file_digest(p)
+            total += size
             count += 1
-            h.update(rel.encode() + b"\0" + sha256_file(p).encode() + b"\n")
+            h.update(rel.encode() + b"\0" + digest.encode() + b"\n")
     return total, h.hexdigest(), count
 
 
@@ -195,6 +203,7 @@ class Packet:
                 "include_sensitive": bool(opts.include_sensitive),
                 "keep_raw": bool(opts.keep_raw),
                 "timeout_seconds": float(opts.timeout_seconds),
+                "budget_seconds": float(opts.budget_seconds),
             },
             "inputs": _inputs_of(opts),
             "artifacts": [],
@@ -255,18 +264,15 @@ def check_inputs(opts: CollectOptions) -> None:
     for attr, _lane, _role, allow_dir in FILE_INPUTS:
         if getattr(opts, attr):
             paths.append((getattr(opts, attr), allow_dir))
+    from inferguard.collect.urls import check_url
+    from inferguard.filecheck import require_input
+
     for p, allow_dir in paths:
-        pp = Path(p)
-        if not pp.exists():
-            raise InputError("No such file", path=str(p))
-        if pp.is_dir() and not allow_dir:
-            raise InputError("is a directory, expected a file", path=str(p))
-        if pp.is_file() and not os.access(pp, os.R_OK):
-            raise InputError("Permission denied", path=str(p))
+        require_input(str(p), allow_dir=allow_dir)
     for name in ("engine_metrics_url", "lmcache_metrics_url", "lmcache_http_base_url"):
         url = getattr(opts, name)
-        if url and not (url.startswith("http://") or url.startswith("https://")):
-            raise InputError("not an http(s) URL", path=url)
+        if url:
+            check_url(url, "--" + name.replace("_", "-"), base=name == "lmcache_http_base_url")
     if opts.engine_metrics_file and opts.engine_metrics_url:
         raise InputError("give --engine-metrics-file or --engine-metrics-url, not both")
     if opts.lmcache_metrics_file and opts.lmcache_metrics_url:
@@ -277,6 +283,8 @@ def check_inputs(opts: CollectOptions) -> None:
         raise InputError("--timeout-seconds must be a number") from None
     if float(opts.timeout_seconds) <= 0:
         raise InputError("--timeout-seconds must be positive")
+    if float(opts.budget_seconds) <= 0:
+        raise InputError("--budget-seconds must be positive")
     out = Path(opts.output_dir)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", path=str(out))
@@ -334,7 +342,7 @@ def _spec_set(opts: CollectOptions) -> tuple[Any, dict[str, Any], list[str]]:
 # --------------------------------------------------------------------------- metrics
 
 
-def _metrics_status(path: Path) -> tuple[str | None, str, int]:
+def _metrics_status(path: Path, cut: str | None = None) -> tuple[str | None, str, int]:
     """(reader id, status, problem count) after a parse of a .prom file, when a reader exists."""
     import importlib
 
@@ -346,51 +354,88 @@ def _metrics_status(path: Path) -> tuple[str | None, str, int]:
     if fn is None:
         return None, "ok", 0
     try:
-        res = _call_reader(fn, str(path))
+        _expo, res = fn(str(path), cut=cut)
     except Exception:  # noqa: BLE001
         return "prometheus", "failed", 1
     n = len(res.problems) + getattr(res, "problems_dropped", 0)
     return "prometheus", _status_of(n), n
 
 
+def _copy_hashing(src: str, dest: Path) -> tuple[int, str]:
+    """Copy `src` to `dest` (through a .part file), hashing the bytes on the way: (size, sha256)."""
+    part = dest.with_name(dest.name + ".part")
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(src, "rb") as fi, open(part, "wb") as fo:
+            while True:
+                block = fi.read(1 << 20)
+                if not block:
+                    break
+                h.update(block)
+                fo.write(block)
+                size += len(block)
+        os.chmod(part, 0o644)
+        os.replace(part, dest)
+    except BaseException:
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        raise
+    return size, h.hexdigest()
+
+
 def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str | None, url: str | None,
-                     target: str) -> bool:
+                     target: str, deadline: float | None = None) -> bool:
     if not file and not url:
         return False
     dest = packet.root / target
+    cut = None
     if file:
         try:
-            shutil.copyfile(file, dest.with_name(dest.name + ".part"))
-            os.replace(dest.with_name(dest.name + ".part"), dest)
-            os.chmod(dest, 0o644)
+            size, digest = _copy_hashing(file, dest)
         except OSError as exc:
             packet.add_artifact(path=None, source=str(file), role=role, status="failed", problems=1)
             packet.problem(f"cannot copy: {exc.strerror or exc}", str(file))
             return False
         source = str(file)
     else:
-        from inferguard.collect.http import fetch_text
+        from inferguard.collect.http import fetch_scrape
 
+        part = dest.with_name(dest.name + ".part")
         try:
-            text, meta = fetch_text(url, opts.timeout_seconds, max_bytes=opts.max_body_bytes, retries=opts.retries)
+            with open(part, "wb") as fo:
+                resp = fetch_scrape(url, opts.timeout_seconds, fo.write, max_bytes=opts.max_scrape_bytes,
+                                    retries=opts.retries, deadline=deadline)
+            os.chmod(part, 0o644)
+            os.replace(part, dest)
         except InputError as exc:
+            part.unlink(missing_ok=True)
             packet.add_artifact(path=None, source=url, role=role, status="failed", problems=1)
             packet.problem(str(exc), url)
             return False
-        write_bytes_atomic(dest, text.encode("utf-8"))
         source = url
-        if meta.get("truncated"):
-            packet.problem(f"scrape truncated at {meta['bytes']} bytes", url)
-    reader, status, n = _metrics_status(dest)
-    packet.add_artifact(path=packet.rel(dest), source=source, role=role, size=dest.stat().st_size,
-                        sha256=sha256_file(dest), copied=True, reader=reader, status=status, problems=n)
+        size, digest = resp.nbytes, resp.sha256
+        cut = resp.cut
+        if resp.truncated:
+            cut = (f"the scrape is larger than --max-scrape-bytes ({opts.max_scrape_bytes} bytes); "
+                   "only that much was kept")
+        if cut:
+            packet.problem(f"scrape cut: {cut}", url)
+    reader, status, n = _metrics_status(dest, cut)
+    art = packet.add_artifact(path=packet.rel(dest), source=source, role=role, size=size,
+                              sha256=digest, copied=True, reader=reader, status=status, problems=n)
+    if cut:
+        art["truncated"] = True
     return True
 
 
 # --------------------------------------------------------------------------- HTTP lane
 
 
-def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool) -> dict[str, Any]:
+def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool,
+              deadline: float | None = None) -> dict[str, Any]:
     """Fetch/copy HTTP bodies, run the lmcache_http reader; return its ReadResult JSON (or {})."""
     from inferguard.readers import lmcache_http as reader
     from inferguard.spec.kinds.http_endpoints import file_stem, load_index, parse_version
@@ -408,7 +453,10 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
             dest = http_dir / f"{stem}.{n}.body"
             n += 1
         write_bytes_atomic(dest, data)
+        digests[dest] = hashlib.sha256(data).hexdigest()
         return dest
+
+    digests: dict[Path, str] = {}  # what was written, hashed from memory rather than read back
 
     # ---- saved bodies given with --lmcache-<flag>-file
     for flag, file in sorted(opts.http_files.items()):
@@ -426,7 +474,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         b.location = str(file)
         bodies.append(b)
         packet.add_artifact(path=packet.rel(dest), source=str(file), role="http_body", lane="lmcache_http",
-                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                            size=dest.stat().st_size, sha256=digests[dest], copied=True,
                             reader=reader.READER, status="ok", problems=0, flag=flag,
                             **({"redacted": n_red} if n_red else {}), **({"truncated": True} if b.truncated else {}))
         endpoints.append({"route": route.id if route else None, "method": "GET", "path": route.path if route else None,
@@ -438,6 +486,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     version: str | None = None
     base = opts.lmcache_http_base_url
     fetched_metrics = None
+    fetched_cut = None
     if base:
         from inferguard.collect.http import HttpClient, RefusedRequest, join_url
 
@@ -460,7 +509,8 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 raise RefusedRequest(f"GET {path} is not a safe spec-listed route")
 
         client = HttpClient(timeout_seconds=opts.timeout_seconds, retries=opts.retries,
-                            max_bytes=opts.max_body_bytes, max_workers=opts.max_workers, guard=guard)
+                            max_bytes=opts.max_body_bytes, max_workers=opts.max_workers, guard=guard,
+                            deadline=deadline)
         responses: dict[str, Any] = {}
 
         def get(path: str):
@@ -541,10 +591,11 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 dest = write_body(file_stem("GET", r.path), data)
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
-                if resp.truncated:
+                if resp.cut:
                     rec["truncated"] = True
+                    rec["cut"] = resp.cut
                 art = packet.add_artifact(path=packet.rel(dest), source=resp.url, role="http_body",
-                                          lane="lmcache_http", size=dest.stat().st_size, sha256=sha256_file(dest),
+                                          lane="lmcache_http", size=dest.stat().st_size, sha256=digests[dest],
                                           copied=True, reader=reader.READER, status="ok", problems=0,
                                           http_status=resp.status)
                 if n_red:
@@ -554,9 +605,10 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                     art["truncated"] = True
                 if r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
                     fetched_metrics = data
+                    fetched_cut = resp.cut
             bodies.append(reader.Body(
                 data=data, method="GET", path=r.path, route_id=r.id, source="live", location=resp.url,
-                http_status=resp.status, truncated=resp.truncated, content_type=resp.content_type,
+                http_status=resp.status, truncated=bool(resp.cut), content_type=resp.content_type,
                 error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=rec.get("redacted", 0)))
             endpoints.append(rec)
         # probes (server/version detection) that the plan did not cover are evidence too
@@ -580,11 +632,11 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
                 packet.add_artifact(path=packet.rel(dest), source=url, role="http_body", lane="lmcache_http",
-                                    size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                                    size=dest.stat().st_size, sha256=digests[dest], copied=True,
                                     reader=reader.READER, status="ok", problems=0, http_status=resp.status)
             bodies.append(reader.Body(data=data, method="GET", path=path, route_id=r.id if r else None,
                                       source="live", location=url, http_status=resp.status,
-                                      truncated=resp.truncated, error=resp.error, elapsed_ms=resp.elapsed_ms))
+                                      truncated=bool(resp.cut), error=resp.error, elapsed_ms=resp.elapsed_ms))
             endpoints.append(rec)
         packet.manifest["http_client"] = {
             "requests_sent": len(client.sent), "methods": ["GET"], "max_workers": client.max_workers,
@@ -596,10 +648,14 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     if fetched_metrics is not None:
         dest = packet.root / "lmcache.prom"
         write_bytes_atomic(dest, fetched_metrics)
-        rdr, status, n = _metrics_status(dest)
-        packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
-                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True, reader=rdr,
-                            status=status, problems=n)
+        if fetched_cut:
+            packet.problem(f"scrape cut: {fetched_cut}", join_url(base, "/metrics"))
+        rdr, status, n = _metrics_status(dest, fetched_cut)
+        art = packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
+                                  size=len(fetched_metrics), sha256=hashlib.sha256(fetched_metrics).hexdigest(),
+                                  copied=True, reader=rdr, status=status, problems=n)
+        if fetched_cut:
+            art["truncated"] = True
 
     if not bodies and not skips:
         return {}
@@ -658,13 +714,16 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
         for msg in _validate(s, rschema):
             env["problems"].append(Problem("collect", fname, msg).to_json())
     dest = packet.root / fname
-    write_json_atomic(dest, env)
+    import json
+
+    blob = (json.dumps(env, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    write_bytes_atomic(dest, blob)
     n = sum(len(s.get("problems") or []) + int(s.get("problems_dropped") or 0) for s in sources) + len(env["problems"])
     if status == "ok" and n:
         status = "problems"
     packet.manifest["lanes"][lane] = {
         "evidence": fname, "status": status, "reader": reader, "sources": len(sources), "problems": n,
-        "size": dest.stat().st_size, "sha256": sha256_file(dest),
+        "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
     }
     packet.save()
 
@@ -700,15 +759,16 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
     sources: list[dict[str, Any]] = []
     lane_problems: list[dict[str, Any]] = []
     statuses: list[str] = []
+    from inferguard.readers.tap import digest as tapped_digest, hashing
+
     for attr, role, _allow_dir in inputs:
         src = Path(getattr(opts, attr))
-        if src.is_dir():
-            size, digest, _count = _dir_digest(src)
-        else:
-            size, digest = src.stat().st_size, sha256_file(src)
-        art = packet.add_artifact(path=None, source=str(src), role=role, lane=lane, size=size, sha256=digest,
+        is_dir = src.is_dir()
+        # The digest is taken while the reader reads the source (see _source_digest).
+        art = packet.add_artifact(path=None, source=str(src), role=role, lane=lane,
+                                  size=0 if is_dir else src.stat().st_size, sha256=None,
                                   copied=False, reader=target.partition(":")[0].rsplit(".", 1)[-1])
-        if src.is_dir():
+        if is_dir:
             art["kind"] = "directory"
         if opts.keep_raw:
             try:
@@ -717,25 +777,32 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
             except OSError as exc:
                 packet.problem(f"cannot copy raw source: {exc.strerror or exc}", str(src))
         packet.save()
-        if fn is None:
-            art.update(status="reader_missing", problems=0)
-            lane_problems.append(Problem("collect", str(src), f"reader {target} is not available; source recorded only").to_json())
-            statuses.append("reader_missing")
-            packet.save()
-            continue
-        try:
-            res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
-        except Exception as exc:  # noqa: BLE001 - one bad artifact never stops the packet
-            art.update(status="failed", problems=1)
-            lane_problems.append(Problem("collect", str(src), f"reader failed: {_one_line(exc)}").to_json())
-            statuses.append("failed")
-            packet.save()
-            continue
-        rj = res.to_json()
-        sources.append(rj)
-        n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
-        art.update(status=_status_of(n), problems=n)
-        statuses.append(art["status"])
+        with hashing() as taps:
+            if fn is None:
+                art.update(status="reader_missing", problems=0)
+                lane_problems.append(Problem("collect", str(src), f"reader {target} is not available; source recorded only").to_json())
+                statuses.append("reader_missing")
+            else:
+                try:
+                    res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
+                except Exception as exc:  # noqa: BLE001 - one bad artifact never stops the packet
+                    art.update(status="failed", problems=1)
+                    lane_problems.append(Problem("collect", str(src), f"reader failed: {_one_line(exc)}").to_json())
+                    statuses.append("failed")
+                else:
+                    rj = res.to_json()
+                    sources.append(rj)
+                    n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
+                    art.update(status=_status_of(n), problems=n)
+                    statuses.append(art["status"])
+            if not art["copied"]:
+                try:
+                    if is_dir:
+                        art["size"], art["sha256"], _count = _dir_digest(src, lambda f: tapped_digest(taps, str(f)))
+                    else:
+                        art["size"], art["sha256"] = tapped_digest(taps, str(src))
+                except OSError as exc:
+                    packet.problem(f"cannot hash: {exc.strerror or exc}", str(src))
         packet.save()
     if "failed" in statuses and len(set(statuses)) == 1:
         status = "failed"
@@ -781,15 +848,19 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
     for msg in spec_problems:
         packet.problem(msg, "specs")
     t0 = time.monotonic()
+    # One budget for everything sent over the network; file lanes are read whatever is left.
+    deadline = t0 + float(opts.budget_seconds)
     try:
         packet.save()
-        _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url, "engine.prom")
-        lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url, "lmcache.prom")
+        _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url,
+                         "engine.prom", deadline)
+        lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url,
+                              "lmcache.prom", deadline)
         packet.save()
         # HTTP lane
         http_json: dict[str, Any] = {}
         try:
-            http_json = _http_lane(packet, opts, specs, lm)
+            http_json = _http_lane(packet, opts, specs, lm, deadline)
             if http_json:
                 n = len(http_json.get("problems") or [])
                 _write_lane(packet, "lmcache_http", spec_info, [http_json], [],

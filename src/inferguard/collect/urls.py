@@ -34,4 +34,4 @@ def url_problem(url: str, *, base: bool = False) -> str | None:
 def check_url(url: str, flag: str, *, base: bool = False) -> None:
     why = url_problem(url, base=base)
     if why is not None:
-        raise InputError(f"{flag}: {why}", path=url)
+        raise InputError(f"{flag} {url!r}: {why}")

@@ -180,9 +180,13 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     schemas passed every check before (a stamp in the user's cache directory); YAML
     parsing and the semantic checks still run. `specs lint` never trusts the cache."""
     files = _spec_files(paths)
+    problems: list[Problem] = []
+    for root in [Path(p) for p in paths or ()]:
+        if root.is_dir() and not any(f == root or root in f.parents for f in files):
+            problems.append(Problem("spec", _display(root), "no spec files (*.yaml, *.yml) in this folder",
+                                    rule="spec/empty"))
     stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
     skip_schema = stamp is not None and stamp.exists()
-    problems: list[Problem] = []
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
     base = specs_dir()
