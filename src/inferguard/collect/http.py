@@ -216,27 +216,31 @@ class HttpClient:
             resp.status = r.status
             resp.content_type = r.getheader("Content-Type")
             resp.headers = {k.lower(): v for k, v in r.getheaders()}
+            def take(block: bytes) -> None:
+                nonlocal got
+                if got + len(block) > self.max_bytes:
+                    block = block[: self.max_bytes - got]
+                    resp.truncated = True
+                got += len(block)
+                h.update(block)
+                if sink is not None:
+                    sink(block)
+                else:
+                    chunks.append(block)
+
             try:
-                while got <= self.max_bytes:
+                while got <= self.max_bytes and not resp.truncated:
                     block = r.read(min(_BLOCK, self.max_bytes + 1 - got))
                     if not block:
                         break
-                    if got + len(block) > self.max_bytes:
-                        block = block[: self.max_bytes - got]
-                        resp.truncated = True
-                    got += len(block)
-                    h.update(block)
-                    if sink is not None:
-                        sink(block)
-                    else:
-                        chunks.append(block)
-                    if resp.truncated:
-                        break
+                    take(block)
                 if expired.is_set():
                     resp.incomplete = f"deadline of {self.timeout:g}s exceeded after {got} body bytes"
                 elif not resp.truncated and r.length:  # what Content-Length still promised
                     resp.incomplete = f"body shorter than its Content-Length: {got} of {got + r.length} bytes"
             except http.client.IncompleteRead as exc:
+                if exc.partial and not resp.truncated:
+                    take(bytes(exc.partial))  # what this read did receive before the break
                 if expired.is_set():
                     resp.incomplete = f"deadline of {self.timeout:g}s exceeded after {got} body bytes"
                 elif r.chunked:
