@@ -99,8 +99,10 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
             what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             problems.append({"source": "context", "path": f, "message": f"context file not used: {what}"})
             continue
+        if data is None:  # an empty file declares nothing
+            continue
         if not isinstance(data, dict):
-            raise InputError("context file must be a mapping", f)
+            raise InputError(f"context file must be a mapping, not {type(data).__name__}", f)
         known = _context_keys()
         unknown = set(data) - known
         if unknown:

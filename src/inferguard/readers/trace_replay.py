@@ -140,7 +140,7 @@ def sniff(path: str) -> str | None:
     if first.startswith("{"):
         try:
             obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, an over-long integer, deep nesting
             obj = None
         if isinstance(obj, dict) and "qualname" in obj and ("latency_ms" in obj or "failed" in obj):
             return "records_jsonl"
