@@ -117,3 +117,9 @@ def test_a_bad_lmcache_http_base_url_is_exit_2_and_nothing_is_written(tmp_path, 
 def test_a_bad_metrics_url_is_exit_2_before_anything_is_sent():
     line = _one_line_exit_2(run_cli("observability-coverage", "--engine-metrics-url", "http://127.0.0.1:70000/metrics"))
     assert "--engine-metrics-url" in line and "65535" in line
+
+
+def test_a_bare_group_still_shows_its_help():
+    proc = run_cli("specs")
+    assert proc.returncode == 2
+    assert "Commands:" in proc.stderr and "lint" in proc.stderr and "inferguard: error" not in proc.stderr

@@ -81,6 +81,9 @@ class OneLineErrors(click.Group):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click shows it
+                exc.show()
+                sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else "inferguard"
             click.echo(f"inferguard: error: {exc.format_message()} (see '{where} --help')", err=True)
             sys.exit(2)
