@@ -641,6 +641,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         packet.manifest["http_client"] = {
             "requests_sent": len(client.sent), "methods": ["GET"], "max_workers": client.max_workers,
             "retries": client.retries, "timeout_seconds": client.timeout, "max_bytes": client.max_bytes,
+            "budget_seconds": float(opts.budget_seconds),
             "paths_sent": sorted({u[len(base.rstrip("/")):] or "/" for u in client.sent}),
         }
         packet.save()
