@@ -180,3 +180,12 @@ def test_one_bad_metrics_response_does_not_abandon_the_file_lanes(tmp_path):
     assert any(p["path"] == srv.url + "/metrics" and "not an HTTP response" in p["message"] for p in m["problems"])
     assert m["lanes"]["lmcache_log"]["status"] == "ok" and m["lanes"]["lmcache_otel"]["status"] == "ok"
     assert load_json(out / "lmcache_otel_evidence.json")["signals"]["spans"] > 0
+
+
+def test_a_bad_scrape_url_beside_a_good_file_is_a_problem_and_the_file_is_read():
+    with HostileServer(raw(b"SSH-2.0-OpenSSH_9.6\r\n")) as srv:
+        rep = _json_report("observability-coverage", "--engine-metrics-file", str(H100 / "engine.prom"),
+                           "--lmcache-metrics-url", srv.url + "/metrics", "--timeout-seconds", "2")
+    probs = [p for p in rep["problems"] if p["path"] == srv.url + "/metrics"]
+    assert len(probs) == 1 and "not an HTTP response" in probs[0]["message"]
+    assert rep["derived"]["vllm.prefix_cache_hit_rate"]["value"] == pytest.approx(0.8958, abs=1e-3)

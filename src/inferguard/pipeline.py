@@ -155,10 +155,17 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
 
     cat = catalog(spec)
     evidence = new_evidence(spec, inputs.context)
-    _read_scrape(evidence, spec, cat, "engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url,
-                 inputs.timeout_seconds, inputs.max_scrape_bytes)
-    _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url,
-                 inputs.timeout_seconds, inputs.max_scrape_bytes)
+    url_errors: list[InputError] = []
+    for role, file, url in (("engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url),
+                            ("lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url)):
+        try:
+            _read_scrape(evidence, spec, cat, role, file, url, inputs.timeout_seconds, inputs.max_scrape_bytes)
+        except InputError as exc:
+            if file or not url:
+                raise
+            # A live scrape with no usable answer: a problem, as long as something else is read.
+            url_errors.append(exc)
+            evidence["problems"].append({"source": "prometheus", "path": url, "message": str(exc).removeprefix(f"{url}: ")})
     for role, path in inputs.argv_files.items():
         _load_argv(evidence, role, path)
     # Readers that can use the LMCache server's argv (lookup-hash rotation flags) get it.
@@ -174,6 +181,8 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
                 evidence["problems"].append({"source": lane, "path": p, "message": str(exc)})
                 continue
             add_lane(evidence, doc, p)
+    if url_errors and not evidence["sources"]:
+        raise url_errors[0]  # nothing at all could be read
     evidence["detected"] = detect(evidence, spec)
     return evidence
 

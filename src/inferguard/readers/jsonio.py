@@ -69,7 +69,9 @@ def loads(data: bytes | bytearray | memoryview) -> Any:
         raise JsonInputError(f"not JSON: {exc.msg}", len(text[: exc.pos].encode("utf-8"))) from None
     except RecursionError:
         limit = max(1, sys.getrecursionlimit() // 2)
-        raise JsonInputError("nested too deeply to read", _depth_offset(raw, limit)) from None
+        at = _depth_offset(raw, limit)
+        what = f"nested too deeply to read (more than {limit} levels)" if at is not None else "nested too deeply to read"
+        raise JsonInputError(what, at) from None
     except ValueError as exc:
         # the only other ValueError json raises: an integer over the int/str conversion limit
         m = _LONG_INT_RE.search(raw)
