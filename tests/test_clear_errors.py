@@ -123,3 +123,15 @@ def test_a_bare_group_still_shows_its_help():
     proc = run_cli("specs")
     assert proc.returncode == 2
     assert "Commands:" in proc.stderr and "lint" in proc.stderr and "inferguard: error" not in proc.stderr
+
+
+def test_spec_flags_refuse_a_fifo_and_name_a_symlink_loop(tmp_path):
+    fifo = tmp_path / "specs.yaml"
+    os.mkfifo(fifo)
+    proc = run_cli("specs", "lint", str(fifo))
+    assert proc.returncode == 2 and "is a FIFO (named pipe), not a regular file" in proc.stdout + proc.stderr
+    line = _one_line_exit_2(run_cli("specs", "test", "--specs", str(fifo)))
+    assert "FIFO" in line
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    assert _one_line_exit_2(run_cli("specs", "lint", str(loop))) == f"inferguard: error: {loop}: symbolic link loop"

@@ -156,3 +156,17 @@ def test_collect_lmcache_hashes_each_source_while_its_reader_reads_it(tmp_path, 
         art = by_source[str(src)]
         assert art["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
         assert art["size"] == src.stat().st_size
+
+
+def test_a_fifo_among_saved_http_bodies_of_a_packet_is_a_problem(tmp_path):
+    packet = tmp_path / "packet"
+    shutil.copytree(H100, packet)
+    (packet / "http").mkdir()
+    shutil.copy(FIXTURES / "lmcache" / "http-0.5.6-cpu" / "http" / "GET_status.body", packet / "http")
+    os.mkfifo(packet / "http" / "GET_healthcheck.body")
+    took, proc = _timed("evaluate", str(packet), "--format", "json")
+    assert took < 20
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert any("GET_healthcheck.body" in p["message"] and "FIFO" in p["message"] for p in rep["problems"])
+    assert rep["family_counts"]["measured"] > 0

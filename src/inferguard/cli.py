@@ -310,9 +310,12 @@ def specs_lint(paths: tuple[str, ...]) -> None:
     """
     from inferguard.spec import load_specs
 
+    from inferguard.filecheck import input_problem
+
     for p in paths:
-        if not os.path.exists(p):
-            fail(f"{p}: No such file or directory")
+        why = input_problem(p, allow_dir=True)
+        if why is not None:
+            fail(f"{p}: {why}")
     spec = load_specs(list(paths) or None, strict=False)
     for p in spec.problems:
         click.echo(p.format())

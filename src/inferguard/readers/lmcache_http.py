@@ -914,7 +914,13 @@ def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult
     files = sorted(p.glob("*.body")) if p.is_dir() else [p]
     bodies: list[Body] = []
     problems: list[tuple[str, str]] = []
+    from inferguard.filecheck import input_problem
+
     for f in files:
+        why = input_problem(str(f))
+        if why is not None:  # a FIFO among the bodies would block the read
+            problems.append((str(f), why))
+            continue
         b, err = body_from_file(f, flag=flag, index=index)
         if b is None:
             problems.append((str(f), err or "cannot read"))

@@ -190,8 +190,14 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
     base = specs_dir()
+    from inferguard.filecheck import input_problem
+
     for f in files:
         shown = _display(f)
+        why = input_problem(str(f))
+        if why is not None:  # a FIFO or a device would block or never end
+            problems.append(Problem("spec", shown, f"cannot read: {why}", rule="spec/io"))
+            continue
         try:
             raw = f.read_bytes()
         except OSError as exc:
