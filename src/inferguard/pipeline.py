@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info

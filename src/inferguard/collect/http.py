@@ -252,7 +252,7 @@ class HttpClient:
                 resp.incomplete = (f"deadline of {self.timeout:g}s exceeded after {got} body bytes"
                                    if expired.is_set() else f"body cut short after {got} bytes: {_reason(exc)}")
             return False
-        except (OSError, http.client.HTTPException, ValueError, UnicodeError) as exc:
+        except (OSError, http.client.HTTPException, http.client.InvalidURL, UnicodeError) as exc:
             resp.status = None
             if expired.is_set() or isinstance(exc, (socket.timeout, TimeoutError)):
                 resp.error = f"timed out (deadline of {self.timeout:g}s)"
