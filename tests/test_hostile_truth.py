@@ -125,3 +125,13 @@ def test_collect_lmcache_records_a_cut_scrape(tmp_path):
     proc = run_cli("evaluate", str(out), "--format", "json")
     rep = json.loads(proc.stdout)
     assert rep["derived"]["vllm.prefix_cache_hit_rate"]["value"] is None
+
+
+def test_the_text_summary_says_the_value_is_not_given_and_why(tmp_path):
+    cut = tmp_path / "cut.prom"
+    cut.write_bytes(ENGINE.read_bytes()[:5925])
+    proc = run_cli("observability-coverage", "--engine-metrics-file", str(cut))
+    assert proc.returncode == 0, proc.stderr
+    line = [ln for ln in proc.stdout.splitlines() if "vllm.prefix_cache_hit_rate" in ln]
+    assert len(line) == 1 and "not given: input may be cut" in line[0] and "line 81" in line[0]
+    assert f"{cut}:81: the scrape ends mid-line" in proc.stdout
