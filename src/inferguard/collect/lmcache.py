@@ -281,10 +281,11 @@ def check_inputs(opts: CollectOptions) -> None:
         float(opts.timeout_seconds)
     except (TypeError, ValueError):
         raise InputError("--timeout-seconds must be a number") from None
-    if float(opts.timeout_seconds) <= 0:
-        raise InputError("--timeout-seconds must be positive")
-    if float(opts.budget_seconds) <= 0:
-        raise InputError("--budget-seconds must be positive")
+    import math
+
+    for flag, value in (("--timeout-seconds", opts.timeout_seconds), ("--budget-seconds", opts.budget_seconds)):
+        if not (math.isfinite(float(value)) and float(value) > 0):
+            raise InputError(f"{flag} must be a positive number of seconds, not {value}")
     out = Path(opts.output_dir)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", path=str(out))
