@@ -170,3 +170,20 @@ def test_a_fifo_among_saved_http_bodies_of_a_packet_is_a_problem(tmp_path):
     rep = json.loads(proc.stdout)
     assert any("GET_healthcheck.body" in p["message"] and "FIFO" in p["message"] for p in rep["problems"])
     assert rep["family_counts"]["measured"] > 0
+
+
+def test_a_slow_name_lookup_ends_at_the_deadline(monkeypatch):
+    """getaddrinfo has no timeout of its own; the request's deadline still holds."""
+    import socket as socket_mod
+
+    from inferguard.collect.http import HttpClient
+
+    def slow_lookup(*args, **kwargs):
+        time.sleep(3)
+        raise socket_mod.gaierror("never answered in time")
+
+    monkeypatch.setattr(socket_mod, "getaddrinfo", slow_lookup)
+    t0 = time.monotonic()
+    resp = HttpClient(timeout_seconds=0.5, retries=2).get("http://metrics.example.invalid/metrics")
+    assert time.monotonic() - t0 < 1.5
+    assert resp.error == "timed out (deadline of 0.5s)" and resp.attempts == 1

@@ -111,6 +111,47 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:80]}"
 
 
+def _connector(deadline: float) -> Callable[..., socket.socket]:
+    """A create_connection whose name lookup also ends at `deadline` (getaddrinfo has no
+    timeout of its own, so it runs in a helper thread that is abandoned when late)."""
+
+    def connect(address: tuple[str, int], timeout: Any = None, source_address: Any = None) -> socket.socket:
+        host, port = address
+        found: list[Any] = []
+
+        def resolve() -> None:
+            try:
+                found.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+            except OSError as exc:
+                found.append(exc)
+
+        t = threading.Thread(target=resolve, daemon=True, name="inferguard-resolve")
+        t.start()
+        t.join(max(0.0, deadline - time.monotonic()))
+        if not found:
+            raise socket.timeout("name lookup timed out")
+        if isinstance(found[0], OSError):
+            raise found[0]
+        err: OSError | None = None
+        for family, kind, proto, _name, addr in found[0]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(remaining)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(addr)
+                return sock
+            except OSError as exc:
+                err = exc
+                sock.close()
+        raise err if err is not None else OSError("no address to connect to")
+
+    return connect
+
+
 def _target(parts: urllib.parse.SplitResult) -> str:
     path = parts.path or "/"
     return path + ("?" + parts.query if parts.query else "")
@@ -186,6 +227,7 @@ class HttpClient:
                 parts.hostname, port, timeout=remaining, context=ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(parts.hostname, port, timeout=remaining)
+        conn._create_connection = _connector(deadline)  # type: ignore[attr-defined]
         expired = threading.Event()
         timer = None
         h = hashlib.sha256()
