@@ -319,7 +319,8 @@ def test_lint_resolves_namespace_and_version_evidence_references(tmp_path):
         "apiVersion: inferguard.dev/v1\nkind: Detection\n"
         "engines:\n  - id: vllm\n    signals:\n      - {id: vllm-metrics, runtime_metrics: vllm}\n"
         "lmcache_modes:\n  - id: mp\n    signals:\n      - {id: mp-metrics, component: {runtime: lmcache, component: mp}}\n"
-        "connectors: []\napplicability: []\n"
+        "connectors: [{id: LMCacheMPConnector, signals: [{id: argv, argv: {role: engine, regex: LMCacheMPConnector}}]}]\n"
+        "applicability: [{runtime: vllm, when: \"contains(detected.engines, 'vllm')\"}]\n"
         "namespaces:\n  - {id: lmcache_x, prefixes: [\"lmcache_x_\"], runtime: lmcache, component: nowhere}\n"
         "version_evidence:\n  - runtime: vllm\n    registered_always: [vllm.no_such_metric]\n", encoding="utf-8")
     proc = run_cli("specs", "lint", str(det), "specs/metrics")

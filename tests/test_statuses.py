@@ -75,16 +75,18 @@ def test_garbage_exposition_lists_problems_and_still_writes_report(tmp_path):
     prom = tmp_path / "lmcache.prom"
     good = "lmcache_mp_lookup_hit_tokens_total{cache_salt=\"\"} 12\n"
     prom.write_bytes(b"\x00\xff garbage {{{\n" + good.encode() + b"lmcache_mp_l1_read_chunks_total{l1_tag=\"a\" 5\n"
-                     + b"lmcache_mp_l1_write_chunks_total 3 notatime\nlmcache_mp_lookup_requested_tokens_total{cache_salt=\"\"} 2")
+                     + b"lmcache_mp_l1_write_chunks_total 3 notatime\nlmcache_mp_lookup_requested_tokens_total{cache_salt=\"\"} 20")
     out = tmp_path / "r.json"
     proc = run_cli("lmcache-compat", "--lmcache-metrics-file", str(prom), "--output", str(out))
     assert proc.returncode == 0, proc.stderr
     rep = load_json(out)
     lines = sorted(p["line"] for p in rep["problems"] if p.get("path") == str(prom))
-    assert lines == [1, 3, 4]
-    # the good lines, including the truncated last one without a newline, are still used
-    assert rep["derived"]["lmcache_mp.lookup_hit_rate"]["numerator"] == 12
-    assert rep["derived"]["lmcache_mp.lookup_hit_rate"]["denominator"] == 2
+    assert lines == [1, 3, 4, 5]  # 5: the last line has no newline, so it may be cut
+    # the good lines, including the truncated last one without a newline, are still read,
+    # and the value that depends on the possibly cut line says so instead of giving a number
+    hr = rep["derived"]["lmcache_mp.lookup_hit_rate"]
+    assert hr["numerator"] == 12 and hr["denominator"] == 20
+    assert hr["value"] is None and hr["value_as_read"] == 0.6 and hr["may_be_cut"]["line"] == 5
 
 
 def test_no_input_is_a_usage_error():

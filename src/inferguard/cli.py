@@ -6,13 +6,13 @@ commands that need them, so `inferguard --help` stays fast.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any, Callable
 
 import click
 
 from inferguard.cli_errors import fail, handle_errors, internal_failure  # noqa: F401
+from inferguard.cli_types import SizeType
 
 EPILOG_COVERAGE = """\b
 Examples:
@@ -41,6 +41,31 @@ def _lane_flags() -> dict[str, str]:
     from inferguard.spec.registry import flag_dest
 
     return {lane["id"]: flag_dest(lane["evidence_flag"]) for lane in _registry()["lanes"]}
+
+
+class OneLineErrors(click.Group):
+    """Usage errors as one line (`inferguard: error: ...`) with exit code 2, not click's block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click shows it
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "inferguard"
+            click.echo(f"inferguard: error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"inferguard: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("inferguard: interrupted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def emit(report: dict[str, Any], fmt: str, output: str | None, text: Callable[[], str], markdown: Callable[[], str]) -> None:
@@ -136,7 +161,7 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="How to print the report.")(fn)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="inferguard", prog_name="inferguard")
 def main() -> None:
     """InferGuard: which observability evidence an LLM serving stack really exposes.
@@ -171,15 +196,27 @@ def _inputs(kw: dict[str, Any], context: dict[str, Any]):
         argv["engine"] = kw["engine_argv_file"]
     if kw.get("lmcache_argv_file"):
         argv["lmcache"] = kw["lmcache_argv_file"]
+    from inferguard.problems import InputError
+
     if not any([kw.get("engine_metrics_file"), kw.get("engine_metrics_url"), kw.get("lmcache_metrics_file"),
                 kw.get("lmcache_metrics_url"), lanes]):
-        raise click.UsageError("give at least one metrics file or URL, or an evidence file")
+        raise InputError("give at least one metrics file or URL, or an evidence file (see --help)")
+    for who in ("engine", "lmcache"):
+        if kw.get(f"{who}_metrics_file") and kw.get(f"{who}_metrics_url"):
+            raise InputError(f"give --{who}-metrics-file or --{who}-metrics-url, not both")
+    for who in ("engine", "lmcache"):
+        url = kw.get(f"{who}_metrics_url")
+        if url:
+            from inferguard.collect.urls import check_url
+
+            check_url(url, f"--{who}-metrics-url")
     return Inputs(
         engine_metrics_file=kw.get("engine_metrics_file"),
         engine_metrics_url=kw.get("engine_metrics_url"),
         lmcache_metrics_file=kw.get("lmcache_metrics_file"),
         lmcache_metrics_url=kw.get("lmcache_metrics_url"),
         timeout_seconds=kw.get("timeout_seconds") or 5.0,
+        max_scrape_bytes=kw.get("max_scrape_bytes"),
         lane_files=lanes,
         argv_files=argv,
         context=context,
@@ -193,7 +230,9 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lmcache-metrics-file", type=click.Path(dir_okay=False), help="LMCache /metrics saved to a file."),
         click.option("--lmcache-metrics-url", help="Scrape LMCache's /metrics live."),
         click.option("--timeout-seconds", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
-                     help="Timeout for each live scrape."),
+                     help="Deadline for each live scrape: connect, headers and the whole body, retries included."),
+        click.option("--max-scrape-bytes", type=SizeType(), default="1G", show_default=True,
+                     help="Largest live scrape read (e.g. 512M, 2G); a larger one is read up to this and reported as cut."),
         click.option("--engine-argv-file", type=click.Path(dir_okay=False), help="The engine's argv as a JSON list (e.g. vllm_command.json)."),
         click.option("--lmcache-argv-file", type=click.Path(dir_okay=False), help="The LMCache server's argv as a JSON list."),
     ]
@@ -317,6 +356,7 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
     """
     from pathlib import Path
 
+    from inferguard.filecheck import input_problem
     from inferguard.spec import load_specs
     from inferguard.spec.checks import CHECKS, ERROR, severity_of
     from inferguard.spec.semantic import check_fixture_paths
@@ -326,8 +366,9 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
             click.echo(f"{c.id:<38} {c.severity:<8} {c.description}")
         return
     for p in paths:
-        if not os.path.exists(p):
-            fail(f"{p}: No such file or directory")
+        why = input_problem(p, allow_dir=True)
+        if why is not None:
+            fail(f"{p}: {why}")
     spec = load_specs(list(paths) or None, strict=False)
     problems = list(spec.problems)
     rootp = None
@@ -442,13 +483,14 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
-    known = {r["id"] for d in spec.docs("Surfaces") for r in d["rows"]}
+    known = {row["id"] for doc in spec.docs("Surfaces") for row in doc.get("rows", [])}
     unknown = sorted(set(rows) - known)
     if unknown:
-        fail(f"no such row: {', '.join(unknown)}")
+        fail(f"unknown row id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
     results = run_fixtures(spec, rootp, set(rows) or None) + run_inline_tests(spec, set(rows) or None)
     if not results:
-        fail("no fixtures and no inline tests to run")
+        # Nothing was tested: that is not a pass.
+        fail("no fixtures or inline tests to test" + (f" for row(s) {', '.join(rows)}" if rows else " in the Surfaces spec"))
     failed = [r for r in results if not r.passed]
     for r in results:
         mark = "pass" if r.passed else "FAIL"

@@ -9,6 +9,9 @@ import json
 
 import click
 
+from inferguard.cli_types import SizeType
+
+
 def _registry() -> dict:
     """The compiled vocabulary (JSON): lanes with their file flags, the HTTP body flags."""
     from inferguard.spec.registry import bundled
@@ -95,7 +98,13 @@ def _render_text(out_dir: str, s: dict) -> str:
               help="Which LMCache HTTP server the base URL points at.")
 @click.option("--l2-configured", is_flag=True, help="The deployment has an L2 tier configured.")
 @click.option("--cacheblend-configured", is_flag=True, help="LMCache CacheBlend is configured (recorded for evaluate).")
-@click.option("--timeout-seconds", type=float, default=5.0, show_default=True, help="Per-request timeout.")
+@click.option("--timeout-seconds", type=float, default=5.0, show_default=True,
+              help="Deadline for each request: connect, headers and the whole body, retries included.")
+@click.option("--budget-seconds", type=float, default=60.0, show_default=True,
+              help="Time budget for all network collection of the run; requests it leaves no time for are not "
+                   "sent and are recorded as errors.")
+@click.option("--max-scrape-bytes", type=SizeType(), default="1G", show_default=True,
+              help="Largest /metrics scrape kept (e.g. 512M, 2G); a larger one is kept up to this and reported as cut.")
 @click.option("--include-sensitive", is_flag=True, help="Also call /env and /loglevel (bodies redacted).")
 @click.option("--keep-raw", is_flag=True, help="Copy raw sources (logs, traces, lookup hashes) into raw/.")
 @click.option("--force", is_flag=True,

@@ -256,6 +256,8 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = a + b
     out["nonzero"] = bool(old.get("nonzero")) or bool(new.get("nonzero"))
+    if new.get("may_be_cut") and not old.get("may_be_cut"):
+        out["may_be_cut"] = new["may_be_cut"]
     out["nonfinite"] = old.get("nonfinite", 0) + new.get("nonfinite", 0)
     out["series_shown"] = (old.get("series_shown", []) + new.get("series_shown", []))[:MAX_SERIES_SHOWN]
     lv = {k: set(v) for k, v in old.get("label_values", {}).items()}
@@ -301,6 +303,7 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
             chosen[mdef.id] = (rank, fd, prev[2] + [prev[1].name])
         else:
             prev[2].append(fd.name)
+    cut = result.summary.get("cut")
     # Families named by HELP/TYPE lines and never sampled: registered, nothing observed.
     registered: dict[str, tuple[str, int]] = {}
     for name, line in expo.declared.items():
@@ -319,6 +322,9 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
     for mid, (_rank, fd, shadowed) in chosen.items():
         mdef = catalog.metrics[mid]
         entry = _metric_entry(fd, mdef, role)
+        if cut and cut.get("family") == fd.name:
+            # Its samples run up to where the scrape was cut: values and series may be short.
+            entry["may_be_cut"] = {"source": result.path, "line": cut.get("line"), "reason": cut.get("reason")}
         hit = catalog.lookup_exact(fd.name)
         convention_versions = entry.pop("convention_versions", None)
         if hit is not None:
@@ -333,7 +339,9 @@ def add_exposition(evidence: dict[str, Any], expo: Exposition, result: ReadResul
         else:
             metrics[mdef.id] = entry
     unmapped = sorted(expo.other_families.items())
+    source_cut = {"cut": cut} if cut else {}
     evidence["sources"].append({
+        **source_cut,
         "role": role,
         "path": result.path,
         "reader": result.reader,

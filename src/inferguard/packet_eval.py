@@ -46,22 +46,65 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     return roles
 
 
-def _context(files: list[str]) -> dict[str, Any]:
+def _drop_unreadable(roles: dict[str, list[str]], problems: list[dict[str, Any]]) -> None:
+    """A file in the packet that cannot be read as an input (a FIFO, a device, a dangling
+    link, no permission) is a problem; the rest of the packet is still evaluated."""
+    from inferguard.filecheck import input_problem
+
+    for role, files in list(roles.items()):
+        kept = []
+        for f in files:
+            why = input_problem(f, allow_dir=True)
+            if why is None:
+                kept.append(f)
+            else:
+                problems.append({"source": "packet", "path": f, "message": f"not read: {why}"})
+        if kept:
+            roles[role] = kept
+        else:
+            del roles[role]
+
+
+def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """The declared context. A file that cannot be read (not UTF-8, not YAML/JSON, numbers or
+    nesting beyond what can be read) is a problem and is not used; one that reads but says
+    something wrong (not a mapping, unknown keys) is an input error."""
     import yaml
 
     from inferguard.spec.yamlload import safe_load
+    from inferguard.readers.jsonio import JsonInputError, loads
 
     ctx: dict[str, Any] = {}
     for f in files:
-        text = Path(f).read_text(encoding="utf-8")
+        raw = Path(f).read_bytes()
         try:
-            data = json.loads(text) if f.endswith(".json") else safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            if f.endswith(".json"):
+                data = loads(raw)
+            else:
+                data = safe_load(raw.decode("utf-8"))  # alias, node and depth budgets
+        except JsonInputError as exc:
+            problems.append({"source": "context", "path": f, "offset": exc.offset,
+                             "message": f"context file not used: {exc.message}"})
+            continue
+        except UnicodeDecodeError as exc:
+            problems.append({"source": "context", "path": f, "offset": exc.start,
+                             "message": "context file not used: not valid UTF-8"})
+            continue
+        except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            line = getattr(exc, "lineno", None) or (mark.line + 1 if mark else None)
-            raise InputError(f"context file is not valid: {str(exc).splitlines()[0]}", f, line) from None
+            p = {"source": "context", "path": f, "message": f"context file not used: {str(exc).splitlines()[0]}"}
+            if mark is not None:
+                p.update(line=mark.line + 1, offset=mark.index)
+            problems.append(p)
+            continue
+        except (ValueError, RecursionError) as exc:  # an integer too long to convert, deep nesting
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            problems.append({"source": "context", "path": f, "message": f"context file not used: {what}"})
+            continue
+        if data is None:  # an empty file declares nothing
+            continue
         if not isinstance(data, dict):
-            raise InputError("context file must be a mapping", f)
+            raise InputError(f"context file must be a mapping, not {type(data).__name__}", f)
         known = _context_keys()
         unknown = set(data) - known
         if unknown:
@@ -118,8 +161,10 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
         raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)
     roles = classify(packet_dir, spec)
     packet_problems: list[dict[str, Any]] = []
+    _drop_unreadable(roles, packet_problems)
     # what the packet recorded, then a context file, then the command line
-    ctx = default_context(**{**manifest_context(packet_dir, packet_problems), **_context(roles.get("context", []))})
+    ctx = default_context(**{**manifest_context(packet_dir, packet_problems),
+                             **_context(roles.get("context", []), packet_problems)})
     if context_overrides:
         ctx.update({k: v for k, v in context_overrides.items() if v is not None})
     inputs = Inputs(context=ctx, lenient_lanes=True)
@@ -134,15 +179,18 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
         if roles.get(lane):
             inputs.lane_files[lane] = roles[lane]
     if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
+        if packet_problems:
+            first = packet_problems[0]
+            raise InputError(f"no readable evidence files; {first['path']}: {first['message']}", packet_dir)
         raise InputError("no recognised evidence files (see `inferguard specs list --kind SpecSet`)", packet_dir)
     evidence = build_evidence(inputs, spec)
+    evidence["problems"][:0] = packet_problems
     report = coverage_report(evidence, spec, kind="PacketEvaluation")
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
     state = _manifest_state(packet_dir)
     if state not in (None, "complete"):
         report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, "packet_manifest.json"),
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
-    report["problems"].extend(packet_problems)
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,

@@ -9,7 +9,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
@@ -26,6 +25,7 @@ class Inputs:
     lmcache_metrics_file: str | None = None
     lmcache_metrics_url: str | None = None
     timeout_seconds: float = 5.0
+    max_scrape_bytes: int | None = None                              # None: the client's default
     lane_files: dict[str, list[str]] = field(default_factory=dict)   # lane -> evidence files
     argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
     context: dict[str, Any] = field(default_factory=dict)
@@ -42,38 +42,52 @@ def default_context(**overrides: Any) -> dict[str, Any]:
 
 
 def _require_file(path: str) -> None:
-    if not os.path.exists(path):
-        raise InputError("No such file", path)
-    if os.path.isdir(path):
-        raise InputError("is a directory, expected a file", path)
-    if not os.access(path, os.R_OK):
-        raise InputError("Permission denied", path)
+    from inferguard.filecheck import require_input
+
+    require_input(path)
 
 
-def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | None, timeout: float) -> None:
+def _read_scrape(evidence, spec, cat, role: str, path: str | None, url: str | None, timeout: float,
+                 max_bytes: int | None = None) -> None:
     from inferguard.readers import prometheus
 
+    lookup = lambda n: (cat.lookup(n) or (None,))[0]  # noqa: E731
     if path:
         _require_file(path)
-        expo, result = prometheus.read(path, lambda n: (cat.lookup(n) or (None,))[0])
+        expo, result = prometheus.read(path, lookup)
     elif url:
-        from inferguard.collect.http import fetch_text
+        import tempfile
 
-        text, _meta = fetch_text(url, timeout)
-        expo, result = prometheus.read(url, lambda n: (cat.lookup(n) or (None,))[0], lines=io.StringIO(text))
+        from inferguard.collect.http import DEFAULT_MAX_SCRAPE_BYTES, charset_of, fetch_scrape
+
+        # The body is spooled to a temporary file, so a large scrape never sits in memory whole.
+        with tempfile.TemporaryFile() as spool:
+            resp = fetch_scrape(url, timeout, spool.write, max_bytes=max_bytes or DEFAULT_MAX_SCRAPE_BYTES)
+            spool.seek(0)
+            text = io.TextIOWrapper(spool, encoding=charset_of(resp.content_type), errors="replace", newline=None)
+            cut = resp.cut
+            if resp.truncated:
+                cut = (f"the scrape is larger than --max-scrape-bytes ({max_bytes or DEFAULT_MAX_SCRAPE_BYTES} "
+                       "bytes); only that much was read")
+            expo, result = prometheus.read(url, lookup, lines=text, cut=cut)
+            text.detach()
     else:
         return
     namespaces = [ns for doc in spec.docs("Detection") for ns in doc.get("namespaces", [])]
     add_exposition(evidence, expo, result, cat, role, namespaces)
 
 
+ARGV_MAX_BYTES = 16 * 1024 * 1024  # a command line saved as JSON; anything bigger is not one
+
+
 def _load_argv(evidence, role: str, path: str) -> None:
+    from inferguard.readers.jsonio import JsonInputError, load_file
+
     _require_file(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        evidence["problems"].append({"source": "argv", "path": path, "line": line, "message": f"not JSON: {exc}"})
+        data = load_file(path, max_bytes=ARGV_MAX_BYTES)
+    except JsonInputError as exc:
+        evidence["problems"].append({"source": "argv", "path": path, "offset": exc.offset, "message": exc.message})
         return
     if isinstance(data, dict) and isinstance(data.get("argv"), list):
         data = data["argv"]
@@ -106,29 +120,40 @@ def _looks_like_lane_evidence(head: bytes) -> bool:
     return isinstance(obj, dict) and obj.get("kind") == "LaneEvidence"
 
 
+class UnreadableEvidence(InputError):
+    """A LaneEvidence file whose bytes are not usable JSON: a problem of the run, never its end."""
+
+    def __init__(self, reason: str, path: str, line: int | None, offset: int | None):
+        super().__init__(reason, path, line)
+        self.reason = reason
+        self.offset = offset
+
+
 def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) -> dict[str, Any]:
     """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
     run through the lane's reader."""
+    from inferguard.filecheck import require_input
+
+    require_input(path, allow_dir=True)
     if os.path.isdir(path):
         head = b""
     else:
-        _require_file(path)
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     if _looks_like_lane_evidence(head):
         # Only now is the file read whole: it says it is a LaneEvidence document, which this
         # tool writes small; anything past the cap is refused rather than loaded.
-        size = os.path.getsize(path)
-        if size > MAX_LANE_EVIDENCE_BYTES:
-            raise InputError(f"lane evidence file larger than {MAX_LANE_EVIDENCE_BYTES} bytes; not read", path)
+        from inferguard.readers.jsonio import JsonInputError, load_file
+
         try:
-            doc = json.loads(Path(path).read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"lane evidence is not UTF-8 (byte offset {exc.start})", path) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"lane evidence is not JSON: {exc.msg}", path, exc.lineno) from None
-        except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; deep nesting
-            raise InputError(f"lane evidence is not usable JSON: {str(exc).splitlines()[0][:120] or 'nested too deeply'}", path) from None
+            doc = load_file(path, MAX_LANE_EVIDENCE_BYTES)
+        except JsonInputError as exc:
+            line = None
+            if exc.offset is not None and exc.offset <= MAX_LANE_EVIDENCE_BYTES:
+                with open(path, "rb") as fh:
+                    line = fh.read(exc.offset).count(b"\n") + 1
+            what = exc.message if exc.message.startswith("not JSON") else f"not usable JSON: {exc.message}"
+            raise UnreadableEvidence(f"lane evidence is {what}; not used", path, line, exc.offset) from None
         if isinstance(doc, dict) and doc.get("kind") == "LaneEvidence":
             from inferguard.spec.loader import schema_validator
 
@@ -163,8 +188,17 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
 
     cat = catalog(spec)
     evidence = new_evidence(spec, inputs.context)
-    _read_scrape(evidence, spec, cat, "engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url, inputs.timeout_seconds)
-    _read_scrape(evidence, spec, cat, "lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url, inputs.timeout_seconds)
+    url_errors: list[InputError] = []
+    for role, file, url in (("engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url),
+                            ("lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url)):
+        try:
+            _read_scrape(evidence, spec, cat, role, file, url, inputs.timeout_seconds, inputs.max_scrape_bytes)
+        except InputError as exc:
+            if file or not url:
+                raise
+            # A live scrape with no usable answer: a problem, as long as something else is read.
+            url_errors.append(exc)
+            evidence["problems"].append({"source": "prometheus", "path": url, "message": str(exc).removeprefix(f"{url}: ")})
     for role, path in inputs.argv_files.items():
         _load_argv(evidence, role, path)
     # Readers that can use the LMCache server's argv (lookup-hash rotation flags) get it.
@@ -173,6 +207,11 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
         for p in paths:
             try:
                 doc = load_lane_file(lane, p, spec, lmcache_argv)
+            except UnreadableEvidence as exc:
+                # Bad bytes never abort the command: the file is not used, and said so with its line.
+                evidence["problems"].append({"source": lane, "path": p, "line": exc.line, "offset": exc.offset,
+                                             "message": exc.reason})
+                continue
             except InputError as exc:
                 if not inputs.lenient_lanes:
                     raise
@@ -180,6 +219,8 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
                 evidence["problems"].append({"source": lane, "path": p, "message": str(exc)})
                 continue
             add_lane(evidence, doc, p)
+    if url_errors and not evidence["sources"]:
+        raise url_errors[0]  # nothing at all could be read
     evidence["detected"] = detect(evidence, spec)
     return evidence
 
@@ -190,7 +231,8 @@ def _inputs_summary(evidence: dict[str, Any]) -> list[dict[str, Any]]:
 
 def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[str] | None = None,
                     family_runtimes: set[str] | None = None) -> dict[str, Any]:
-    from inferguard.engine.coverage import derived_values, family_report, gaps, grouped, provided_sources, surface_rows
+    from inferguard.engine.coverage import (cut_scrapes_of, derived_values, family_report, gaps, grouped,
+                                            provided_sources, surface_rows)
 
     families = family_report(evidence, spec)
     rows = surface_rows(evidence, spec, families, runtimes)
@@ -213,7 +255,7 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
         "family_counts": counts(f["status"] for f in fam_list),
         "derived": {k: v for k, v in derived.items() if family_runtimes is None or v["runtime"] in family_runtimes},
         "kv_cache_offload": grouped(derived, "kv_cache_offload"),
-        "gaps": gaps(rows, provided_sources(evidence), set(evidence.get("lane_failures", {}))),
+        "gaps": gaps(rows, provided_sources(evidence), set(evidence.get("lane_failures", {})), cut_scrapes_of(evidence)),
         "problems": evidence["problems"],
     }
 

@@ -106,7 +106,9 @@ class CollectOptions:
     force: bool = False                     # collect into a folder that holds files this tool did not write
     retries: int = 2
     max_workers: int = 4
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024   # one LMCache HTTP API body
+    max_scrape_bytes: int = 1024 * 1024 * 1024  # one /metrics scrape
+    budget_seconds: float = 60.0            # all network collection of one run
     specs: Any = None                       # a loaded spec set; None = the bundled one
 
 
@@ -144,17 +146,23 @@ def _call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
     raise TypeError(f"reader returned {type(out).__name__}, not a ReadResult")
 
 
-def _dir_digest(root: Path) -> tuple[int, str, int]:
-    """(total size, sha256 over sorted (relative path, file sha256), file count) of a directory."""
+def _dir_digest(root: Path, file_digest: Callable[[Path], tuple[int, str]] | None = None) -> tuple[int, str, int]:
+    """(total size, sha256 over sorted (relative path, file sha256), file count) of a directory.
+
+    `file_digest(path) -> (size, sha256)`; by default each file is read for it."""
     h = hashlib.sha256()
     total = 0
     count = 0
     for p in sorted(root.rglob("*")):
         if p.is_file():
             rel = p.relative_to(root).as_posix()
-            total += p.stat().st_size
+            if file_digest is None:
+                size, digest = p.stat().st_size, sha256_file(p)
+            else:
+                size, digest = file_digest(p)
+            total += size
             count += 1
-            h.update(rel.encode() + b"\0" + sha256_file(p).encode() + b"\n")
+            h.update(rel.encode() + b"\0" + digest.encode() + b"\n")
     return total, h.hexdigest(), count
 
 
@@ -191,6 +199,7 @@ class Packet:
                 "include_sensitive": bool(opts.include_sensitive),
                 "keep_raw": bool(opts.keep_raw),
                 "timeout_seconds": float(opts.timeout_seconds),
+                "budget_seconds": float(opts.budget_seconds),
             },
             "inputs": _inputs_of(opts),
             "artifacts": [],
@@ -293,18 +302,15 @@ def check_inputs(opts: CollectOptions) -> None:
     for attr, _lane, _role, allow_dir in FILE_INPUTS:
         if opts.files.get(attr):
             paths.append((opts.files[attr], allow_dir))
+    from inferguard.collect.urls import check_url
+    from inferguard.filecheck import require_input
+
     for p, allow_dir in paths:
-        pp = Path(p)
-        if not pp.exists():
-            raise InputError("No such file", path=str(p))
-        if pp.is_dir() and not allow_dir:
-            raise InputError("is a directory, expected a file", path=str(p))
-        if pp.is_file() and not os.access(pp, os.R_OK):
-            raise InputError("Permission denied", path=str(p))
+        require_input(str(p), allow_dir=allow_dir)
     for name in ("engine_metrics_url", "lmcache_metrics_url", "lmcache_http_base_url"):
         url = getattr(opts, name)
-        if url and not (url.startswith("http://") or url.startswith("https://")):
-            raise InputError("not an http(s) URL", path=url)
+        if url:
+            check_url(url, "--" + name.replace("_", "-"), base=name == "lmcache_http_base_url")
     if opts.engine_metrics_file and opts.engine_metrics_url:
         raise InputError("give --engine-metrics-file or --engine-metrics-url, not both")
     if opts.lmcache_metrics_file and opts.lmcache_metrics_url:
@@ -313,8 +319,11 @@ def check_inputs(opts: CollectOptions) -> None:
         float(opts.timeout_seconds)
     except (TypeError, ValueError):
         raise InputError("--timeout-seconds must be a number") from None
-    if float(opts.timeout_seconds) <= 0:
-        raise InputError("--timeout-seconds must be positive")
+    import math
+
+    for flag, value in (("--timeout-seconds", opts.timeout_seconds), ("--budget-seconds", opts.budget_seconds)):
+        if not (math.isfinite(float(value)) and float(value) > 0):
+            raise InputError(f"{flag} must be a positive number of seconds, not {value}")
     out = Path(opts.output_dir)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", path=str(out))
@@ -471,23 +480,24 @@ def _spec_set(opts: CollectOptions) -> tuple[Any, dict[str, Any], list[str]]:
 # --------------------------------------------------------------------------- metrics
 
 
-def _metrics_status(path: Path) -> tuple[str | None, str, int]:
+def _metrics_status(path: Path, cut: str | None = None) -> tuple[str | None, str, int]:
     """(reader id, status, problem count) after a parse of a .prom file, when a reader exists."""
     from inferguard.readers import prometheus
 
-    res = _call_reader(prometheus.read, str(path))
+    res = _call_reader(prometheus.read, str(path), cut=cut)
     n = len(res.problems) + getattr(res, "problems_dropped", 0)
     return "prometheus", _status_of(n), n
 
 
 def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str | None, url: str | None,
-                     target: str) -> bool:
+                     target: str, deadline: float | None = None) -> bool:
     if not file and not url:
         return False
     dest = packet.root / target
+    cut = None
     if file:
         try:
-            packet.copy_file(Path(file), dest)
+            size, digest = packet.copy_file(Path(file), dest)
         except InputError as exc:
             packet.add_artifact(path=None, source=str(file), role=role, status="failed", problems=1)
             packet.problem(f"cannot copy: {exc}", str(file))
@@ -498,28 +508,45 @@ def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str 
             return False
         source = str(file)
     else:
-        from inferguard.collect.http import fetch_text
+        from inferguard.collect.http import fetch_scrape
 
+        from inferguard.packet import new_file_mode
+
+        part = dest.with_name(dest.name + ".part")
+        packet.begin(dest)  # listed before it exists, so a killed run's .part can be cleaned up
         try:
-            text, meta = fetch_text(url, opts.timeout_seconds, max_bytes=opts.max_body_bytes, retries=opts.retries)
+            with open(part, "wb") as fo:
+                resp = fetch_scrape(url, opts.timeout_seconds, fo.write, max_bytes=opts.max_scrape_bytes,
+                                    retries=opts.retries, deadline=deadline)
+            os.chmod(part, new_file_mode())
+            os.replace(part, dest)
         except InputError as exc:
+            part.unlink(missing_ok=True)
             packet.add_artifact(path=None, source=url, role=role, status="failed", problems=1)
             packet.problem(str(exc), url)
             return False
-        packet.write_bytes(dest, text.encode("utf-8"))
+        packet.done(dest, resp.nbytes, resp.sha256)
         source = url
-        if meta.get("truncated"):
-            packet.problem(f"scrape truncated at {meta['bytes']} bytes", url)
-    reader, status, n = _metrics_status(dest)
-    packet.add_artifact(path=packet.rel(dest), source=source, role=role, size=dest.stat().st_size,
-                        sha256=sha256_file(dest), copied=True, reader=reader, status=status, problems=n)
+        size, digest = resp.nbytes, resp.sha256
+        cut = resp.cut
+        if resp.truncated:
+            cut = (f"the scrape is larger than --max-scrape-bytes ({opts.max_scrape_bytes} bytes); "
+                   "only that much was kept")
+        if cut:
+            packet.problem(f"scrape cut: {cut}", url)
+    reader, status, n = _metrics_status(dest, cut)
+    art = packet.add_artifact(path=packet.rel(dest), source=source, role=role, size=size,
+                              sha256=digest, copied=True, reader=reader, status=status, problems=n)
+    if cut:
+        art["truncated"] = True
     return True
 
 
 # --------------------------------------------------------------------------- HTTP lane
 
 
-def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool) -> dict[str, Any]:
+def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool,
+              deadline: float | None = None) -> dict[str, Any]:
     """Fetch/copy HTTP bodies, run the lmcache_http reader; return its ReadResult JSON (or {})."""
     from inferguard.readers import lmcache_http as reader
     from inferguard.spec.kinds.http_endpoints import file_stem, load_index, parse_version
@@ -537,7 +564,10 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
             dest = http_dir / f"{stem}.{n}.body"
             n += 1
         packet.write_bytes(dest, data)
+        digests[dest] = hashlib.sha256(data).hexdigest()
         return dest
+
+    digests: dict[Path, str] = {}  # what was written, hashed from memory rather than read back
 
     # ---- saved bodies given with --lmcache-<flag>-file
     for flag, file in sorted(opts.http_files.items()):
@@ -555,7 +585,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         b.location = str(file)
         bodies.append(b)
         packet.add_artifact(path=packet.rel(dest), source=str(file), role="http_body", lane="lmcache_http",
-                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                            size=dest.stat().st_size, sha256=digests[dest], copied=True,
                             reader=reader.READER, status="ok", problems=0, flag=flag,
                             **({"redacted": n_red} if n_red else {}), **({"truncated": True} if b.truncated else {}))
         endpoints.append({"route": route.id if route else None, "method": "GET", "path": route.path if route else None,
@@ -567,6 +597,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     version: str | None = None
     base = opts.lmcache_http_base_url
     fetched_metrics = None
+    fetched_cut = None
     if base:
         from inferguard.collect.http import HttpClient, RefusedRequest, join_url
 
@@ -589,7 +620,8 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 raise RefusedRequest(f"GET {path} is not a safe spec-listed route")
 
         client = HttpClient(timeout_seconds=opts.timeout_seconds, retries=opts.retries,
-                            max_bytes=opts.max_body_bytes, max_workers=opts.max_workers, guard=guard)
+                            max_bytes=opts.max_body_bytes, max_workers=opts.max_workers, guard=guard,
+                            deadline=deadline)
         responses: dict[str, Any] = {}
 
         def get(path: str):
@@ -658,7 +690,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         todo = [u for u in urls if u not in responses]
         responses.update(client.fetch_many(todo))
         def record(r: Any, path: str) -> None:
-            nonlocal fetched_metrics
+            nonlocal fetched_metrics, fetched_cut
             resp = responses[join_url(base, path)]
             rec = {"route": r.id, "method": "GET", "path": path, "policy": r.policy, "url": resp.url,
                    "reason": "safe" if r.policy == "safe" else "sensitive_opt_in",
@@ -673,10 +705,11 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 dest = write_body(file_stem("GET", path), data)
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
-                if resp.truncated:
+                if resp.cut:
                     rec["truncated"] = True
+                    rec["cut"] = resp.cut
                 art = packet.add_artifact(path=packet.rel(dest), source=resp.url, role="http_body",
-                                          lane="lmcache_http", size=dest.stat().st_size, sha256=sha256_file(dest),
+                                          lane="lmcache_http", size=dest.stat().st_size, sha256=digests[dest],
                                           copied=True, reader=reader.READER, status="ok", problems=0,
                                           http_status=resp.status)
                 if n_red:
@@ -686,9 +719,10 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                     art["truncated"] = True
                 if r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
                     fetched_metrics = data
+                    fetched_cut = resp.cut
             bodies.append(reader.Body(
                 data=data, method="GET", path=path, route_id=r.id, source="live", location=resp.url,
-                http_status=resp.status, truncated=resp.truncated, content_type=resp.content_type,
+                http_status=resp.status, truncated=bool(resp.cut), content_type=resp.content_type,
                 error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=rec.get("redacted", 0)))
             endpoints.append(rec)
 
@@ -726,15 +760,16 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
                 packet.add_artifact(path=packet.rel(dest), source=url, role="http_body", lane="lmcache_http",
-                                    size=dest.stat().st_size, sha256=sha256_file(dest), copied=True,
+                                    size=dest.stat().st_size, sha256=digests[dest], copied=True,
                                     reader=reader.READER, status="ok", problems=0, http_status=resp.status)
             bodies.append(reader.Body(data=data, method="GET", path=path, route_id=r.id if r else None,
                                       source="live", location=url, http_status=resp.status,
-                                      truncated=resp.truncated, error=resp.error, elapsed_ms=resp.elapsed_ms))
+                                      truncated=bool(resp.cut), error=resp.error, elapsed_ms=resp.elapsed_ms))
             endpoints.append(rec)
         packet.manifest["http_client"] = {
             "requests_sent": len(client.sent), "methods": ["GET"], "max_workers": client.max_workers,
             "retries": client.retries, "timeout_seconds": client.timeout, "max_bytes": client.max_bytes,
+            "budget_seconds": float(opts.budget_seconds),
             "paths_sent": sorted({u[len(base.rstrip("/")):] or "/" for u in client.sent}),
         }
         packet.save()
@@ -742,10 +777,14 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     if fetched_metrics is not None:
         dest = packet.root / "lmcache.prom"
         packet.write_bytes(dest, fetched_metrics)
-        rdr, status, n = _metrics_status(dest)
-        packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
-                            size=dest.stat().st_size, sha256=sha256_file(dest), copied=True, reader=rdr,
-                            status=status, problems=n)
+        if fetched_cut:
+            packet.problem(f"scrape cut: {fetched_cut}", join_url(base, "/metrics"))
+        rdr, status, n = _metrics_status(dest, fetched_cut)
+        art = packet.add_artifact(path=packet.rel(dest), source=join_url(base, "/metrics"), role="lmcache_metrics",
+                                  size=len(fetched_metrics), sha256=hashlib.sha256(fetched_metrics).hexdigest(),
+                                  copied=True, reader=rdr, status=status, problems=n)
+        if fetched_cut:
+            art["truncated"] = True
 
     if not bodies and not skips:
         return {}
@@ -849,13 +888,14 @@ def _write_lane(packet: Packet, lane: str, spec_info: dict[str, Any], sources: l
         for msg in _validate(s, rschema):
             env["problems"].append(Problem("collect", fname, msg).to_json())
     dest = packet.root / fname
-    packet.write_bytes(dest, (json.dumps(env, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    blob = (json.dumps(env, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    packet.write_bytes(dest, blob)
     n = sum(len(s.get("problems") or []) + int(s.get("problems_dropped") or 0) for s in sources) + len(env["problems"])
     if status == "ok" and n:
         status = "problems"
     packet.manifest["lanes"][lane] = {
         "evidence": fname, "status": status, "reader": reader, "sources": len(sources), "problems": n,
-        "size": dest.stat().st_size, "sha256": sha256_file(dest), **({"reason": reason} if reason else {}),
+        "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(), **({"reason": reason} if reason else {}),
     }
     if failed:
         packet.manifest["lanes"][lane]["reason"] = failed
@@ -897,15 +937,16 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
     sources: list[dict[str, Any]] = []
     lane_problems: list[dict[str, Any]] = []
     statuses: list[str] = []
+    from inferguard.readers.tap import digest as tapped_digest, hashing
+
     for attr, role, _allow_dir in inputs:
         src = Path(opts.files[attr])
-        if src.is_dir():
-            size, digest, _count = _dir_digest(src)
-        else:
-            size, digest = src.stat().st_size, sha256_file(src)
-        art = packet.add_artifact(path=None, source=str(src), role=role, lane=lane, size=size, sha256=digest,
+        is_dir = src.is_dir()
+        # The digest is taken while the reader reads the source (see _source_digest).
+        art = packet.add_artifact(path=None, source=str(src), role=role, lane=lane,
+                                  size=0 if is_dir else src.stat().st_size, sha256=None,
                                   copied=False, reader=target.partition(":")[0].rsplit(".", 1)[-1])
-        if src.is_dir():
+        if is_dir:
             art["kind"] = "directory"
         if opts.keep_raw:
             try:
@@ -914,20 +955,38 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
             except OSError as exc:
                 packet.problem(f"cannot copy raw source: {exc.strerror or exc}", str(src))
         packet.save()
-        try:
-            fn, target = _import_reader(lane)
-            res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
-        except Exception:
-            # Readers never raise on bad input, so this is a defect of ours: the artifact is
-            # marked failed and the lane fails loudly (collect_lmcache records why).
-            art.update(status="failed", problems=1)
-            packet.save()
-            raise
-        rj = res.to_json()
-        sources.append(rj)
-        n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
-        art.update(status=_status_of(n), problems=n)
-        statuses.append(art["status"])
+        with hashing() as taps:
+            try:
+                fn, target = _import_reader(lane)
+                res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
+            except Exception:
+                # Readers never raise on bad input, so this is a defect of ours: the artifact is
+                # marked failed (still named by its digest) and the lane fails loudly
+                # (collect_lmcache records why).
+                art.update(status="failed", problems=1)
+                if not art["copied"]:
+                    try:
+                        if is_dir:
+                            art["size"], art["sha256"], _count = _dir_digest(src)
+                        else:
+                            art["size"], art["sha256"] = src.stat().st_size, sha256_file(src)
+                    except OSError:
+                        pass
+                packet.save()
+                raise
+            rj = res.to_json()
+            sources.append(rj)
+            n = len(rj.get("problems") or []) + int(rj.get("problems_dropped") or 0)
+            art.update(status=_status_of(n), problems=n)
+            statuses.append(art["status"])
+            if not art["copied"]:
+                try:
+                    if is_dir:
+                        art["size"], art["sha256"], _count = _dir_digest(src, lambda f: tapped_digest(taps, str(f)))
+                    else:
+                        art["size"], art["sha256"] = tapped_digest(taps, str(src))
+                except OSError as exc:
+                    packet.problem(f"cannot hash: {exc.strerror or exc}", str(src))
         packet.save()
     status = "problems" if "problems" in statuses else "ok"
     _write_lane(packet, lane, spec_info, sources, lane_problems, [str(opts.files[a]) for a, _r, _d in inputs],
@@ -978,10 +1037,14 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
     for msg in spec_problems:
         packet.problem(msg, "specs")
     t0 = time.monotonic()
+    # One budget for everything sent over the network; file lanes are read whatever is left.
+    deadline = t0 + float(opts.budget_seconds)
     try:
         packet.save()
-        _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url, "engine.prom")
-        lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url, "lmcache.prom")
+        _collect_metrics(packet, opts, "engine_metrics", opts.engine_metrics_file, opts.engine_metrics_url,
+                         "engine.prom", deadline)
+        lm = _collect_metrics(packet, opts, "lmcache_metrics", opts.lmcache_metrics_file, opts.lmcache_metrics_url,
+                              "lmcache.prom", deadline)
         packet.save()
         # HTTP lane. An exception here or in a file lane is a defect of ours (readers and the
         # HTTP client turn bad input into problems): the lane is written as failed with the
@@ -989,7 +1052,7 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
         internal: list[str] = []
         http_json: dict[str, Any] = {}
         try:
-            http_json = _http_lane(packet, opts, specs, lm)
+            http_json = _http_lane(packet, opts, specs, lm, deadline)
         except Exception as exc:  # noqa: BLE001 - recorded, then raised as InternalError below
             _lane_failed(packet, "lmcache_http", spec_info, exc, internal,
                          "inferguard.readers.lmcache_http:read_bodies")

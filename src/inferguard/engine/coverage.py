@@ -29,6 +29,8 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
             st = metric_status(entry) if applies else NOT_APPLICABLE
             m = {"id": mid, "status": st}
             if entry:
+                if entry.get("may_be_cut"):
+                    m["may_be_cut"] = entry["may_be_cut"]
                 m["exposed_names"] = entry["exposed_names"]
                 m["value"] = entry.get("value")
                 m["series"] = entry.get("series")
@@ -59,6 +61,14 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
 def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
     cat = metric_catalog(spec)
     metrics = evidence["metrics"]
+    cut_scrapes = cut_scrapes_of(evidence)
+    if cut_scrapes:
+        data = eval_data(evidence)
+        rules = applicable_runtimes(spec, data)
+
+        def applies(mid: str) -> bool:
+            m = cat.metrics.get(mid)
+            return m is None or family_applies(cat.families[m.family], rules, data)
     out: dict[str, dict[str, Any]] = {}
 
     def val(mid: str) -> float | None:
@@ -118,8 +128,47 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
         if d.op == "ratio":
             src = metrics.get(d.inputs["numerator"]) or {}
             res["labels"] = src.get("label_values", {})
+        if cut_scrapes and all(applies(m) for m in _input_ids(d)):
+            _caveat_cut(res, d, metrics, out, cut_scrapes)
         out[did] = res
     return out
+
+
+def cut_scrapes_of(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scrapes that were read only up to a cut (a short body, a missing final newline)."""
+    return [s for s in evidence.get("sources", []) if s.get("cut")]
+
+
+def _input_ids(d) -> list[str]:
+    ins = d.inputs
+    if "metrics" in ins:
+        return list(ins["metrics"])
+    return [ins[k] for k in ("numerator", "denominator", "metric") if k in ins]
+
+
+def _caveat_cut(res: dict[str, Any], d, metrics: dict[str, Any], derived: dict[str, Any],
+                cut_scrapes: list[dict[str, Any]]) -> None:
+    """A derived value whose inputs may be cut says so, and is not given as a number."""
+    if not cut_scrapes:
+        return
+    cuts = {m: (metrics.get(m) or {}).get("may_be_cut") or (derived.get(m) or {}).get("may_be_cut")
+            for m in _input_ids(d)}
+    cut_inputs = [m for m, c in cuts.items() if c]
+    if cut_inputs:
+        where = cuts[cut_inputs[0]]
+        where = where if isinstance(where, dict) else {"source": cut_scrapes[0].get("path"),
+                                                       "line": cut_scrapes[0]["cut"].get("line")}
+        res["may_be_cut"] = where
+        if res.get("value") is not None:
+            res["value_as_read"] = res["value"]
+            res["value"] = None
+        res["reason"] = (f"input may be cut: {', '.join(cut_inputs)} read up to where {where.get('source')} "
+                         f"was cut (line {where.get('line')})")
+    elif res.get("reason") == "input absent":
+        where = cut_scrapes[0]["cut"]
+        res["may_be_cut"] = {"source": cut_scrapes[0].get("path"), "line": where.get("line"), "reason": where.get("reason")}
+        res["reason"] = (f"input absent from what was read; {cut_scrapes[0].get('path')} was cut at line "
+                         f"{where.get('line')}, so it may lie beyond the cut")
 
 
 def grouped(derived: dict[str, dict[str, Any]], prefix: str) -> dict[str, dict[str, Any]]:
@@ -203,7 +252,7 @@ def provided_sources(evidence: dict[str, Any]) -> set[str]:
 
 
 def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None,
-         failed: set[str] | None = None) -> list[dict[str, Any]]:
+         failed: set[str] | None = None, cut_scrapes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every required item not measured. `collected` says whether its kind of evidence was
     given at all: an absent family in a scrape that was read is a real gap in what the
     deployment exports; a lane that was never collected is a gap in the packet."""
@@ -227,6 +276,8 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None,
                 why = "exported but all zero" if "family" in item else "read, but none of the signals the row needs"
             else:
                 why = "absent from the evidence that was read" if collected else "this kind of evidence was not collected"
+                if collected and "family" in item and cut_scrapes:
+                    why += f" (a scrape was cut: {cut_scrapes[0].get('path')}; it may lie beyond the cut)"
             out.append({
                 "row": r["id"],
                 "item": what,

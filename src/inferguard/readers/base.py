@@ -61,39 +61,57 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def open_input(path: str):
+    """Open an input file for binary reading; a collection that hashes its inputs gets a
+    file object that hashes the bytes as the reader reads them (see inferguard.readers.tap)."""
+    from inferguard.readers.tap import open_tapped
+
+    return open_tapped(path)
+
+
 def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterator[tuple[int, dict | None]]:
     """(line number, object) for each non-blank line of a JSONL file, streamed.
 
-    A line that is not a JSON object yields (line, None) after its problem is recorded, so a
-    caller can count it; an overlong line is recorded and skipped; an unreadable file is one
-    problem. Never raises on bad input."""
-    import json
+    A line that is not a JSON object (invalid UTF-8, not JSON, an integer too long to
+    convert, nested too deeply, not an object) yields (line, None) after its problem is
+    recorded with the line and its byte offset, so a caller can count it; an overlong line
+    is recorded and skipped; an unreadable file is one problem. Never raises on bad input."""
+    from inferguard.readers.jsonio import JsonInputError, loads
 
+    max_bytes = max_line_chars * 4  # a character is at most four UTF-8 bytes
+    offset = 0
     lineno = 0
     try:
-        with open(path, "r", encoding="utf-8", errors="replace", newline="\n") as f:
-            for lineno, line in enumerate(f, 1):
-                if len(line) > max_line_chars:
-                    res.problem(f"line longer than {max_line_chars} characters skipped", lineno, path=path)
+        with open_input(path) as f:
+            while True:
+                line = f.readline(max_bytes + 1)
+                if not line:
+                    break
+                lineno += 1
+                start = offset
+                offset += len(line)
+                if len(line) > max_bytes or (len(line) > max_line_chars and len(line.decode("utf-8", "replace")) > max_line_chars):
+                    res.problem(f"line longer than {max_line_chars} characters skipped", lineno, offset=start, path=path)
+                    while not line.endswith(b"\n"):
+                        line = f.readline(1 << 20)
+                        if not line:
+                            break
+                        offset += len(line)
                     continue
-                s = line.strip()
-                if not s:
+                if not line.strip():
                     continue
                 try:
-                    obj = json.loads(s)
-                except (ValueError, RecursionError) as exc:
-                    # ValueError: not JSON, or an integer past Python's digit limit;
-                    # RecursionError: nested deeper than the decoder's stack.
-                    msg = getattr(exc, "msg", None) or ("nested too deeply" if isinstance(exc, RecursionError)
-                                                        else str(exc).split(";")[0][:120])
-                    if not line.endswith("\n"):
-                        res.problem(f"last line is cut short (no newline, not JSON: {msg})", lineno, path=path)
+                    obj = loads(line)
+                except JsonInputError as exc:
+                    at = start + (exc.offset or 0)
+                    if not line.endswith(b"\n") and exc.message.startswith("not JSON"):
+                        res.problem(f"last line is cut short (no newline, {exc.message})", lineno, offset=at, path=path)
                     else:
-                        res.problem(f"not JSON: {msg}", lineno, path=path)
+                        res.problem(f"{exc.message}; line skipped", lineno, offset=at, path=path)
                     yield lineno, None
                     continue
                 if not isinstance(obj, dict):
-                    res.problem("not a JSON object", lineno, path=path)
+                    res.problem("not a JSON object", lineno, offset=start, path=path)
                     yield lineno, None
                     continue
                 yield lineno, obj

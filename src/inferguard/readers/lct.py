@@ -27,7 +27,7 @@ import struct
 from collections import Counter
 from typing import Any
 
-from inferguard.readers.base import ReadResult, json_safe
+from inferguard.readers.base import ReadResult, json_safe, open_input
 
 READER_ID = "lct"
 
@@ -944,7 +944,7 @@ def read(path: str | os.PathLike, *, specs: Any = None) -> ReadResult:
     understood = 0
     complete = False
     try:
-        with open(path, "rb") as f:
+        with open_input(str(path)) as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 res.problem("empty file: no header frame", offset=0)

@@ -113,14 +113,35 @@ def json_error_offset(data: bytes) -> int:
 
 
 def parse_json(data: bytes) -> tuple[bool, Any]:
-    """(ok, value). Never raises (deep nesting, bad UTF-8 and NaN-like tokens included)."""
-    text = _decode(data).strip()
-    if not text:
+    """(ok, value). Never raises: invalid UTF-8, an over-long integer or deep nesting is not ok
+    (see `body_problem` for why)."""
+    from inferguard.readers.jsonio import JsonInputError, loads
+
+    if not data.strip():
         return False, None
     try:
-        return True, json.loads(text)
-    except (ValueError, RecursionError, TypeError):
+        return True, loads(data)
+    except JsonInputError:
         return False, None
+
+
+def body_problem(data: bytes, is_json: bool) -> tuple[str, int | None] | None:
+    """(why, byte offset) when a body cannot be read as it is, other than plainly not being
+    JSON (that is counted as unparsed): invalid UTF-8, an over-long integer, deep nesting."""
+    from inferguard.readers.jsonio import JsonInputError, loads
+
+    if is_json and data.strip():
+        try:
+            loads(data)
+        except JsonInputError as exc:
+            if not exc.message.startswith("not JSON"):
+                return exc.message, exc.offset
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return "not valid UTF-8", exc.start
+    return None
 
 
 def _num(v: Any) -> float | int | None:
@@ -650,6 +671,12 @@ def read_bodies(
 
         is_json = body_kind == "json"
         ok_json, value = (parse_json(b.data) if is_json else (False, None))
+        if not ok_json:
+            bad = body_problem(b.data, is_json)
+            if bad is not None:
+                # never read through a silent repair: the body is reported, not guessed at
+                res.problem(f"{method} {req_path or ''}: body {bad[0]}" + (f" at byte {bad[1]}" if bad[1] is not None else ""),
+                            offset=bad[1], path=where)
         text = _decode(b.data) if not is_json or not ok_json else ""
         if code is None and is_json and ok_json:
             # A saved body carries no status line; infer the obvious ones from the body.
@@ -903,7 +930,13 @@ def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult
     files = sorted(p.glob("*.body")) if p.is_dir() else [p]
     bodies: list[Body] = []
     problems: list[tuple[str, str]] = []
+    from inferguard.filecheck import input_problem
+
     for f in files:
+        why = input_problem(str(f))
+        if why is not None:  # a FIFO among the bodies would block the read
+            problems.append((str(f), why))
+            continue
         b, err = body_from_file(f, flag=flag, index=index)
         if b is None:
             problems.append((str(f), err or "cannot read"))

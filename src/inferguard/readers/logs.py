@@ -43,7 +43,7 @@ from itertools import compress, count, repeat
 from operator import itemgetter, mul
 from typing import Any, BinaryIO
 
-from inferguard.readers.base import ReadResult
+from inferguard.readers.base import ReadResult, open_input
 
 READER_ID = "lmcache_log"
 
@@ -884,7 +884,7 @@ def read(path: str, *, specs: Any = None, runtime_hint: str | None = None) -> Re
         return result
     st = _State(pset, result)
     try:
-        with open(path, "rb") as fh:
+        with open_input(str(path)) as fh:
             _stream(fh, st)
     except OSError as exc:
         result.problem(f"cannot read: {exc.strerror or exc}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import os
 import random
@@ -34,7 +33,7 @@ from array import array
 from datetime import datetime, timezone
 from typing import Any
 
-from inferguard.readers.base import ReadResult
+from inferguard.readers.base import ReadResult, open_input
 
 READER_ID = "lmcache_otel"
 
@@ -534,21 +533,17 @@ def _dict(value: Any) -> dict:
 
 # --------------------------------------------------------------------------- streaming
 
-def _parse(raw: bytes, lineno: int, st: _State) -> Any:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        st.result.problem(f"line is not valid UTF-8 (byte {exc.start}); skipped", line=lineno)
-        return _SKIP
-    text = text.strip()
-    if not text:
+def _parse(raw: bytes, lineno: int, st: _State, offset: int = 0) -> Any:
+    """One JSON document, or _SKIP after its problem (line and byte offset) is recorded."""
+    from inferguard.readers.jsonio import JsonInputError, loads
+
+    if not raw.strip():
         return _SKIP
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:  # ValueError: also an integer past the digit limit
-        msg = (exc.msg if isinstance(exc, json.JSONDecodeError)
-               else "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0][:120])
-        st.result.problem(f"not JSON: {msg}", line=lineno)
+        return loads(raw)
+    except JsonInputError as exc:
+        at = offset + (exc.offset or 0)
+        st.result.problem(f"{exc.message}; skipped", line=lineno, offset=at)
         return _SKIP
 
 
@@ -576,19 +571,23 @@ def _stream(fh: Any, st: _State, size: int | None) -> None:
             st.document(doc, None)
         return
     lineno = 0
+    offset = 0
     while True:
         raw = fh.readline(MAX_LINE_BYTES + 1)
         if not raw:
             break
         lineno += 1
+        start = offset
+        offset += len(raw)
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             st.result.problem(f"line longer than {MAX_LINE_BYTES} bytes; skipped", line=lineno)
             while True:
                 rest = fh.readline(1 << 20)
+                offset += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
             continue
-        doc = _parse(raw, lineno, st)
+        doc = _parse(raw, lineno, st, start)
         if doc is not _SKIP:
             st.document(doc, lineno)
     st.lines = lineno
@@ -600,7 +599,7 @@ def read(path: str, *, specs: Any = None) -> ReadResult:
     st = _State(result)
     try:
         size = os.path.getsize(path)
-        with open(path, "rb") as fh:
+        with open_input(str(path)) as fh:
             _stream(fh, st, size)
     except OSError as exc:
         result.problem(f"cannot read: {exc.strerror or exc}")

@@ -188,10 +188,15 @@ def read(
     lookup: Callable[[str], Any] | None = None,
     *,
     lines: Iterable[str] | None = None,
+    cut: str | None = None,
 ) -> tuple[Exposition, ReadResult]:
     """Parse one exposition. `lookup(exposed family name)` returns a metric id or None.
 
-    `lines` may be given instead of opening `path` (a fetched scrape)."""
+    `lines` may be given instead of opening `path` (a fetched scrape); `cut` says why the
+    input is known to be incomplete (a body cut short by the transport or the size cap).
+    A scrape whose last line has no newline was cut mid-line. Either way the cut is a
+    problem, and `summary["cut"]` names the family whose samples may be cut (the family of
+    the last sample line, unless a comment line for the next family came after it)."""
     result = ReadResult("prometheus", path)
     expo = Exposition(path)
     types = expo.types
@@ -207,6 +212,8 @@ def read(
     samples = 0
     created = 0
     lineno = 0
+    line = ""
+    last_fam: str | None = None  # family of the last sample line; None after a comment line
     fh = None
     if lines is None:
         try:
@@ -223,6 +230,7 @@ def read(
         for lineno, line in enumerate(lines, 1):
             # The line ending stays on: every token below comes out of str.split().
             if line[:1] == "#":
+                last_fam = None
                 parts = line.split(None, 3)
                 if len(parts) >= 2 and parts[1] == "TYPE":
                     if len(parts) < 4 or parts[3].strip() not in _TYPES:
@@ -336,6 +344,7 @@ def read(
                     resolved.clear()
                 resolved[name] = info
             kind, store, fdata, fam = info
+            last_fam = fam
             if kind == 0:
                 samples += 1
                 if raw in store:
@@ -374,6 +383,10 @@ def read(
     finally:
         if fh is not None:
             fh.close()
+    if line and not line.endswith("\n") and cut is None:
+        cut = "the scrape ends mid-line (no newline after the last line)"
+    if cut is not None:
+        problem(f"{cut}; line {lineno} and what follows it may be missing or cut short", line=lineno or None)
     expo.samples = samples
     expo.created_series = created
     expo.lines = lineno
@@ -390,5 +403,7 @@ def read(
         result.summary["unchecked_series"] = expo.unchecked_series
     if expo.other_overflow_samples:
         result.summary["uncounted_families_samples"] = expo.other_overflow_samples
+    if cut is not None:
+        result.summary["cut"] = {"reason": cut, "line": lineno, "family": last_fam}
     result.signals = {"samples": samples, "families": len(families) + len(other)}
     return expo, result

@@ -30,7 +30,7 @@ import os
 import re
 from typing import Any
 
-from inferguard.readers.base import ReadResult, iter_json_objects, json_safe
+from inferguard.readers.base import ReadResult, iter_json_objects, json_safe, open_input
 
 READER_ID = "lmcache_trace_replay"
 
@@ -125,7 +125,7 @@ def _op_entry(count: int | None, errors: int | None) -> dict[str, Any]:
 def sniff(path: str) -> str | None:
     """Which view a file holds, by content (file names only break ties). None when unknown."""
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             head = f.read(SNIFF_BYTES)
     except OSError:
         return None
@@ -140,7 +140,7 @@ def sniff(path: str) -> str | None:
     if first.startswith("{"):
         try:
             obj = json.loads(first)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError):  # not JSON, an over-long integer, deep nesting
             obj = None
         if isinstance(obj, dict) and "qualname" in obj and ("latency_ms" in obj or "failed" in obj):
             return "records_jsonl"
@@ -186,7 +186,9 @@ def _finish_latency(view: dict[str, Any]) -> None:
 
 
 def _open_text(path: str):
-    return open(path, "r", encoding="utf-8", errors="replace", newline="")
+    import io
+
+    return io.TextIOWrapper(open_input(path), encoding="utf-8", errors="replace", newline="")
 
 
 def _add_latency(e: dict[str, Any], lat: float) -> None:
@@ -292,11 +294,14 @@ def parse_summary_json(path: str, res: ReadResult) -> dict[str, Any]:
     if size > MAX_JSON_BYTES:
         res.problem(f"summary JSON of {size} bytes is over the {MAX_JSON_BYTES}-byte limit; not read", path=path)
         return view
+    from inferguard.readers.jsonio import JsonInputError, loads
+
     try:
-        with _open_text(path) as f:
-            obj = json.load(f)
-    except json.JSONDecodeError as exc:
-        res.problem(f"not JSON: {exc.msg}", exc.lineno, path=path)
+        with open_input(path) as f:
+            obj = loads(f.read())
+    except JsonInputError as exc:
+        # counts read from a repaired text would be made up: the file is not used
+        res.problem(f"summary JSON not used: {exc.message}", offset=exc.offset, path=path)
         return view
     except (ValueError, RecursionError) as exc:  # an integer past the digit limit; nesting too deep
         msg = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0][:120]

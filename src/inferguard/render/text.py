@@ -93,10 +93,14 @@ def coverage_text(report: dict[str, Any], title: str) -> str:
                 out.append(f"  scaled:     {m['id']} read in {m['scaled']['from']} (releases {m['scaled']['versions']}), divided by 100")
             if m.get("out_of_range"):
                 out.append(f"  out of range: {m['id']} {m['out_of_range']['note']}")
-    shown = [d for d in report.get("derived", {}).values() if d.get("value") is not None]
+    shown = [d for d in report.get("derived", {}).values()
+             if d.get("value") is not None or d.get("value_as_read") is not None]
     if shown:
         out.append("Derived:")
         for d in shown:
+            if d.get("value") is None:  # withheld: its inputs may be cut
+                out.append(f"  {d['id']} = not given: {d.get('reason')} (as read: {_fmt(d['value_as_read'])})")
+                continue
             extra = ""
             if d["op"] == "ratio":
                 extra = f" ({_fmt(d.get('numerator'))} / {_fmt(d.get('denominator'))})"

@@ -234,14 +234,24 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     parsing and the semantic checks still run. `specs lint` never trusts the cache."""
     files = _spec_files(paths)
     roots = [Path(p) for p in paths] if paths else [specs_dir()]
+    problems: list[Problem] = []
+    for root in [Path(p) for p in paths or ()]:
+        if root.is_dir() and not any(f == root or root in f.parents for f in files):
+            problems.append(Problem("spec", _display(root), "no spec files (*.yaml, *.yml) in this folder",
+                                    rule="spec/empty"))
     stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
     skip_schema = _stamp_valid(stamp)
-    problems: list[Problem] = []
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
     base = specs_dir()
+    from inferguard.filecheck import input_problem
+
     for f in files:
         shown = _display(f)
+        why = input_problem(str(f))
+        if why is not None:  # a FIFO or a device would block or never end
+            problems.append(Problem("spec", shown, f"cannot read: {why}", rule="spec/io"))
+            continue
         try:
             with open(f, "rb") as fh:
                 raw = fh.read(MAX_SPEC_BYTES + 1)
