@@ -189,3 +189,15 @@ def test_a_bad_scrape_url_beside_a_good_file_is_a_problem_and_the_file_is_read()
     probs = [p for p in rep["problems"] if p["path"] == srv.url + "/metrics"]
     assert len(probs) == 1 and "not an HTTP response" in probs[0]["message"]
     assert rep["derived"]["vllm.prefix_cache_hit_rate"]["value"] == pytest.approx(0.8958, abs=1e-3)
+
+
+def test_an_oversized_context_file_is_not_read_whole(tmp_path):
+    packet = tmp_path / "packet"
+    shutil.copytree(H100, packet)
+    with open(packet / "context.yaml", "w") as fh:
+        fh.write("l2_configured: true\n")
+        fh.write("# " + "x" * (2 << 20) + "\n")
+    rep = _json_report("evaluate", str(packet))
+    probs = _lane_problems(rep, "context.yaml")
+    assert len(probs) == 1 and "larger than 1048576 bytes" in probs[0]["message"] and probs[0]["offset"] == 1 << 20
+    assert rep["context"]["l2_configured"] is False  # nothing of it was used

@@ -65,6 +65,9 @@ def _drop_unreadable(roles: dict[str, list[str]], problems: list[dict[str, Any]]
             del roles[role]
 
 
+MAX_CONTEXT_BYTES = 1 << 20
+
+
 def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]:
     """The declared context. A file that cannot be read (not UTF-8, not YAML/JSON, numbers or
     nesting beyond what can be read) is a problem and is not used; one that reads but says
@@ -76,6 +79,11 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
 
     ctx: dict[str, Any] = {}
     for f in files:
+        size = os.path.getsize(f)
+        if size > MAX_CONTEXT_BYTES:  # a few keys: anything this large is not a context file
+            problems.append({"source": "context", "path": f, "offset": MAX_CONTEXT_BYTES,
+                             "message": f"context file not used: larger than {MAX_CONTEXT_BYTES} bytes"})
+            continue
         raw = Path(f).read_bytes()
         try:
             if f.endswith(".json"):
