@@ -94,7 +94,7 @@ def test_output_fifo_is_refused_and_left_alone(tmp_path):
     for path in (fifo, link):
         res = cover(str(path), timeout=60)  # a write into a FIFO with no reader would hang
         assert res.returncode == 2
-        assert _one_error_line(res) == f"inferguard: error: {path}: is a FIFO; not replaced"
+        assert _one_error_line(res) == f"inferguard: error: {path}: is a FIFO (named pipe); not replaced"
         assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert link.is_symlink()
 
@@ -168,7 +168,7 @@ def test_evaluate_and_compat_write_the_same_way(tmp_path):
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
     res = ig("evaluate", str(H100), "--output", str(fifo), timeout=60)
-    assert res.returncode == 2 and "is a FIFO; not replaced" in res.stderr
+    assert res.returncode == 2 and "is a FIFO (named pipe); not replaced" in res.stderr
     res = ig("lmcache-compat", "--lmcache-metrics-file", str(H100 / "lmcache.prom"), "--output", "-", "--format", "json")
     assert res.returncode == 0 and json.loads(res.stdout)["kind"] == "LMCacheCompatReport"
 

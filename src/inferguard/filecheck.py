@@ -14,7 +14,10 @@ import stat
 from inferguard.problems import InputError
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode):
@@ -47,7 +50,7 @@ def input_problem(path: str, *, allow_dir: bool = False) -> str | None:
     if stat.S_ISDIR(st.st_mode):
         return None if allow_dir else "is a directory, expected a file"
     if not stat.S_ISREG(st.st_mode):
-        return f"is {_kind(st.st_mode)}, not a regular file; refusing to read it"
+        return f"is {file_kind(st.st_mode)}, not a regular file; refusing to read it"
     if not os.access(path, os.R_OK):
         return "Permission denied"
     return None

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from inferguard.filecheck import file_kind as _kind
 from inferguard.problems import InputError
 
 
@@ -39,16 +40,6 @@ def new_file_mode(source_mode: int | None = None) -> int:
     if source_mode is not None:
         mode &= stat.S_IMODE(source_mode)
     return mode
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _resolve_target(path: Path, follow_symlinks: bool) -> tuple[Path, os.stat_result | None]:
@@ -199,26 +190,6 @@ def copy_file_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str], 
     return size, h.hexdigest()
 
 
-def copy_tree(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> list[tuple[str, int, str]]:
-    """Copy the regular files of a folder (symlinks and special files are skipped, never
-    followed), each through copy_file_atomic. Returns (relative path, size, sha256) per file."""
-    src, dest = Path(src), Path(dest)
-    out = []
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            try:
-                if not stat.S_ISREG(os.lstat(p).st_mode):
-                    continue
-            except OSError:
-                continue
-            rel = p.relative_to(src).as_posix()
-            size, digest = copy_file_atomic(p, dest / rel)
-            out.append((rel, size, digest))
-    return out
-
-
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -231,6 +202,6 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 __all__ = [
-    "copy_file_atomic", "copy_tree", "new_file_mode", "sha256_file", "umask", "write_bytes_atomic",
+    "copy_file_atomic", "new_file_mode", "sha256_file", "umask", "write_bytes_atomic",
     "write_json_atomic", "write_text_atomic",
 ]
