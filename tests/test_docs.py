@@ -95,7 +95,9 @@ def test_live_validated_only_where_a_live_fixture_passes():
     from inferguard.matrix import build_matrix
     from inferguard.spec import default_specs
 
-    m = build_matrix(default_specs(), ROOT)
+    from inferguard.cli import main
+
+    m = build_matrix(default_specs(), ROOT, main)
     for r in m["rows"]:
         if r["capability"]["status"] == "live_validated":
             assert any(f.passed and f.origin == "live" for f in r["fixtures"]), r["row"]["id"]

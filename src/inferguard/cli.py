@@ -359,7 +359,7 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
     from inferguard.filecheck import input_problem
     from inferguard.spec import load_specs
     from inferguard.spec.checks import CHECKS, ERROR, severity_of
-    from inferguard.spec.semantic import check_fixture_paths
+    from inferguard.spec.semantic import check_fixture_paths, check_next_commands
 
     if list_checks:
         for c in CHECKS.values():
@@ -384,6 +384,7 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
             rootp = None
     if rootp is not None:
         problems += check_fixture_paths(spec, rootp)
+    problems += check_next_commands(spec, main)
     errors = [p for p in problems if severity_of(p.rule) == ERROR]
     for p in problems:
         click.echo(p.format())
@@ -541,7 +542,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
-    matrix = build_matrix(spec, rootp)
+    matrix = build_matrix(spec, rootp, main)
     from inferguard.spec.registry import REGISTRY_FILE, compile_registry, render
 
     files = {

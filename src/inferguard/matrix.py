@@ -75,11 +75,10 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
     return results
 
 
-def _command_states(root: Path) -> dict[str, str]:
-    """command -> missing | parser_only (exists) | fixture_backed (exists and a test runs it)."""
+def _command_states(root: Path, main) -> dict[str, str]:
+    """command -> missing | parser_only (exists) | fixture_backed (exists and a test runs it).
+    `main` is the command line's click group, handed in by its caller (no import of the CLI here)."""
     import click
-
-    from inferguard.cli import main
 
     names: dict[str, click.Command] = {}
 
@@ -103,7 +102,8 @@ def _command_states(root: Path) -> dict[str, str]:
     return out
 
 
-def build_matrix(spec, root: Path) -> dict[str, Any]:
+def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
+    """The matrix facts; `cli_group` is the inferguard click group (which commands exist)."""
     readers = readers_available()
     results = run_fixtures(spec, root)
     rows_out = []
@@ -123,7 +123,7 @@ def build_matrix(spec, root: Path) -> dict[str, Any]:
 
     guarded = destructive and lane_reader("lmcache_http") is not None
     cl_docs = spec.docs("Checklist")
-    cl = checklist(cl_docs[0], caps, results, readers, _command_states(root), guarded) if cl_docs else None
+    cl = checklist(cl_docs[0], caps, results, readers, _command_states(root, cli_group), guarded) if cl_docs else None
     return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
 
 
