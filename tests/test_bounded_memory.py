@@ -159,7 +159,7 @@ def _otel_jsonl(path: Path, copies: int) -> int:
 
 
 def test_span_jsonl_starting_with_a_brace_is_streamed_not_read_whole(tmp_path, spec):
-    from inferguard.pipeline import load_lane_file
+    from inferguard.flow.coverage import load_lane_file
 
     f = tmp_path / "spans.jsonl"
     n = _otel_jsonl(f, 600)
@@ -198,7 +198,7 @@ def test_span_jsonl_through_the_cli_is_read_by_the_otel_reader(tmp_path):
 
 
 def test_a_span_line_that_mentions_lane_evidence_is_still_a_span(tmp_path, spec):
-    from inferguard.pipeline import load_lane_file
+    from inferguard.flow.coverage import load_lane_file
 
     span = json.loads(SPANS.read_text(encoding="utf-8").splitlines()[0])
     span["attributes"].append({"key": "note", "value": {"stringValue": '"kind": "LaneEvidence"'}})

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inferguard.cli_collect import collect_lmcache as cli
+from inferguard.cli.collect import collect_lmcache as cli
 from inferguard.collect import lmcache as pipeline
 from inferguard.collect.http import HttpClient, fetch_text
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 from inferguard.spec.kinds.http_endpoints import load_index
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -92,7 +92,7 @@ def test_adding_a_live_fixture_raises_score(tmp_path):
 
 
 def test_live_validated_only_where_a_live_fixture_passes():
-    from inferguard.matrix import build_matrix
+    from inferguard.flow.matrix import build_matrix
     from inferguard.spec import default_specs
 
     from inferguard.cli import main

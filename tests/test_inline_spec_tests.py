@@ -143,7 +143,7 @@ def test_an_inline_test_fails_when_its_expectation_is_wrong(tmp_path, change, me
 
 
 def test_expanding_notation():
-    from inferguard.matrix import expand_values
+    from inferguard.flow.matrix import expand_values
 
     assert expand_values("1 _ 3+2x3 10-1x2 4x2") == [1, None, 3, 5, 7, 9, 10, 9, 8, 4, 4, 4]
     with pytest.raises(ValueError):

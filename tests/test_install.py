@@ -182,7 +182,7 @@ def test_reader_defect_in_collect_leaves_a_failed_packet_naming_the_lane(monkeyp
 
 @pytest.mark.expect_internal_error
 def test_missing_dependency_stops_every_command_at_start(monkeypatch):
-    from inferguard import install_check
+    from inferguard.core import install_check
     from inferguard.cli import main
 
     real = importlib.util.find_spec

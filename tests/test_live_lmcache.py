@@ -87,7 +87,7 @@ def _access_lines(start: int, want: int, timeout: float = 10.0) -> list[tuple[st
 
 
 def test_live_collection_is_read_only(tmp_path):
-    from inferguard.cli_collect import collect_lmcache
+    from inferguard.cli.collect import collect_lmcache
     from inferguard.spec.kinds.http_endpoints import load_index
 
     live_url = _live_url()

@@ -8,7 +8,7 @@ from conftest import FIXTURES, H100, load_json, run_cli
 
 
 def test_loose_replay_files_are_one_view_counted_once(tmp_path, spec):
-    from inferguard.packet_eval import classify
+    from inferguard.flow.packet import classify
 
     for f in (FIXTURES / "lmcache" / "replay-0.5.6-cpu" / "replay").iterdir():
         shutil.copy(f, tmp_path / f.name)
@@ -19,7 +19,7 @@ def test_loose_replay_files_are_one_view_counted_once(tmp_path, spec):
 
 
 def test_lane_evidence_json_wins_over_raw_files(tmp_path, spec):
-    from inferguard.packet_eval import classify
+    from inferguard.flow.packet import classify
 
     shutil.copy(H100 / "lmcache_server.log", tmp_path / "lmcache_server.log")
     (tmp_path / "lmcache_log_evidence.json").write_text("{}")
@@ -83,7 +83,7 @@ def test_lane_evidence_flag_validates_each_source_against_its_reader_schema(tmp_
 
 
 def test_lookup_hash_rotation_comes_from_the_packets_lmcache_argv(tmp_path, spec):
-    from inferguard.pipeline import Inputs, build_evidence, default_context
+    from inferguard.flow.coverage import Inputs, build_evidence, default_context
 
     shutil.copytree(FIXTURES / "lmcache" / "lookup-hash-0.5.6-cpu" / "lookup_hashes", tmp_path / "lookup_hashes")
     ev = build_evidence(Inputs(lane_files={"lmcache_lookup_hash": [str(tmp_path / "lookup_hashes")]},

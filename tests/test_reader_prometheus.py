@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from inferguard.names import fold
+from inferguard.spec.names import fold
 from inferguard.readers.prometheus import FamilyData, parse_labels, read
 
 ROOT = Path(__file__).resolve().parent.parent

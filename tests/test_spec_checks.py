@@ -98,7 +98,7 @@ def test_an_undeclared_check_id_is_our_defect(monkeypatch):
     from click.testing import CliRunner
 
     from inferguard.cli import main
-    from inferguard.problems import Problem
+    from inferguard.core.problems import Problem
     from inferguard.spec import semantic
 
     monkeypatch.setattr(semantic, "CHECKS", semantic.CHECKS + [lambda spec: [Problem("spec", "x.yaml", "m", 1, 1, rule="nope/undeclared")]])

@@ -20,7 +20,7 @@ def _cases():
 
 @pytest.mark.parametrize("row_id,path", _cases())
 def test_fixture_meets_its_expectation(spec, row_id, path):
-    from inferguard.matrix import run_fixtures
+    from inferguard.flow.matrix import run_fixtures
 
     results = [r for r in run_fixtures(spec, ROOT, {row_id}) if r.path == path]
     assert results, f"{row_id} names {path} but no result came back"

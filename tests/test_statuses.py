@@ -104,7 +104,7 @@ def test_two_names_of_one_metric_in_one_scrape_are_not_added(tmp_path):
         "# TYPE lmcache_coordinator_key_directory_placements gauge\n"
         'lmcache_coordinator_key_directory_placements{tier="l1"} 7\n'
     )
-    from inferguard.pipeline import Inputs, build_evidence, default_context
+    from inferguard.flow.coverage import Inputs, build_evidence, default_context
     from inferguard.spec import default_specs
 
     ev = build_evidence(Inputs(lmcache_metrics_file=str(prom), context=default_context()), default_specs())
@@ -118,7 +118,7 @@ def test_lane_not_provided_is_absent_not_zero(tmp_path):
     """collect-lmcache writes an envelope for every lane; one with no sources is absent."""
     import json
 
-    from inferguard.pipeline import Inputs, build_evidence, default_context
+    from inferguard.flow.coverage import Inputs, build_evidence, default_context
     from inferguard.engine.coverage import family_report, surface_rows
     from inferguard.spec import default_specs
 

@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from inferguard.filecheck import file_kind as _kind
-from inferguard.problems import InputError
+from inferguard.core.filecheck import file_kind as _kind
+from inferguard.core.problems import InputError
 
 
 def umask() -> int:

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024          # one LMCache HTTP API body
 DEFAULT_MAX_SCRAPE_BYTES = 1024 * 1024 * 1024  # one /metrics scrape (a large fleet's engine)

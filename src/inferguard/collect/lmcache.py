@@ -63,7 +63,7 @@ from typing import Any, Callable
 from inferguard.evidence import tool_info
 from inferguard.readers import LANE_READERS
 from inferguard.packet import copy_file_atomic, sha256_file, write_bytes_atomic, write_json_atomic
-from inferguard.problems import InputError, InternalError, Problem
+from inferguard.core.problems import InputError, InternalError, Problem
 
 API_VERSION = "inferguard.dev/v1"
 MANIFEST = "packet_manifest.json"
@@ -303,7 +303,7 @@ def check_inputs(opts: CollectOptions) -> None:
         if opts.files.get(attr):
             paths.append((opts.files[attr], allow_dir))
     from inferguard.collect.urls import check_url
-    from inferguard.filecheck import require_input
+    from inferguard.core.filecheck import require_input
 
     for p, allow_dir in paths:
         require_input(str(p), allow_dir=allow_dir)
@@ -1109,7 +1109,7 @@ def collect_lmcache(opts: CollectOptions) -> dict[str, Any]:
 def _lane_failed(packet: Packet, lane: str, spec_info: dict[str, Any], exc: BaseException,
                  internal: list[str], reader: str | None) -> None:
     """Record a lane that could not run because of a defect of ours: never read, never ok."""
-    from inferguard.problems import internal_error_line
+    from inferguard.core.problems import internal_error_line
 
     line = internal_error_line(exc, f"lane {lane}")
     internal.append(line)

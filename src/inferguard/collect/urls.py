@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 
 
 def url_problem(url: str, *, base: bool = False) -> str | None:

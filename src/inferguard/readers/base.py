@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from inferguard.problems import Problem
+from inferguard.core.problems import Problem
 
 MAX_PROBLEMS = 200  # problems kept per source; the rest are counted in `problems_dropped`
 

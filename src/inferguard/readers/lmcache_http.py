@@ -930,7 +930,7 @@ def read(path: str, *, specs: Any = None, flag: str | None = None) -> ReadResult
     files = sorted(p.glob("*.body")) if p.is_dir() else [p]
     bodies: list[Body] = []
     problems: list[tuple[str, str]] = []
-    from inferguard.filecheck import input_problem
+    from inferguard.core.filecheck import input_problem
 
     for f in files:
         why = input_problem(str(f))

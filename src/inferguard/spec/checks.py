@@ -114,7 +114,7 @@ CHECKS: dict[str, Check] = {cid: Check(cid, sev, desc) for cid, sev, desc in _TA
 
 def severity_of(rule: str | None) -> str:
     """The severity of a problem's check id; an undeclared id is a defect of ours."""
-    from inferguard.problems import InternalError
+    from inferguard.core.problems import InternalError
 
     if rule is None or rule not in CHECKS:
         raise InternalError(f"spec problem with an undeclared check id {rule!r} (declare it in inferguard/spec/checks.py)")

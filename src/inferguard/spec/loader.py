@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from inferguard._data import schemas_dir, specs_dir
-from inferguard.problems import Problem
+from inferguard.core.problems import Problem
 from inferguard.spec.yamlload import load_all, locate
 
 API_VERSION = "inferguard.dev/v1"
@@ -244,7 +244,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     by_kind: dict[str, list[SpecDoc]] = {}
     h = hashlib.sha256()
     base = specs_dir()
-    from inferguard.filecheck import input_problem
+    from inferguard.core.filecheck import input_problem
 
     for f in files:
         shown = _display(f)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferguard.names import fold
-from inferguard.problems import Problem
+from inferguard.spec.names import fold
+from inferguard.core.problems import Problem
 from inferguard.spec.yamlload import locate
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from inferguard.problems import Problem
+from inferguard.core.problems import Problem
 from inferguard.spec.expr import ExprError, compile_expr
 from inferguard.spec.metrics import catalog
 from inferguard.spec.yamlload import locate

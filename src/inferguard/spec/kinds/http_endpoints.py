@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from inferguard.problems import Problem
+from inferguard.core.problems import Problem
 from inferguard.spec.yamlload import locate
 
 KIND = "HttpEndpoints"

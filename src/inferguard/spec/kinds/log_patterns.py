@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from inferguard.problems import Problem
+from inferguard.core.problems import Problem
 
 KIND = "LogPatterns"
 COMPILED_KEY = "log_patterns"

@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 
 
 def file_kind(mode: int) -> str:

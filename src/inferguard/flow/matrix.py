@@ -10,7 +10,7 @@ from typing import Any
 
 from inferguard.engine.capability import FixtureResult, checklist, item_key, row_capability
 from inferguard.engine.vocab import MEASURED, PRESENT_ZERO
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 
 PROMETHEUS = "prometheus"
 
@@ -43,7 +43,7 @@ def _origin(fixture_dir: Path) -> str | None:
 
 
 def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[FixtureResult]:
-    from inferguard.packet_eval import evaluate_packet
+    from inferguard.flow.packet import evaluate_packet
 
     cache: dict[tuple[str, str], Any] = {}
     results = []
@@ -244,7 +244,7 @@ def run_inline_tests(spec, only_rows: set[str] | None = None) -> list[InlineResu
     Prometheus reader and judged by the engine exactly as observability-coverage does."""
     import tempfile
 
-    from inferguard.pipeline import Inputs, default_context, observability_coverage
+    from inferguard.flow.coverage import Inputs, default_context, observability_coverage
 
     results = []
     for doc in spec.docs("Surfaces"):

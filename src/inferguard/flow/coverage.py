@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 from inferguard.readers import LANE_READERS
 
 LANES = tuple(LANE_READERS)  # every lane that has a reader
@@ -42,7 +42,7 @@ def default_context(**overrides: Any) -> dict[str, Any]:
 
 
 def _require_file(path: str) -> None:
-    from inferguard.filecheck import require_input
+    from inferguard.core.filecheck import require_input
 
     require_input(path)
 
@@ -132,7 +132,7 @@ class UnreadableEvidence(InputError):
 def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) -> dict[str, Any]:
     """A lane evidence file: a LaneEvidence JSON (validated) or a raw artifact (file or folder)
     run through the lane's reader."""
-    from inferguard.filecheck import require_input
+    from inferguard.core.filecheck import require_input
 
     require_input(path, allow_dir=True)
     if os.path.isdir(path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from inferguard.problems import InternalError
+from inferguard.core.problems import InternalError
 
 # module -> distribution that provides it (pyproject.toml [project] dependencies)
 RUNTIME_MODULES = {

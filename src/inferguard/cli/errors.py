@@ -21,7 +21,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def internal_failure(exc: BaseException) -> None:
     """A defect of ours (or a broken install): one line, exit 3, never disguised as bad input."""
-    from inferguard.problems import EXIT_INTERNAL, internal_error_line
+    from inferguard.core.problems import EXIT_INTERNAL, internal_error_line
 
     line = internal_error_line(exc)
     if os.environ.get("INFERGUARD_DEBUG"):
@@ -35,7 +35,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from inferguard.problems import EXIT_INTERRUPTED, InputError, InternalError
+        from inferguard.core.problems import EXIT_INTERRUPTED, InputError, InternalError
 
         try:
             return fn(*args, **kwargs)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from inferguard.problems import InputError
+from inferguard.core.problems import InputError
 
 def _context_keys() -> set[str]:
     from inferguard.spec.registry import bundled, context_defaults
@@ -49,7 +49,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
 def _drop_unreadable(roles: dict[str, list[str]], problems: list[dict[str, Any]]) -> None:
     """A file in the packet that cannot be read as an input (a FIFO, a device, a dangling
     link, no permission) is a problem; the rest of the packet is still evaluated."""
-    from inferguard.filecheck import input_problem
+    from inferguard.core.filecheck import input_problem
 
     for role, files in list(roles.items()):
         kept = []
@@ -163,7 +163,7 @@ def manifest_context(packet_dir: str, problems: list[dict[str, Any]]) -> dict[st
 
 
 def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    from inferguard.pipeline import LANES, Inputs, coverage_report, default_context, build_evidence
+    from inferguard.flow.coverage import LANES, Inputs, coverage_report, default_context, build_evidence
 
     if not os.path.isdir(packet_dir):
         raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)

@@ -9,7 +9,7 @@ import json
 
 import click
 
-from inferguard.cli_types import SizeType
+from inferguard.cli.types import SizeType
 
 
 def _registry() -> dict:
@@ -112,8 +112,8 @@ def _render_text(out_dir: str, s: dict) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def collect_lmcache(**kw) -> None:
     """Collect LMCache evidence (metrics, HTTP API, logs, OTel, traces) into a packet directory."""
-    from inferguard.cli_errors import fail, internal_failure
-    from inferguard.problems import EXIT_INTERRUPTED, InputError
+    from inferguard.cli.errors import fail, internal_failure
+    from inferguard.core.problems import EXIT_INTERRUPTED, InputError
 
     try:
         from inferguard.collect.lmcache import CollectOptions, collect_lmcache as run, summarize

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import click
 
-from inferguard.cli_errors import fail, handle_errors, internal_failure  # noqa: F401
-from inferguard.cli_types import SizeType
+from inferguard.cli.errors import fail, handle_errors, internal_failure  # noqa: F401
+from inferguard.cli.types import SizeType
 
 EPILOG_COVERAGE = """\b
 Examples:
@@ -178,8 +178,8 @@ def main() -> None:
       2  usage or input error (one line naming the file and line)
       3  internal error: a defect of InferGuard or a broken install (one line)
     """
-    from inferguard.install_check import check_install
-    from inferguard.problems import InternalError
+    from inferguard.core.install_check import check_install
+    from inferguard.core.problems import InternalError
 
     try:
         check_install()
@@ -188,7 +188,7 @@ def main() -> None:
 
 
 def _inputs(kw: dict[str, Any], context: dict[str, Any]):
-    from inferguard.pipeline import Inputs
+    from inferguard.flow.coverage import Inputs
 
     lanes = {lane: list(kw.get(dest) or ()) for lane, dest in _lane_flags().items() if kw.get(dest)}
     argv = {}
@@ -196,7 +196,7 @@ def _inputs(kw: dict[str, Any], context: dict[str, Any]):
         argv["engine"] = kw["engine_argv_file"]
     if kw.get("lmcache_argv_file"):
         argv["lmcache"] = kw["lmcache_argv_file"]
-    from inferguard.problems import InputError
+    from inferguard.core.problems import InputError
 
     if not any([kw.get("engine_metrics_file"), kw.get("engine_metrics_url"), kw.get("lmcache_metrics_file"),
                 kw.get("lmcache_metrics_url"), lanes]):
@@ -250,7 +250,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @handle_errors
 def observability_coverage_cmd(**kw: Any) -> None:
     """Which surfaces a vLLM/SGLang (+ LMCache) deployment covers, what is missing and why."""
-    from inferguard.pipeline import default_context, observability_coverage
+    from inferguard.flow.coverage import default_context, observability_coverage
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
@@ -273,7 +273,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 @handle_errors
 def lmcache_compat_cmd(**kw: Any) -> None:
     """Check the LMCache lanes and that the expected LMCache mode is the one running."""
-    from inferguard.pipeline import default_context, lmcache_compat
+    from inferguard.flow.coverage import default_context, lmcache_compat
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
@@ -292,7 +292,7 @@ def lmcache_compat_cmd(**kw: Any) -> None:
         sys.exit(1)
 
 
-from inferguard.cli_collect import collect_lmcache  # noqa: E402  (click and stdlib only)
+from inferguard.cli.collect import collect_lmcache  # noqa: E402  (click and stdlib only)
 
 main.add_command(collect_lmcache)
 
@@ -318,7 +318,7 @@ def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> No
       inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --output evaluation.json
       inferguard evaluate packet/ --cacheblend-configured
     """
-    from inferguard.packet_eval import evaluate_packet
+    from inferguard.flow.packet import evaluate_packet
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
@@ -356,7 +356,7 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
     """
     from pathlib import Path
 
-    from inferguard.filecheck import input_problem
+    from inferguard.core.filecheck import input_problem
     from inferguard.spec import load_specs
     from inferguard.spec.checks import CHECKS, ERROR, severity_of
     from inferguard.spec.semantic import check_fixture_paths, check_next_commands
@@ -376,7 +376,7 @@ def specs_lint(paths: tuple[str, ...], root: str | None, list_checks: bool) -> N
         rootp = _checkout(root)
     else:
         start = Path(paths[0]).resolve() if paths else Path.cwd()
-        from inferguard.problems import InputError
+        from inferguard.core.problems import InputError
 
         try:
             rootp = _checkout(None, start=start)
@@ -430,7 +430,7 @@ def _checkout(root: str | None, start=None):
     rather than compute a matrix without fixtures or write docs/ into a random folder."""
     from pathlib import Path
 
-    from inferguard.problems import InputError
+    from inferguard.core.problems import InputError
 
     def is_checkout(d: Path) -> bool:
         pp = d / "pyproject.toml"
@@ -480,7 +480,7 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
       inferguard specs test --row lmcache.mp_prometheus
     """
 
-    from inferguard.matrix import run_fixtures, run_inline_tests
+    from inferguard.flow.matrix import run_fixtures, run_inline_tests
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
@@ -536,7 +536,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
     """
     import difflib
 
-    from inferguard.matrix import build_matrix, fixture_inventory
+    from inferguard.flow.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
     from inferguard.render.docs import cli_reference, coverage_matrix, spec_checks
 
