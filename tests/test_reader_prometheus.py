@@ -36,7 +36,8 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferguard.spec.names import fold
-from inferguard.readers.prometheus import FamilyData, parse_labels, read
+from inferguard.readers.exposition import FamilyData, parse_labels
+from inferguard.readers.prometheus import read
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -12,7 +12,7 @@ from typing import Any
 
 from inferguard import __version__
 from inferguard.readers.base import ReadResult
-from inferguard.readers.prometheus import Exposition, FamilyData, parse_labels
+from inferguard.readers.exposition import Exposition, FamilyData, parse_labels
 
 API_VERSION = "inferguard.dev/v1"
 MAX_SERIES_SHOWN = 20

@@ -33,23 +33,17 @@ is registered but has no sample is still seen.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from inferguard.readers.base import ReadResult
+from inferguard.readers.exposition import PLAIN_LABELS_RE, Exposition, FamilyData, parse_float, parse_labels
 
 # Possessive quantifiers (no backtracking state): a regex over a long line needs constant
 # memory, where the backtracking form kept about 100 bytes per character of a label set.
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
 _LABEL_BLOCK_RE = re.compile(r'\{(?:[^"}]++|"(?:[^"\\]++|\\.)*+")*+\}')
-_UNESCAPE_RE = re.compile(r'\\(.)')
 _METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 # The canonical label text (`a="x",b="y"`, no escapes, no blanks); anything else goes through parse_labels.
-_PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
-_PLAIN_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
-_UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped", "unknown", "info", "stateset", "gaugehistogram"}
-_SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-inf"), "Inf": float("inf")}
 
 # Budgets of the working sets (entries). A cache past its budget starts over; a check past
 # its budget stops and the summary says how much went unchecked.
@@ -57,75 +51,6 @@ CACHE_BUDGET = 50_000          # label texts known good; sample names resolved
 OTHER_KEYS_BUDGET = 100_000    # series keys of unindexed families checked for duplicates
 OTHER_FAMILIES_BUDGET = 10_000  # unindexed families counted one by one
 TYPES_BUDGET = 50_000          # TYPE lines kept for families the index does not know
-
-
-def parse_labels(text: str) -> dict[str, str] | None:
-    """Decode the inside of a `{...}` label block; None when it is malformed."""
-    if _PLAIN_LABELS_RE.match(text) is not None:
-        # The plain form has no escapes and no quote inside a value: pairs are exact.
-        return dict(_PLAIN_PAIR_RE.findall(text))
-    out: dict[str, str] = {}
-    pos = 0
-    n = len(text)
-    while pos < n:
-        m = _LABEL_RE.match(text, pos)
-        if not m:
-            if text[pos:].strip() in ("", ","):
-                break
-            return None
-        value = m.group(2)
-        if "\\" in value:
-            value = _UNESCAPE_RE.sub(lambda mm: _UNESCAPE.get(mm.group(1), "\\" + mm.group(1)), value)
-        out[m.group(1)] = value
-        pos = m.end()
-    return out
-
-
-def parse_float(token: str) -> float | None:
-    v = _SPECIAL_FLOATS.get(token)
-    if v is not None:
-        return v
-    if "_" in token:  # Python accepts `1_000`; the exposition formats do not
-        return None
-    try:
-        return float(token)
-    except ValueError:
-        return None
-
-
-@dataclass
-class FamilyData:
-    """Samples of one exposed family that the spec index knows (raw label text -> value)."""
-
-    name: str
-    type: str
-    metric_id: str
-    samples: dict[str, float] = field(default_factory=dict)              # counter/gauge/info
-    sums: dict[str, float] = field(default_factory=dict)                 # histogram/summary
-    counts: dict[str, float] = field(default_factory=dict)
-    buckets: list[tuple[str, float]] = field(default_factory=list)       # raw labels incl. le
-    quantiles: list[tuple[str, float]] = field(default_factory=list)
-    created: int = 0
-    first_line: int = 0
-    listed_keys: set[str] = field(default_factory=set, repr=False)      # bucket/quantile label texts seen
-
-
-@dataclass
-class Exposition:
-    """What one scrape said: indexed families in detail, the rest as counts."""
-
-    path: str
-    format: str = "prometheus-text-0.0.4"
-    families: dict[str, FamilyData] = field(default_factory=dict)        # by exposed family name
-    other_families: dict[str, int] = field(default_factory=dict)         # unindexed: samples
-    other_overflow_samples: int = 0      # samples of unindexed families past OTHER_FAMILIES_BUDGET
-    unchecked_series: int = 0            # unindexed series not checked for duplicates (budget)
-    types: dict[str, str] = field(default_factory=dict)
-    declared: dict[str, int] = field(default_factory=dict)               # HELP/TYPE name -> first line
-    helps: int = 0
-    samples: int = 0
-    created_series: int = 0
-    lines: int = 0
 
 
 _CREATED_OF = ("counter", "histogram", "summary", "gaugehistogram")
@@ -224,7 +149,7 @@ def read(
         lines = fh
     label_block = _LABEL_BLOCK_RE.match
     valid_name = _METRIC_NAME_RE.match
-    plain_labels = _PLAIN_LABELS_RE.match
+    plain_labels = PLAIN_LABELS_RE.match
     problem = result.problem
     try:
         for lineno, line in enumerate(lines, 1):
