@@ -151,3 +151,27 @@ def test_broken_checklist_weights_fail_lint(tmp_path):
     assert proc.returncode == 2
     assert re.search(r"checklist\.yaml:\d+:\d+: checklist/weights: lane and closeout weights sum to 101, not 100", proc.stdout), proc.stdout
     assert proc.stdout.count("\n") == 1, proc.stdout  # nothing else: references resolve into the bundled set
+
+
+def test_command_states_come_from_what_specs_test_ran_not_from_test_files(tmp_path):
+    """A command is fixture_backed only by the proof its Checklist item names; the test files
+    play no part (removing tests/ changes no command state), and a failing inline test makes
+    `specs test` and `docs build` parser_only."""
+    from test_inline_spec_tests import SPEC_DECODING, _workspace as spec_workspace
+
+    ws = spec_workspace(tmp_path)
+    text, _ = _build(ws)
+    states = dict(re.findall(r"command (evaluate|specs test|docs build|specs lint|collect-lmcache): (\w+)", text))
+    assert states["evaluate"] == "fixture_backed" and states["specs test"] == "fixture_backed"
+    assert states["specs lint"] == "fixture_backed"
+    assert states["collect-lmcache"] == "parser_only"  # no passing fixture was written by it
+
+    shutil.rmtree(ws / "tests")
+    again, _ = _build(ws)
+    assert dict(re.findall(r"command (evaluate|specs test|docs build|specs lint|collect-lmcache): (\w+)", again)) == states
+
+    (ws / "specs" / "spec_decoding.yaml").write_text(SPEC_DECODING.replace("status: covered", "status: partial"))
+    failing, _ = _build(ws)
+    after = dict(re.findall(r"command (evaluate|specs test|docs build|specs lint|collect-lmcache): (\w+)", failing))
+    assert after["specs test"] == "parser_only" and after["docs build"] == "parser_only"
+    assert after["evaluate"] == "fixture_backed"

@@ -3,7 +3,6 @@ the real pipeline, see which readers and commands exist, then let the engine com
 capability, lane states and the score. `specs test` and `docs build` both use this."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,30 +74,60 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
     return results
 
 
-def _command_states(root: Path, main) -> dict[str, str]:
-    """command -> missing | parser_only (exists) | fixture_backed (exists and a test runs it).
-    `main` is the command line's click group, handed in by its caller (no import of the CLI here)."""
+def _command_states(spec, root: Path, main, results: list, inline: list) -> dict[str, str]:
+    """command -> missing | parser_only | fixture_backed, from what `specs test` and `docs build`
+    ran, never from reading the test files: a command that exists is parser_only until the
+    proof its Checklist item names (`proven_by`) holds. `main` is the command line's click
+    group, handed in by the caller (this module does not import the CLI)."""
+    import json
+
     import click
 
-    names: dict[str, click.Command] = {}
+    from inferguard.spec.semantic import check_fixture_paths, check_next_commands
+
+    names: set[str] = set()
 
     def walk(group: click.Group, prefix: str) -> None:
         for name, cmd in group.commands.items():
-            full = f"{prefix}{name}"
-            names[full] = cmd
+            names.add(f"{prefix}{name}")
             if isinstance(cmd, click.Group):
-                walk(cmd, full + " ")
+                walk(cmd, f"{prefix}{name} ")
 
     walk(main, "")
-    tests_text = ""
-    tests = root / "tests"
-    if tests.is_dir():
-        tests_text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(tests.glob("test_*.py")))
-    out = {}
-    for name in names:
-        words = name.split()
-        pattern = r'"' + r'",\s*"'.join(map(re.escape, words)) + r'"'
-        out[name] = "fixture_backed" if re.search(pattern, tests_text) else "parser_only"
+
+    def collected_by(fixture: str) -> str | None:
+        mf = root / fixture / "packet_manifest.json"
+        try:
+            doc = json.loads(mf.read_text(encoding="utf-8")) if mf.is_file() else None
+        except (OSError, ValueError):
+            return None
+        if isinstance(doc, dict) and doc.get("state") == "complete":
+            return doc.get("command")
+        return None
+
+    cases = list(results) + list(inline)
+    proofs = {
+        "fixture_folders": lambda cmd: any(r.passed for r in results),
+        "inline_tests": lambda cmd: any(r.passed for r in inline),
+        "collected_fixture": lambda cmd: any(r.passed and collected_by(r.path) == cmd for r in results),
+        "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases),
+        "clean_lint": lambda cmd: not spec.problems and not check_fixture_paths(spec, root)
+        and not check_next_commands(spec, main),
+    }
+    out: dict[str, str] = {}
+    for doc in spec.docs("Checklist"):
+        for section in ("lanes", "closeout"):
+            for lane in doc[section]:
+                for item in lane["items"]:
+                    cmd = item.get("command")
+                    if cmd is None:
+                        continue
+                    if cmd not in names:
+                        out[cmd] = "missing"
+                    elif item.get("proven_by") and proofs[item["proven_by"]](cmd):
+                        out[cmd] = "fixture_backed"
+                    else:
+                        out[cmd] = "parser_only"
     return out
 
 
@@ -123,7 +152,9 @@ def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
 
     guarded = destructive and lane_reader("lmcache_http") is not None
     cl_docs = spec.docs("Checklist")
-    cl = checklist(cl_docs[0], caps, results, readers, _command_states(root, cli_group), guarded) if cl_docs else None
+    inline = run_inline_tests(spec)
+    commands = _command_states(spec, root, cli_group, results, inline)
+    cl = checklist(cl_docs[0], caps, results, readers, commands, guarded) if cl_docs else None
     return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
 
 
