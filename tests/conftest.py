@@ -12,7 +12,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SHARED_REAL = ROOT.parent / "shared" / "data" / "real"
 H100 = FIXTURES / "packets" / "vllm-lmcache-mp-h100"
 
 
