@@ -547,7 +547,11 @@ def _collect_metrics(packet: Packet, opts: CollectOptions, role: str, file: str 
 
 def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_taken: bool,
               deadline: float | None = None) -> dict[str, Any]:
-    """Fetch/copy HTTP bodies, run the lmcache_http reader; return its ReadResult JSON (or {})."""
+    """Fetch/copy HTTP bodies, run the lmcache_http reader; return its ReadResult JSON (or {}).
+
+    Every body, whether a saved file, a planned route, a per-value expansion or a detection
+    probe, goes through `keep` (redact, write under http/, list as an artifact) and becomes one
+    reader Body; live answers go through `record`, one call per response."""
     from inferguard.readers import lmcache_http as reader
     from inferguard.spec.kinds.http_endpoints import file_stem, load_index, parse_version
 
@@ -557,17 +561,22 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
     endpoints = packet.manifest["endpoints"]
     http_dir = packet.root / "http"
 
-    def write_body(stem: str, data: bytes) -> Path:
+    def keep(stem: str, raw: bytes, route: Any, source: str, **fields: Any) -> tuple[Path, bytes, int, dict[str, Any]]:
+        """Redact a body as its route says, write it as http/<stem>.body, list the artifact."""
+        data, n_red = reader.redact_body(raw, route.body if route else "json",
+                                         route.redact if route else "secret_keys", index)
         dest = http_dir / f"{stem}.body"
         n = 2
         while dest.exists():
             dest = http_dir / f"{stem}.{n}.body"
             n += 1
         packet.write_bytes(dest, data)
-        digests[dest] = hashlib.sha256(data).hexdigest()
-        return dest
-
-    digests: dict[Path, str] = {}  # what was written, hashed from memory rather than read back
+        art = packet.add_artifact(path=packet.rel(dest), source=source, role="http_body", lane="lmcache_http",
+                                  size=len(data), sha256=hashlib.sha256(data).hexdigest(), copied=True,
+                                  reader=reader.READER, status="ok", problems=0, **fields)
+        if n_red:
+            art["redacted"] = n_red
+        return dest, data, n_red, art
 
     # ---- saved bodies given with --lmcache-<flag>-file
     for flag, file in sorted(opts.http_files.items()):
@@ -578,16 +587,12 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                                 status="failed", problems=1)
             packet.problem(f"cannot read: {err}", str(file))
             continue
-        mode = route.redact if route else "secret_keys"
-        data, n_red = reader.redact_body(b.data, route.body if route else "json", mode, index)
-        dest = write_body(f"file_{flag}", data)
-        b.redacted = n_red
+        # the reader reads the body as given; the packet keeps the redacted copy
+        dest, _data, b.redacted, art = keep(f"file_{flag}", b.data, route, str(file), flag=flag)
+        if b.truncated:
+            art["truncated"] = True
         b.location = str(file)
         bodies.append(b)
-        packet.add_artifact(path=packet.rel(dest), source=str(file), role="http_body", lane="lmcache_http",
-                            size=dest.stat().st_size, sha256=digests[dest], copied=True,
-                            reader=reader.READER, status="ok", problems=0, flag=flag,
-                            **({"redacted": n_red} if n_red else {}), **({"truncated": True} if b.truncated else {}))
         endpoints.append({"route": route.id if route else None, "method": "GET", "path": route.path if route else None,
                           "reason": "file_provided", "result": "not_called", "http_status": None,
                           "flag": flag, "artifact": packet.rel(dest)})
@@ -685,87 +690,66 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
                 plan.append(r)
                 continue
             endpoints.append(rec)
-        # 4. fetch the plan (bounded concurrency); probes already answered are reused
-        urls = [join_url(base, r.path) for r in plan]
-        todo = [u for u in urls if u not in responses]
-        responses.update(client.fetch_many(todo))
-        def record(r: Any, path: str) -> None:
+
+        def record(r: Any, path: str, note: str | None = None) -> None:
+            """One live answer: the endpoint record, the body file and artifact, the reader Body."""
             nonlocal fetched_metrics, fetched_cut
-            resp = responses[join_url(base, path)]
-            rec = {"route": r.id, "method": "GET", "path": path, "policy": r.policy, "url": resp.url,
-                   "reason": "safe" if r.policy == "safe" else "sensitive_opt_in",
-                   "http_status": resp.status, "attempts": resp.attempts,
-                   "elapsed_ms": round(resp.elapsed_ms, 1)}
-            data = b""
+            url = join_url(base, path)
+            resp = responses[url]
+            rec = {"route": r.id if r else None, "method": "GET", "path": path,
+                   "policy": r.policy if r else "safe", "url": url,
+                   "reason": "sensitive_opt_in" if r and r.policy == "sensitive" else "safe",
+                   "http_status": resp.status, "attempts": resp.attempts, "elapsed_ms": round(resp.elapsed_ms, 1)}
+            if note:
+                rec["note"] = note
+            data, n_red = b"", 0
             if resp.error is not None:
                 rec.update(result="error", error=resp.error)
             else:
                 rec["result"] = "ok" if resp.ok else "error"
-                data, n_red = reader.redact_body(resp.data, r.body, r.redact, index)
-                dest = write_body(file_stem("GET", path), data)
+                dest, data, n_red, art = keep(file_stem("GET", path), resp.data, r, url, http_status=resp.status)
                 rec["artifact"] = packet.rel(dest)
                 rec["bytes"] = len(resp.data)
                 if resp.cut:
                     rec["truncated"] = True
                     rec["cut"] = resp.cut
-                art = packet.add_artifact(path=packet.rel(dest), source=resp.url, role="http_body",
-                                          lane="lmcache_http", size=dest.stat().st_size, sha256=digests[dest],
-                                          copied=True, reader=reader.READER, status="ok", problems=0,
-                                          http_status=resp.status)
                 if n_red:
-                    art["redacted"] = n_red
                     rec["redacted"] = n_red
                 if resp.truncated:
                     art["truncated"] = True
-                if r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
+                if r is not None and r.reads_as == "metrics" and resp.ok and not lmcache_prom_taken:
                     fetched_metrics = data
                     fetched_cut = resp.cut
             bodies.append(reader.Body(
-                data=data, method="GET", path=path, route_id=r.id, source="live", location=resp.url,
+                data=data, method="GET", path=path, route_id=r.id if r else None, source="live", location=url,
                 http_status=resp.status, truncated=bool(resp.cut), content_type=resp.content_type,
-                error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=rec.get("redacted", 0)))
+                error=resp.error, elapsed_ms=resp.elapsed_ms, redacted=n_red))
             endpoints.append(rec)
 
-        for r in plan:
-            record(r, r.path)
-        # 5. routes collected once per value another route lists (every thread of /periodic-threads)
+        # 4. the plan, then 5. routes collected once per value another route lists (every thread
+        # of /periodic-threads): fetched with bounded concurrency, probes already answered reused
+        planned: set[str] = set()
+
+        def fetch_and_record(todo: list[tuple[Any, str]]) -> None:
+            urls = [join_url(base, path) for _r, path in todo]
+            planned.update(urls)
+            responses.update(client.fetch_many([u for u in urls if u not in responses]))
+            for r, path in todo:
+                record(r, path)
+
+        fetch_and_record([(r, r.path) for r in plan])
         each = _expansions(routes, bodies, index, server, opts)
-        each_urls = [join_url(base, path) for _r, path in each]
-        responses.update(client.fetch_many([u for u in each_urls if u not in responses]))
-        for r, path in each:
-            record(r, path)
+        fetch_and_record(each)
         for r in routes:
             if r.collect_each and r.policy == "safe" and not any(x is r for x, _p in each):
                 endpoints.append({"route": r.id, "method": r.method, "path": r.path, "policy": r.policy,
                                   "reason": "no_values", "result": "not_called", "http_status": None,
                                   "note": f"{r.collect_each[0]} listed no value for {r.path}"})
         # probes (server/version detection) that the plan did not cover are evidence too
-        planned = set(urls) | set(each_urls)
-        for url, resp in list(responses.items()):
-            if url in planned:
-                continue
+        for url in [u for u in responses if u not in planned]:
             path = url[len(base.rstrip("/")):] or "/"
             hits = index.match("GET", path, server) or index.match("GET", path)
-            r = hits[0] if hits else None
-            rec = {"route": r.id if r else None, "method": "GET", "path": path, "policy": "safe", "url": url,
-                   "reason": "safe", "http_status": resp.status, "attempts": resp.attempts,
-                   "elapsed_ms": round(resp.elapsed_ms, 1), "note": "detection probe"}
-            data = b""
-            if resp.error is not None:
-                rec.update(result="error", error=resp.error)
-            else:
-                rec["result"] = "ok" if resp.ok else "error"
-                data, n_red = reader.redact_body(resp.data, r.body if r else "json", r.redact if r else "secret_keys", index)
-                dest = write_body(file_stem("GET", path), data)
-                rec["artifact"] = packet.rel(dest)
-                rec["bytes"] = len(resp.data)
-                packet.add_artifact(path=packet.rel(dest), source=url, role="http_body", lane="lmcache_http",
-                                    size=dest.stat().st_size, sha256=digests[dest], copied=True,
-                                    reader=reader.READER, status="ok", problems=0, http_status=resp.status)
-            bodies.append(reader.Body(data=data, method="GET", path=path, route_id=r.id if r else None,
-                                      source="live", location=url, http_status=resp.status,
-                                      truncated=bool(resp.cut), error=resp.error, elapsed_ms=resp.elapsed_ms))
-            endpoints.append(rec)
+            record(hits[0] if hits else None, path, note="detection probe")
         packet.manifest["http_client"] = {
             "requests_sent": len(client.sent), "methods": ["GET"], "max_workers": client.max_workers,
             "retries": client.retries, "timeout_seconds": client.timeout, "max_bytes": client.max_bytes,
@@ -790,6 +774,7 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
         return {}
     res = reader.read_bodies(bodies, specs=specs, path=base or "files", skipped=skips, server=server)
     return res.to_json()
+
 
 
 MAX_EXPANSIONS = 64   # per-value requests one route may add (e.g. periodic threads)
