@@ -234,6 +234,9 @@ def redact_body(data: bytes, body_kind: str, mode: str, index) -> tuple[bytes, i
 
 
 # --------------------------------------------------------------------------- summaries
+# What each body kind keeps is data: the `payloads` of the HttpEndpoints spec, applied by
+# inferguard.readers.payload. The computations below are more than lookups (sums with
+# fallbacks, nested walks, text bodies); payloads name them with `derive:`.
 
 
 def _sum_health(value: Any, code: int | None) -> dict[str, Any]:
@@ -251,15 +254,15 @@ def _sum_health(value: Any, code: int | None) -> dict[str, Any]:
     return out
 
 
+_L1_STATS = {"pick": ["is_healthy", "total_object_count", "memory_used_bytes", "memory_total_bytes",
+                      "memory_usage_ratio", "write_locked_count", "read_locked_count", "staging_bytes"],
+             "types": ["bool", "number"]}
+
+
 def _l1_stats(l1: Any) -> dict[str, Any]:
-    if not isinstance(l1, dict):
-        return {}
-    out = {}
-    for k in ("is_healthy", "total_object_count", "memory_used_bytes", "memory_total_bytes",
-              "memory_usage_ratio", "write_locked_count", "read_locked_count", "staging_bytes"):
-        if k in l1 and (isinstance(l1[k], bool) or _num(l1[k]) is not None):
-            out[k] = l1[k]
-    return out
+    from inferguard.readers.payload import build
+
+    return build([_L1_STATS], l1, {}, "", DERIVATIONS) if isinstance(l1, dict) else {}
 
 
 def _unhealthy_parts(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
@@ -280,196 +283,87 @@ def _unhealthy_parts(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
     return sorted(set(out))
 
 
-def _sum_status(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {"shape": type(value).__name__}
-    out: dict[str, Any] = {}
-    for k in ("is_healthy", "engine_type", "chunk_size", "hash_algorithm", "active_sessions",
-              "active_prefetch_jobs", "active_p2p_lookup_jobs", "p2p_enabled", "p2p_state", "p2p_peer_count"):
-        if k in value and isinstance(value[k], (str, int, float, bool)):
-            out[k] = value[k]
-    sm = value.get("storage_manager")
-    if isinstance(sm, dict):
-        l1: dict[str, Any] = {}
-        usage = sm.get("l1_usage")
-        if isinstance(usage, list) and len(usage) == 2 and all(_num(x) is not None for x in usage):
-            l1["used_bytes"], l1["total_bytes"] = usage[0], usage[1]
-        managers = sm.get("l1_managers")
-        if isinstance(managers, dict) and managers:
-            l1["tags"] = sorted(str(k) for k in managers)
-            l1["managers"] = {str(k): _l1_stats(v) for k, v in managers.items()}
-            if "used_bytes" not in l1:
-                used = [_num(v.get("memory_used_bytes")) for v in managers.values() if isinstance(v, dict)]
-                total = [_num(v.get("memory_total_bytes")) for v in managers.values() if isinstance(v, dict)]
-                if used and all(x is not None for x in used):
-                    l1["used_bytes"] = sum(used)
-                if total and all(x is not None for x in total):
-                    l1["total_bytes"] = sum(total)
-            objs = [_num(v.get("total_object_count")) for v in managers.values() if isinstance(v, dict)]
-            if objs and all(x is not None for x in objs):
-                l1["object_count"] = sum(objs)
-        elif isinstance(sm.get("l1_manager"), dict):
-            s = _l1_stats(sm["l1_manager"])
-            l1.setdefault("used_bytes", s.get("memory_used_bytes"))
-            l1.setdefault("total_bytes", s.get("memory_total_bytes"))
-            if "total_object_count" in s:
-                l1["object_count"] = s["total_object_count"]
-        if isinstance(sm.get("l1_capacity_bytes_by_backend"), dict):
-            l1["capacity_bytes_by_backend"] = {str(k): v for k, v in sm["l1_capacity_bytes_by_backend"].items() if _num(v) is not None}
-        if l1.get("used_bytes") is not None and l1.get("total_bytes"):
-            l1["usage_ratio"] = round(l1["used_bytes"] / l1["total_bytes"], 6)
-        out["l1"] = {k: v for k, v in l1.items() if v is not None}
-        adapters = sm.get("l2_adapters")
-        if isinstance(adapters, list):
-            out["l2_adapters"] = [
-                {"type": a.get("type"), "is_healthy": a.get("is_healthy")} for a in adapters if isinstance(a, dict)
-            ]
-        n = sm.get("num_l2_adapters")
-        if _num(n) is not None:
-            out["num_l2_adapters"] = n
-        elif isinstance(adapters, list):
-            out["num_l2_adapters"] = len(adapters)
-        ec = sm.get("l1_eviction_controller")
-        if isinstance(ec, dict) and isinstance(ec.get("eviction_policy"), str):
-            out["eviction_policy"] = ec["eviction_policy"]
-        pc = sm.get("prefetch_controller")
-        if isinstance(pc, dict):
-            out["prefetch"] = {k: pc[k] for k in ("in_flight_request_count", "pending_queue_size", "max_in_flight")
-                               if _num(pc.get(k)) is not None}
-    ids = value.get("registered_gpu_ids")
-    if isinstance(ids, list):
-        out["registered_instances"] = len(ids)
-        out["registered_ids"] = [i for i in ids if isinstance(i, (int, str))][:64]
+def _d_unhealthy_components(value: Any, _text: str) -> list[str] | None:
+    bad = _unhealthy_parts(value)
+    return bad[:50] if bad else None
+
+
+def _d_status_l1(value: Any, _text: str) -> dict[str, Any] | None:
+    """L1 used/total bytes: the `l1_usage` pair, else the sum over `l1_managers` (when every
+    manager reports it), else the single `l1_manager`; object count and usage ratio likewise."""
+    sm = value.get("storage_manager") if isinstance(value, dict) else None
+    if not isinstance(sm, dict):
+        return None
+    l1: dict[str, Any] = {}
+    usage = sm.get("l1_usage")
+    if isinstance(usage, list) and len(usage) == 2 and all(_num(x) is not None for x in usage):
+        l1["used_bytes"], l1["total_bytes"] = usage[0], usage[1]
+    managers = sm.get("l1_managers")
+    if isinstance(managers, dict) and managers:
+        l1["tags"] = sorted(str(k) for k in managers)
+        l1["managers"] = {str(k): _l1_stats(v) for k, v in managers.items()}
+        if "used_bytes" not in l1:
+            used = [_num(v.get("memory_used_bytes")) for v in managers.values() if isinstance(v, dict)]
+            total = [_num(v.get("memory_total_bytes")) for v in managers.values() if isinstance(v, dict)]
+            if used and all(x is not None for x in used):
+                l1["used_bytes"] = sum(used)
+            if total and all(x is not None for x in total):
+                l1["total_bytes"] = sum(total)
+        objs = [_num(v.get("total_object_count")) for v in managers.values() if isinstance(v, dict)]
+        if objs and all(x is not None for x in objs):
+            l1["object_count"] = sum(objs)
+    elif isinstance(sm.get("l1_manager"), dict):
+        s = _l1_stats(sm["l1_manager"])
+        l1.setdefault("used_bytes", s.get("memory_used_bytes"))
+        l1.setdefault("total_bytes", s.get("memory_total_bytes"))
+        if "total_object_count" in s:
+            l1["object_count"] = s["total_object_count"]
+    if isinstance(sm.get("l1_capacity_bytes_by_backend"), dict):
+        l1["capacity_bytes_by_backend"] = {str(k): v for k, v in sm["l1_capacity_bytes_by_backend"].items() if _num(v) is not None}
+    if l1.get("used_bytes") is not None and l1.get("total_bytes"):
+        l1["usage_ratio"] = round(l1["used_bytes"] / l1["total_bytes"], 6)
+    return {k: v for k, v in l1.items() if v is not None}
+
+
+def _d_status_models(value: Any, _text: str) -> dict[str, Any] | None:
+    """Registered instances and their models, from `cache_context_meta` (`gpu_context_meta`
+    before 0.4.7)."""
     meta = value.get("cache_context_meta")
     meta_key = "cache_context_meta"
     if meta is None and "gpu_context_meta" in value:
         meta, meta_key = value.get("gpu_context_meta"), "gpu_context_meta"
-    if isinstance(meta, dict):
-        models = []
-        for inst, m in list(meta.items())[:64]:
-            if not isinstance(m, dict):
-                continue
-            entry: dict[str, Any] = {"instance": str(inst)}
-            for k in ("model_name", "world_size"):
-                if isinstance(m.get(k), (str, int)):
-                    entry[k] = m[k]
-            layout = m.get("kv_cache_layout")
-            if isinstance(layout, dict):
-                for k in ("num_layers", "num_blocks", "cache_size_per_token"):
-                    if _num(layout.get(k)) is not None:
-                        entry[k] = layout[k]
-                groups = layout.get("kernel_groups")
-                if isinstance(groups, list):
-                    entry["kernel_groups"] = len(groups)
-                    fmts = sorted({g.get("engine_kv_format") for g in groups if isinstance(g, dict) and isinstance(g.get("engine_kv_format"), str)})
-                    if fmts:
-                        entry["engine_kv_formats"] = fmts
-                    mla = {g.get("is_mla") for g in groups if isinstance(g, dict) and isinstance(g.get("is_mla"), bool)}
-                    if len(mla) == 1:
-                        entry["is_mla"] = mla.pop()
-            models.append(entry)
-        out["models"] = models
-        out["context_meta_key"] = meta_key
-    wl = value.get("worker_liveness")
-    if isinstance(wl, dict):
-        out["worker_liveness"] = {k: wl[k] for k in ("enabled", "tracked_instances", "reap_timeout_seconds") if k in wl and isinstance(wl[k], (bool, int, float))}
-    kv = value.get("kv_events")
-    if isinstance(kv, dict):
-        out["kv_events"] = {k: kv[k] for k in ("enabled", "log_depth", "lost_markers", "subscribers") if k in kv and isinstance(kv[k], (bool, int, float))}
-    bad = _unhealthy_parts(value)
-    if bad:
-        out["unhealthy_components"] = bad[:50]
-    out["keys"] = len(value)
-    return out
-
-
-def _get(d: Any, *path: str) -> Any:
-    for p in path:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(p)
-    return d
-
-
-def _sum_config(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {"shape": type(value).__name__}
-    out: dict[str, Any] = {"sections": sorted(str(k) for k in value)[:64]}
-    mp = value.get("mp")
-    if isinstance(mp, dict):
-        out["mp"] = {k: mp[k] for k in ("transport", "chunk_size", "hash_algorithm", "engine_type",
-                                        "supported_transfer_mode", "run_script_api_enabled", "max_workers")
-                     if isinstance(mp.get(k), (str, int, float, bool))}
-    sm = value.get("storage_manager")
-    if isinstance(sm, dict):
-        s: dict[str, Any] = {}
-        size = _get(sm, "l1_manager_config", "memory_config", "size_in_bytes")
-        if _num(size) is not None:
-            s["l1_size_bytes"] = size
-        l1s = sm.get("l1_manager_configs")
-        if isinstance(l1s, list):
-            s["l1_managers"] = len(l1s)
-        pol = _get(sm, "eviction_config", "eviction_policy") or _get(sm, "l1_manager_config", "eviction", "eviction_policy")
-        if isinstance(pol, str):
-            s["eviction_policy"] = pol
-        adapters = _get(sm, "l2_adapter_config", "adapters")
-        if isinstance(adapters, list):
-            s["l2_adapter_types"] = [a.get("type") for a in adapters if isinstance(a, dict)]
-            s["l2_configured"] = bool(adapters)
-        out["storage_manager"] = s
-    obs = value.get("observability")
-    if isinstance(obs, dict):
-        o = {k: obs[k] for k in ("enabled", "metrics_enabled", "tracing_enabled", "logging_enabled",
-                                 "grpc_metrics_enabled", "metrics_sample_rate", "prometheus_port",
-                                 "trace_level", "extra_logging_enabled")
-             if isinstance(obs.get(k), (str, int, float, bool))}
-        o["otlp_endpoint_set"] = bool(obs.get("otlp_endpoint"))
-        o["trace_output_set"] = bool(obs.get("trace_output"))
-        o["lookup_hash_log_enabled"] = bool(_get(obs, "lookup_hash_log", "output_dir"))
-        gc = obs.get("gc_monitor")
-        if isinstance(gc, dict) and isinstance(gc.get("enabled"), bool):
-            o["gc_monitor_enabled"] = gc["enabled"]
-        out["observability"] = o
-    http = value.get("http")
-    if isinstance(http, dict):
-        out["http"] = {k: http[k] for k in ("http_host", "http_port") if isinstance(http.get(k), (str, int))}
-    coord = value.get("coordinator")
-    if isinstance(coord, dict):
-        out["coordinator"] = {"configured": bool(coord.get("url")),
-                              "event_reporting": bool(coord.get("event_reporting"))}
-    # embedded (in-process) /conf: flat keys
-    for k in ("chunk_size", "local_cpu", "max_local_cpu_size", "local_disk", "save_decode_cache",
-              "enable_p2p", "enable_pd", "use_layerwise", "enable_blending"):
-        if k in value and isinstance(value[k], (str, int, float, bool)) and "mp" not in value:
-            out.setdefault("embedded", {})[k] = value[k]
-    if "mp" not in value and "remote_url" in value:
-        out.setdefault("embedded", {})["remote_configured"] = bool(value.get("remote_url"))
-    return out
-
-
-def _sum_quota(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {"shape": type(value).__name__}
-    users = value.get("users")
-    if isinstance(users, dict):
-        limits = [_num(u.get("limit_gb")) for u in users.values() if isinstance(u, dict)]
-        usage = [_num(u.get("current_usage_gb")) for u in users.values() if isinstance(u, dict)]
-        return {
-            "salts": len(users),
-            "default_salt": "_default" in users,
-            "limit_gb_total": round(sum(x for x in limits if x is not None), 6),
-            "usage_gb_total": round(sum(x for x in usage if x is not None), 6),
-        }
-    if "cache_salt" in value:
-        return {"salts": 1 if value.get("exists") is not False else 0,
-                "limit_gb_total": _num(value.get("limit_gb")), "usage_gb_total": _num(value.get("current_usage_gb"))}
-    return {"keys": len(value)}
+    if not isinstance(meta, dict):
+        return None
+    models = []
+    for inst, m in list(meta.items())[:64]:
+        if not isinstance(m, dict):
+            continue
+        entry: dict[str, Any] = {"instance": str(inst)}
+        for k in ("model_name", "world_size"):
+            if isinstance(m.get(k), (str, int)):
+                entry[k] = m[k]
+        layout = m.get("kv_cache_layout")
+        if isinstance(layout, dict):
+            for k in ("num_layers", "num_blocks", "cache_size_per_token"):
+                if _num(layout.get(k)) is not None:
+                    entry[k] = layout[k]
+            groups = layout.get("kernel_groups")
+            if isinstance(groups, list):
+                entry["kernel_groups"] = len(groups)
+                fmts = sorted({g.get("engine_kv_format") for g in groups if isinstance(g, dict) and isinstance(g.get("engine_kv_format"), str)})
+                if fmts:
+                    entry["engine_kv_formats"] = fmts
+                mla = {g.get("is_mla") for g in groups if isinstance(g, dict) and isinstance(g.get("is_mla"), bool)}
+                if len(mla) == 1:
+                    entry["is_mla"] = mla.pop()
+        models.append(entry)
+    return {"models": models, "context_meta_key": meta_key}
 
 
 _THREADS_TOTAL = re.compile(r"Total threads:\s*(\d+)")
 
 
-def _sum_threads(text: str) -> dict[str, Any]:
+def _d_threads_text(_value: Any, text: str) -> dict[str, Any]:
     out: dict[str, Any] = {"blocks": text.count("\nThread: ") + (1 if text.startswith("Thread: ") else 0)}
     m = _THREADS_TOTAL.search(text)
     if m:
@@ -477,39 +371,7 @@ def _sum_threads(text: str) -> dict[str, Any]:
     return out
 
 
-def _sum_periodic(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {"shape": type(value).__name__}
-    out: dict[str, Any] = {}
-    s = value.get("summary")
-    if isinstance(s, dict):
-        out.update({k: s[k] for k in ("total_count", "running_count", "active_count") if _num(s.get(k)) is not None})
-    threads = value.get("threads")
-    if isinstance(threads, list):
-        out["threads"] = [
-            {k: t.get(k) for k in ("name", "level", "is_running", "is_active", "total_runs", "failed_runs")
-             if isinstance(t.get(k), (str, int, float, bool))}
-            for t in threads[:100] if isinstance(t, dict)
-        ]
-        out["failed_runs_total"] = sum(_num(t.get("failed_runs")) or 0 for t in threads if isinstance(t, dict))
-    return out
-
-
-def _sum_periodic_health(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {"shape": type(value).__name__}
-    out: dict[str, Any] = {}
-    if isinstance(value.get("healthy"), bool):
-        out["healthy"] = value["healthy"]
-    if _num(value.get("unhealthy_count")) is not None:
-        out["unhealthy_count"] = value["unhealthy_count"]
-    ut = value.get("unhealthy_threads")
-    if isinstance(ut, list):
-        out["unhealthy_threads"] = [t.get("name") for t in ut[:50] if isinstance(t, dict) and isinstance(t.get("name"), str)]
-    return out
-
-
-def _sum_metrics(text: str) -> dict[str, Any]:
+def _d_metrics_text(_value: Any, text: str) -> dict[str, Any]:
     samples = families = lm_mp = lm_emb = 0
     for line in text.splitlines():
         if not line:
@@ -527,7 +389,7 @@ def _sum_metrics(text: str) -> dict[str, Any]:
     return {"samples": samples, "families": families, "lmcache_mp_families": lm_mp, "lmcache_embedded_families": lm_emb}
 
 
-def _sum_loglevel(text: str) -> dict[str, Any]:
+def _d_loglevel_text(_value: Any, text: str) -> dict[str, Any]:
     loggers = 0
     lmcache_level = None
     for line in text.splitlines():
@@ -542,10 +404,31 @@ def _sum_loglevel(text: str) -> dict[str, Any]:
     return out
 
 
-def _sum_env(value: Any, text: str) -> dict[str, Any]:
+def _d_env_variables(value: Any, text: str) -> dict[str, Any]:
+    """How many variables an /env body lists (names only: the values are secrets)."""
     if isinstance(value, dict):
         return {"variables": len(value)}
     return {"variables": sum(1 for line in text.splitlines() if re.match(r"^\s*\"?[A-Za-z_][A-Za-z0-9_]*\"?\s*[:=]", line))}
+
+
+# The computations a payload may name with `derive:` (schemas/spec.HttpEndpoints.v1.schema.json
+# lists the same names, so `specs lint` refuses any other).
+DERIVATIONS = {
+    "status_l1": _d_status_l1,
+    "status_models": _d_status_models,
+    "unhealthy_components": _d_unhealthy_components,
+    "threads_text": _d_threads_text,
+    "metrics_text": _d_metrics_text,
+    "loglevel_text": _d_loglevel_text,
+    "env_variables": _d_env_variables,
+}
+
+
+def _summarize(index, reads_as: str, value: Any, text: str) -> dict[str, Any] | None:
+    from inferguard.readers.payload import summarize
+
+    payload = index.payloads.get(reads_as)
+    return None if payload is None else summarize(payload, value, text, DERIVATIONS)
 
 
 def _sum_openapi(value: Any, index, server: str, version: str | None) -> dict[str, Any]:
@@ -744,40 +627,20 @@ def read_bodies(
             else:
                 res.problem(f"{method} {req_path}: expected a version string, got {type(v).__name__}", offset=0,
                             path=where)
-        elif reads_as == "config":
-            summary["config"] = _sum_config(value)
-            res.bump("config")
-        elif reads_as == "config_adapters":
-            if isinstance(value, dict) and isinstance(value.get("adapters"), list):
-                summary["config_adapters"] = {
-                    "adapters": [{k: a.get(k) for k in ("index", "type_name", "tier", "primary") if k in a}
-                                 for a in value["adapters"][:32] if isinstance(a, dict)]}
-                res.bump("config_adapters")
-        elif reads_as == "quota":
-            summary["quota"] = _sum_quota(value)
-            res.bump("quota")
-        elif reads_as == "threads":
-            summary["threads"] = _sum_threads(text)
-            res.bump("threads")
-        elif reads_as == "periodic_threads":
-            summary["periodic_threads"] = _sum_periodic(value)
-            res.bump("periodic_threads")
-        elif reads_as == "periodic_threads_health":
-            ph = _sum_periodic_health(value)
-            summary["periodic_threads_health"] = ph
-            res.bump("periodic_threads_unhealthy", int(ph.get("unhealthy_count") or 0))
-        elif reads_as == "metrics":
-            summary.setdefault("metrics", []).append({"location": where, **_sum_metrics(text)})
-            res.bump("metrics_bodies")
         elif reads_as == "openapi":
             pending_openapi.append((value, ep))
-        elif reads_as == "env":
-            summary["env"] = _sum_env(value, text)
-        elif reads_as == "loglevel":
-            summary["loglevel"] = _sum_loglevel(text)
-        elif reads_as == "root":
-            if isinstance(value, dict):
-                summary["root"] = {k: value[k] for k in ("status", "service") if isinstance(value.get(k), str)}
+        else:
+            # every other kind of body: what its payload in the HttpEndpoints spec keeps
+            payload = index.payloads.get(reads_as)
+            got = _summarize(index, reads_as, value if ok_json else None, text)
+            if payload is None or got is None:
+                continue
+            if payload.get("append"):
+                summary.setdefault(payload["summary"], []).append({"location": where, **got})
+            else:
+                summary[payload["summary"]] = got
+            for sig in payload.get("signals") or []:
+                res.bump(sig["name"], int(got.get(sig["count"]) or 0) if "count" in sig else 1)
 
     # ---- server
     if server is None and server_votes:
@@ -788,7 +651,7 @@ def read_bodies(
     # ---- status
     if status_bodies:
         route_id, value = status_bodies[-1]
-        st = _sum_status(value)
+        st = _summarize(index, "status", value, "") or {}
         summary["status"] = st
         res.bump("status", len(status_bodies))
         if st.get("is_healthy") is False or st.get("unhealthy_components"):

@@ -91,6 +91,9 @@ _TABLE: list[tuple[str, str, str]] = [
     ("http_endpoints/flag-destructive", ERROR, "a destructive route pairs with a file flag"),
     ("http_endpoints/flag-mismatch", ERROR, "routes sharing a flag disagree on what the body is"),
     ("http_endpoints/policy-effect", ERROR, "a route's policy contradicts its effect"),
+    ("http_endpoints/duplicate-payload", ERROR, "two payloads describe one kind of body (reads_as)"),
+    ("http_endpoints/missing-payload", ERROR, "routes read their bodies as a kind that no payload describes"),
+    ("http_endpoints/payload-unused", ERROR, "a payload describes a kind of body that no route has, or that the reader reads itself"),
     # LogPatterns (inferguard/spec/kinds/log_patterns.py)
     ("log_patterns/bad-regex", ERROR, "a pattern's regex does not compile"),
     ("log_patterns/capture-constant", ERROR, "a name is both a capture and a constant"),

@@ -223,6 +223,9 @@ class EndpointIndex:
     servers: dict[str, Server]
     redaction: Redaction
     problems: list[Problem] = field(default_factory=list)
+    # reads_as -> what the lmcache_http reader keeps of such a body (plain data, see
+    # inferguard.readers.payload)
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # ---- lookups
     def routes(self, server: str | None = None) -> list[Route]:
@@ -363,8 +366,48 @@ def _p(path: str, doc: Any, where: list, message: str, rule: str) -> Problem:
     return Problem("spec", path, message, line, col, rule=f"http_endpoints/{rule}")
 
 
-def validate(doc: Any, path: str) -> list[Problem]:
+# Bodies the lmcache_http reader reads itself (across bodies, or against the spec), and bodies
+# it keeps nothing of; every other `reads_as` needs a payload.
+READ_BY_READER = {"health", "version", "lmc_version", "commit_id", "openapi"}
+NOT_SUMMARIZED = {"generic", "reconfigure_status"}
+
+
+def _validate_payloads(doc: Any, path: str) -> list[Problem]:
     problems: list[Problem] = []
+    payloads = doc.get("payloads")
+    if not isinstance(payloads, list):
+        return problems
+    declared: dict[str, int] = {}
+    for i, p in enumerate(payloads):
+        ra = p.get("reads_as") if isinstance(p, dict) else None
+        if ra in declared:
+            problems.append(_p(path, doc, ["payloads", i, "reads_as"],
+                               f"payload for {ra!r} is declared twice (first is payloads[{declared[ra]}])",
+                               "duplicate-payload"))
+        else:
+            declared[ra] = i
+        if ra in READ_BY_READER:
+            problems.append(_p(path, doc, ["payloads", i, "reads_as"],
+                               f"{ra!r} bodies are read by the reader itself; a payload for them is never used",
+                               "payload-unused"))
+    used: dict[str, list] = {}
+    for si, server in enumerate(doc.get("servers") or []):
+        for ri, route in enumerate(server.get("routes") or []):
+            ra = route.get("reads_as", "generic")
+            used.setdefault(ra, ["servers", si, "routes", ri, "reads_as"])
+    for ra, where in used.items():
+        if ra not in declared and ra not in READ_BY_READER | NOT_SUMMARIZED:
+            problems.append(_p(path, doc, where, f"routes read as {ra!r} but no payload says what to keep of such a body",
+                               "missing-payload"))
+    for ra, i in declared.items():
+        if ra not in used and ra not in READ_BY_READER:
+            problems.append(_p(path, doc, ["payloads", i, "reads_as"], f"no route reads its body as {ra!r}",
+                               "payload-unused"))
+    return problems
+
+
+def validate(doc: Any, path: str) -> list[Problem]:
+    problems: list[Problem] = _validate_payloads(doc, path)
     red = doc.get("redaction") or {}
     for i, rx in enumerate(red.get("secret_keys") or []):
         try:
@@ -487,8 +530,11 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
     runtime = "lmcache"
     problems: list[Problem] = []
     seen_keys: dict[tuple[str, str, str], str] = {}
+    payloads: dict[str, dict[str, Any]] = {}
     for path, doc in _docs_of(specs):
         runtime = doc.get("runtime", runtime)
+        for p in doc.get("payloads") or []:
+            payloads.setdefault(p["reads_as"], p)
         for rel in doc.get("releases") or []:
             if rel not in releases:
                 releases.append(rel)
@@ -531,7 +577,7 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
                                   if rdoc.get("collect_each") else None),
                 ))
     releases.sort(key=lambda v: parse_version(v) or ())
-    return EndpointIndex(runtime, releases, servers, redaction, problems)
+    return EndpointIndex(runtime, releases, servers, redaction, problems, payloads)
 
 
 def load_index(specs: Any = None) -> EndpointIndex:
