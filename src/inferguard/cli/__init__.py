@@ -267,7 +267,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 @context_options("lmcache-compat")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
-@click.option("--fail-on", type=click.Choice(["never", "mode-mismatch", "missing-required"]), default="never",
+@click.option("--fail-on", type=click.Choice([p["id"] for p in _registry()["fail_on"]]), default="never",
               show_default=True, help="Exit 1 on a mode mismatch; missing-required also on a required family absent from a scrape that was read.")
 @format_option
 @handle_errors
@@ -283,12 +283,10 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     report = lmcache_compat(_inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    mismatch = report["mode_check"]["result"] in ("mismatch", "no_lmcache")
-    # Required evidence absent from what was collected (a lane never collected is not counted).
-    missing = any(g["collected"] and g["status"] == "absent" for g in report["gaps"])
-    if kw["fail_on"] == "mode-mismatch" and mismatch:
-        sys.exit(1)
-    if kw["fail_on"] == "missing-required" and (mismatch or missing):
+    from inferguard.engine.verdicts import fails
+    from inferguard.spec.registry import registry_of
+
+    if fails(kw["fail_on"], report, registry_of(spec)["fail_on"]):
         sys.exit(1)
 
 

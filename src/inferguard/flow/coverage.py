@@ -269,13 +269,9 @@ def lmcache_compat(inputs: Inputs, spec, expect_mode: str) -> dict[str, Any]:
     evidence = build_evidence(inputs, spec)
     report = coverage_report(evidence, spec, kind="LMCacheCompatReport", runtimes={"LMCache"},
                              family_runtimes={"lmcache"})
-    detected = evidence["detected"]["lmcache_mode"]
-    if expect_mode == "auto":
-        ok = detected != "none"
-        verdict = "detected" if ok else "no_lmcache"
-    else:
-        ok = detected == expect_mode or detected == "both"
-        verdict = "match" if ok else "mismatch"
-    report["mode_check"] = {"expected": expect_mode, "detected": detected, "result": verdict,
-                            "signals": evidence["detected"]["lmcache_mode_signals"]}
+    from inferguard.engine.verdicts import mode_check
+    from inferguard.spec.registry import registry_of
+
+    report["mode_check"] = mode_check(expect_mode, evidence["detected"]["lmcache_mode"],
+                                      evidence["detected"]["lmcache_mode_signals"], registry_of(spec)["lmcache_modes"])
     return report

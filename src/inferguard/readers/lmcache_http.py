@@ -10,7 +10,9 @@ What the summary holds:
   values: `"0.5.6"` stays the string "0.5.6"), else inferred from which routes answered and
   which answered 404, and from version-specific keys in `/status` (spec `body_hints`);
 - `health`: `healthy` | `unhealthy` | `unknown` from `/healthcheck` (`/api/healthcheck`
-  before 0.4.5), plus `/status` `is_healthy` and `/periodic-threads-health`;
+  before 0.4.5), plus `/status` `is_healthy` and `/periodic-threads-health`: the reader
+  gathers what those bodies said, the verdict is `inferguard.engine.verdicts.lmcache_health`
+  under the `health` rules of the HttpEndpoints spec;
 - `status`: engine type, chunk size, hash algorithm, L1 used/total, L2 adapters,
   registered instances and their models, P2P, worker liveness, KV events;
 - `config`, `quota`, `threads`, `periodic_threads`, `openapi` (routes served but not in the
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from inferguard.engine.verdicts import lmcache_health, status_unhealthy
 from inferguard.readers.base import ReadResult
 
 READER = "lmcache_http"
@@ -239,19 +242,14 @@ def redact_body(data: bytes, body_kind: str, mode: str, index) -> tuple[bytes, i
 # fallbacks, nested walks, text bodies); payloads name them with `derive:`.
 
 
-def _sum_health(value: Any, code: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"state": "unknown"}
-    if isinstance(value, dict):
-        st = value.get("status")
-        if st == "healthy":
-            out["state"] = "healthy"
-        elif st == "unhealthy":
-            out["state"] = "unhealthy"
-        if isinstance(value.get("reason"), str):
-            out["reason"] = value["reason"][:200]
-    if code == 503:
-        out["state"] = "unhealthy"
-    return out
+def _health_fact(value: Any, code: int | None, route: str | None) -> dict[str, Any]:
+    """What a healthcheck answer said: its body's `status` and `reason`, and its HTTP status.
+    Whether that is healthy is the engine's verdict (inferguard.engine.verdicts)."""
+    said = value.get("status") if isinstance(value, dict) else None
+    reason = value.get("reason") if isinstance(value, dict) else None
+    return {"said": said if isinstance(said, str) else None,
+            "reason": reason[:200] if isinstance(reason, str) else None,
+            "http_status": code, "route": route}
 
 
 _L1_STATS = {"pick": ["is_healthy", "total_object_count", "memory_used_bytes", "memory_total_bytes",
@@ -610,9 +608,7 @@ def read_bodies(
         if outcome not in ("ok",) and reads_as != "health":
             continue
         if reads_as == "health":
-            h = _sum_health(value if ok_json else None, code)
-            h["route"] = ep["route"]
-            health_states.append(h)
+            health_states.append(_health_fact(value if ok_json else None, code, ep["route"]))
         elif reads_as == "status":
             if isinstance(value, dict):
                 status_bodies.append((route.id if route else "mp.status", value))
@@ -654,7 +650,7 @@ def read_bodies(
         st = _summarize(index, "status", value, "") or {}
         summary["status"] = st
         res.bump("status", len(status_bodies))
-        if st.get("is_healthy") is False or st.get("unhealthy_components"):
+        if status_unhealthy(st):
             res.bump("status_unhealthy")
         res.bump("l2_adapters", int(st.get("num_l2_adapters") or 0))
         res.bump("registered_instances", int(st.get("registered_instances") or 0))
@@ -718,34 +714,11 @@ def read_bodies(
         res.bump("openapi")
         res.bump("openapi_routes_unlisted", len(oa.get("unlisted") or []))
 
-    # ---- health
-    health: dict[str, Any] = {"state": "unknown"}
-    if health_states:
-        h = health_states[-1]
-        health.update(h)
-    st = summary.get("status") or {}
-    reasons = []
-    if health["state"] == "unhealthy":
-        reasons.append(health.get("reason") or "healthcheck reports unhealthy")
-    if st.get("is_healthy") is False:
-        reasons.append("status is_healthy=false")
-    ph = summary.get("periodic_threads_health") or {}
-    if ph.get("healthy") is False:
-        reasons.append(f"{ph.get('unhealthy_count', '?')} periodic thread(s) unhealthy")
-    if health["state"] == "unknown" and (st.get("is_healthy") is True) and not reasons:
-        health["state"] = "healthy"
-        health["from"] = "status"
-    if reasons:
-        health["state"] = "unhealthy"
-        health["reasons"] = reasons
-        health.pop("reason", None)
-    if health_states or st or ph:
-        if health["state"] == "healthy":
-            res.bump("health_ok")
-            res.signals.setdefault("health_unhealthy", 0)
-        elif health["state"] == "unhealthy":
-            res.bump("health_unhealthy")
-            res.signals.setdefault("health_ok", 0)
+    # ---- health: the facts above, judged by the engine under the spec's health rules
+    health, health_signals = lmcache_health(health_states, summary.get("status") or {},
+                                            summary.get("periodic_threads_health") or {}, index.health)
+    for sig, n in health_signals.items():
+        res.bump(sig, n)
     summary["health"] = health
     res.summary = summary
     return res

@@ -30,6 +30,7 @@ import os
 import re
 from typing import Any
 
+from inferguard.engine.verdicts import replay_cross_checks
 from inferguard.readers.base import ReadResult, iter_json_objects, json_safe, open_input
 
 READER_ID = "lmcache_trace_replay"
@@ -780,7 +781,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
     for v in replay[1:]:
         n = _compare(res, auth, v)
         cross.append({"file": os.path.basename(v["path"]), "view": v["view"], "against": auth["view"],
-                      "agrees": n == 0, "disagreements": n})
+                      "agrees": None, "disagreements": n})
     # A `trace info` text and the .lct it describes (same file name, else the only .lct) must agree.
     for iv in info_views:
         ti = _recording_from_info(iv)
@@ -799,7 +800,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
             n += 1
             res.problem(f"op counts differ from {rec['file']}", path=iv["path"])
         cross.append({"file": os.path.basename(iv["path"]), "view": "trace_info", "against": "lct",
-                      "agrees": n == 0, "disagreements": n})
+                      "agrees": None, "disagreements": n})
     recording = None
     if auth is not None and auth["view"] != "trace_info":
         recording = _pick_recording(lcts, replay) or _pick_recording(
@@ -809,7 +810,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
     if recording is not None:
         n = _check_recording(res, recording, auth, auth["path"])
         cross.append({"file": recording["file"], "view": recording["source"], "against": auth["view"],
-                      "agrees": n == 0, "disagreements": n})
+                      "agrees": None, "disagreements": n})
         rr = next((v["recorded_records"] for v in replay if v["recorded_records"] is not None), None)
         if rr is not None and recording["total_records"] is not None and rr != recording["total_records"]:
             res.problem(f"the replay log says the replayed trace had {rr} records, "
@@ -860,7 +861,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
         "ops": ops,
         "ops_untracked": auth["ops_untracked"] if auth else 0,
         "latency_view": latency_view,
-        "cross_checks": cross,
+        "cross_checks": replay_cross_checks(cross),  # consistent or not: the engine's verdict
         "recording": ({k: recording[k] for k in ("source", "file", "level", "total_records", "duration_s",
                                                   "sm_config_digest", "ops")} if recording else None),
         "config_digest": _digest_block(replay, recording, res),

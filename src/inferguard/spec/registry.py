@@ -63,6 +63,7 @@ def compile_registry(spec) -> dict[str, Any]:
     return {
         "runtimes": [dict(r) for r in vocab.get("runtimes", [])],
         "lmcache_modes": [dict(m) for m in vocab.get("lmcache_modes", [])],
+        "fail_on": [dict(p) for p in vocab.get("fail_on", [])],
         "context": context,
         "lanes": lanes,
         "http_body_flags": list(flags),

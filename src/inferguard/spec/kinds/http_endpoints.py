@@ -226,6 +226,8 @@ class EndpointIndex:
     # reads_as -> what the lmcache_http reader keeps of such a body (plain data, see
     # inferguard.readers.payload)
     payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how a healthcheck answer is judged (engine.verdicts.healthcheck_state)
+    health: dict[str, Any] = field(default_factory=dict)
 
     # ---- lookups
     def routes(self, server: str | None = None) -> list[Route]:
@@ -531,8 +533,12 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
     problems: list[Problem] = []
     seen_keys: dict[tuple[str, str, str], str] = {}
     payloads: dict[str, dict[str, Any]] = {}
+    health: dict[str, Any] = {}
     for path, doc in _docs_of(specs):
         runtime = doc.get("runtime", runtime)
+        if doc.get("health") and not health:
+            health = {"said": dict(doc["health"].get("said") or {}),
+                      "unhealthy_http_status": [int(c) for c in doc["health"].get("unhealthy_http_status") or []]}
         for p in doc.get("payloads") or []:
             payloads.setdefault(p["reads_as"], p)
         for rel in doc.get("releases") or []:
@@ -577,7 +583,7 @@ def compile(specs: Any) -> EndpointIndex:  # noqa: A001 - the plugin contract na
                                   if rdoc.get("collect_each") else None),
                 ))
     releases.sort(key=lambda v: parse_version(v) or ())
-    return EndpointIndex(runtime, releases, servers, redaction, problems, payloads)
+    return EndpointIndex(runtime, releases, servers, redaction, problems, payloads, health)
 
 
 def load_index(specs: Any = None) -> EndpointIndex:

@@ -1,0 +1,88 @@
+"""Verdicts live in the engine, their tables in the specs: readers report facts (what a
+health body said, how many disagreements a replay view has), the engine judges them; the
+lmcache-compat mode check and the --fail-on policy are engine functions over the Vocabulary."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from inferguard.engine import verdicts as v
+from inferguard.readers import lmcache_http as reader
+from inferguard.spec import default_specs
+from inferguard.spec.kinds import http_endpoints as he
+from inferguard.spec.registry import registry_of
+from inferguard.spec.yamlload import load_all
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return registry_of(default_specs())
+
+
+def test_mode_check_follows_the_vocabulary(registry):
+    modes = registry["lmcache_modes"]
+    got = {(e, d): v.mode_check(e, d, [], modes)["result"]
+           for e, d in itertools.product(("auto", "mp", "embedded"), ("mp", "embedded", "both", "none"))}
+    assert got == {
+        ("auto", "mp"): "detected", ("auto", "embedded"): "detected", ("auto", "both"): "detected",
+        ("auto", "none"): "no_lmcache",
+        ("mp", "mp"): "match", ("mp", "embedded"): "mismatch", ("mp", "both"): "match", ("mp", "none"): "mismatch",
+        ("embedded", "mp"): "mismatch", ("embedded", "embedded"): "match", ("embedded", "both"): "match",
+        ("embedded", "none"): "mismatch",
+    }
+    # the table is data: a mode that satisfies nothing never matches
+    assert v.mode_check("mp", "mp", ["s"], [{"id": "mp", "satisfies": []}]) == {
+        "expected": "mp", "detected": "mp", "result": "mismatch", "signals": ["s"]}
+
+
+def test_fail_on_policies(registry):
+    pol = registry["fail_on"]
+    assert [p["id"] for p in pol] == ["never", "mode-mismatch", "missing-required"]
+    ok = {"mode_check": {"result": "match"}, "gaps": [{"collected": False, "status": "absent"},
+                                                     {"collected": True, "status": "present_zero"}]}
+    gap = {"mode_check": {"result": "detected"}, "gaps": [{"collected": True, "status": "absent"}]}
+    bad = {"mode_check": {"result": "no_lmcache"}, "gaps": []}
+    assert [v.fails(p, ok, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, False]
+    assert [v.fails(p, gap, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, True]
+    assert [v.fails(p, bad, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, True, True]
+    from inferguard.core.problems import InternalError
+
+    with pytest.raises(InternalError):
+        v.fails("sometimes", ok, pol)
+
+
+def test_health_verdict_from_facts():
+    rules = {"said": {"healthy": "healthy", "unhealthy": "unhealthy"}, "unhealthy_http_status": [503]}
+    hc = {"said": "healthy", "reason": None, "http_status": 503, "route": "mp.healthcheck"}
+    health, sig = v.lmcache_health([hc], {}, {}, rules)
+    assert health == {"state": "unhealthy", "route": "mp.healthcheck", "reasons": ["healthcheck reports unhealthy"]}
+    assert sig == {"health_unhealthy": 1, "health_ok": 0}
+    health, sig = v.lmcache_health([], {"is_healthy": True}, {}, rules)
+    assert health == {"state": "healthy", "from": "status"} and sig == {"health_ok": 1, "health_unhealthy": 0}
+    health, sig = v.lmcache_health([dict(hc, said="fine", http_status=200)], {}, {"healthy": False, "unhealthy_count": 2}, rules)
+    assert health["state"] == "unhealthy" and health["reasons"] == ["2 periodic thread(s) unhealthy"]
+    assert v.lmcache_health([], {}, {}, rules) == ({"state": "unknown"}, {})
+    assert v.status_unhealthy({"is_healthy": True, "unhealthy_components": ["l2"]})
+    assert not v.status_unhealthy({"is_healthy": True})
+
+
+def test_health_rules_come_from_the_spec():
+    """Changing the HttpEndpoints `health` table changes the lmcache_http lane's verdict."""
+    text = (ROOT / "specs" / "http" / "lmcache.yaml").read_text()
+    body = reader.Body(data=b'{"status": "ok"}', path="/healthcheck")
+    assert reader.read_bodies([body]).summary["health"]["state"] == "unknown"
+    docs = load_all(text.replace("said: {healthy: healthy, unhealthy: unhealthy}", "said: {ok: healthy}"))
+    idx = he.compile(docs)
+    assert idx.health == {"said": {"ok": "healthy"}, "unhealthy_http_status": [503]}
+    res = reader.read_bodies([body], specs=docs)
+    assert res.summary["health"] == {"state": "healthy", "route": "mp.healthcheck"}
+    assert res.signals["health_ok"] == 1 and res.signals["health_unhealthy"] == 0
+
+
+def test_replay_verdict():
+    checks = v.replay_cross_checks([{"view": "a", "agrees": None, "disagreements": 0},
+                                    {"view": "b", "agrees": None, "disagreements": 3}])
+    assert [c["agrees"] for c in checks] == [True, False]
+    assert list(checks[0]) == ["view", "agrees", "disagreements"]
