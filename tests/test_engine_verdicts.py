@@ -86,3 +86,24 @@ def test_replay_verdict():
                                     {"view": "b", "agrees": None, "disagreements": 3}])
     assert [c["agrees"] for c in checks] == [True, False]
     assert list(checks[0]) == ["view", "agrees", "disagreements"]
+
+
+def test_lint_checks_the_verdict_tables(tmp_path):
+    from conftest import run_cli
+    import re
+
+    text = (ROOT / "specs" / "vocabulary.yaml").read_text()
+    bad = text.replace("satisfies: [auto, mp, embedded]", "satisfies: [auto, mp, embeded]", 1)
+    bad = bad.replace("  - {id: never, help:", "  - {id: mode-mismatch, help:", 1)
+    assert bad != text
+    spec_dir = tmp_path / "specs"
+    import shutil
+
+    shutil.copytree(ROOT / "specs", spec_dir)
+    (spec_dir / "vocabulary.yaml").write_text(bad)
+    proc = run_cli("specs", "lint", str(spec_dir))
+    assert proc.returncode == 2, proc.stdout
+    line = next(i for i, s in enumerate(bad.splitlines(), 1) if "embeded" in s)
+    assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/unknown-mode: mode 'both' satisfies 'embeded'", proc.stdout), proc.stdout
+    line = next(i for i, s in enumerate(bad.splitlines(), 1) if "- {id: mode-mismatch, mode_results" in s)
+    assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/duplicate-id: duplicate fail_on policy 'mode-mismatch'", proc.stdout), proc.stdout

@@ -36,7 +36,8 @@ _TABLE: list[tuple[str, str, str]] = [
     ("regex/syntax", ERROR, "a regular expression does not compile"),
     # Vocabulary
     ("vocabulary/missing", ERROR, "the spec set has no Vocabulary document"),
-    ("vocabulary/duplicate-id", ERROR, "a runtime, mode, context key or lane is declared twice"),
+    ("vocabulary/duplicate-id", ERROR, "a runtime, mode, context key, lane or --fail-on policy is declared twice"),
+    ("vocabulary/unknown-mode", ERROR, "a mode satisfies an expectation that is neither auto nor a declared mode"),
     ("vocabulary/duplicate-flag", ERROR, "two context keys or lane inputs claim one command-line flag"),
     ("vocabulary/bad-default", ERROR, "a context key's default is not of its type or not one of its values"),
     ("vocabulary/unknown-implied-key", ERROR, "a context key implies a key that is not declared or not boolean"),

@@ -373,6 +373,20 @@ def vocabulary(spec) -> list[Problem]:
                     line, col = locate(doc, [section, i, key])
                     out.append(Problem("spec", sd.path, f"duplicate {section} entry {item[key]!r}", line, col, rule="vocabulary/duplicate-id"))
                 seen.add(item[key])
+        seen_policies: set[str] = set()
+        for i, p in enumerate(doc.get("fail_on", [])):
+            if p["id"] in seen_policies:
+                line, col = locate(doc, ["fail_on", i, "id"])
+                out.append(Problem("spec", sd.path, f"duplicate fail_on policy {p['id']!r}", line, col, rule="vocabulary/duplicate-id"))
+            seen_policies.add(p["id"])
+        # what a detected mode satisfies: `auto` or a declared mode (what --expect-mode offers)
+        expectable = {"auto"} | {m["id"] for m in doc["lmcache_modes"]}
+        for i, m in enumerate(doc["lmcache_modes"]):
+            for j, e in enumerate(m.get("satisfies", [])):
+                if e not in expectable:
+                    line, col = locate(doc, ["lmcache_modes", i, "satisfies", j])
+                    out.append(Problem("spec", sd.path, f"mode {m['id']!r} satisfies {e!r}, which is neither auto nor a declared mode",
+                                       line, col, rule="vocabulary/unknown-mode"))
         ctx = {c["key"]: c for c in doc["context"]}
         for i, c in enumerate(doc["context"]):
             d = c["default"]
