@@ -20,12 +20,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Base = yaml.SafeLoader
 
 
-class LDict(dict):
-    __slots__ = ("line", "col", "key_lines")
-
-
-class LList(list):
-    __slots__ = ("line", "col")
+from inferguard.spec.marked import LDict, LList  # noqa: E402 - the containers the loader builds
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
