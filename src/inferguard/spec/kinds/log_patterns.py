@@ -286,14 +286,18 @@ def _trie(words: Iterable[bytes]) -> bytes:
         return got
 
     def emit(node: dict) -> bytes:
-        end = None in node
-        keys = sorted(k for k in node if k is not None)
+        head = b""
+        while True:   # a run of nodes with one child each and no word ending is plain text
+            end = None in node
+            keys = sorted(k for k in node if k is not None)
+            if len(keys) != 1 or end:
+                break
+            head += esc(keys[0])
+            node = node[keys[0]]
         if not keys:
-            return b""
+            return head
         parts = [esc(k) + emit(node[k]) for k in keys]
-        if len(parts) == 1 and not end:
-            return parts[0]
-        return b"(?:" + b"|".join(parts) + (b"|)" if end else b")")   # `|)`: a word may end here (see _opt)
+        return head + b"(?:" + b"|".join(parts) + (b"|)" if end else b")")   # `|)`: a word may end here (see _opt)
 
     return emit(root)
 
