@@ -305,7 +305,7 @@ def _trie(words: Iterable[bytes]) -> bytes:
 # --------------------------------------------------------------------------- validate
 
 def _p(path: str, doc: Any, where: list, message: str, rule: str) -> Problem:
-    from inferguard.spec.yamlload import locate
+    from inferguard.spec.marked import locate
 
     line, col = locate(doc, where)
     return Problem("spec", path, message, line, col, rule=f"log_patterns/{rule}")
