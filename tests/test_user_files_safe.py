@@ -363,7 +363,7 @@ def test_packet_files_respect_the_umask(tmp_path):
     assert modes and set(modes.values()) == {0o600}, modes
 
 
-# ---------------------------------------------------------------- the validation stamp cache
+# ---------------------------------------------------------------- the spec set cache
 
 
 def test_an_unusable_cache_directory_costs_nothing(tmp_path):
@@ -378,22 +378,23 @@ def test_an_unusable_cache_directory_costs_nothing(tmp_path):
     assert a_file.read_text() == "x"
 
 
-def test_a_fifo_or_folder_at_the_stamp_path_is_never_opened(tmp_path, monkeypatch):
+def test_a_fifo_or_folder_at_the_cache_entry_path_is_never_opened(tmp_path, monkeypatch):
     from inferguard.spec import loader
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    stamp = loader._stamp_path(loader._quick_digest(loader._spec_files(None)))
-    assert stamp is not None and str(stamp).startswith(str(cache))
-    stamp.parent.mkdir(parents=True)
-    os.mkfifo(stamp)
+    entry = loader._cache_path(loader._cache_key(loader.load_specs().digest))
+    assert entry is not None and str(entry).startswith(str(cache))
+    entry.parent.mkdir(parents=True)
+    os.mkfifo(entry)
     res = ig("specs", "list", env={"XDG_CACHE_HOME": str(cache)}, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert stat.S_ISFIFO(os.stat(stamp).st_mode)  # not replaced, not trusted
-    os.unlink(stamp)
-    stamp.mkdir()  # a folder where the stamp goes is not a valid stamp either
-    (stamp / "keep").write_text("k")
+    assert stat.S_ISFIFO(os.stat(entry).st_mode)  # not replaced, not trusted
+    assert loader._read_cache(entry, loader._cache_key(loader.load_specs().digest)) is None
+    os.unlink(entry)
+    entry.mkdir()  # a folder where the entry goes is not an entry either
+    (entry / "keep").write_text("k")
     res = ig("specs", "list", env={"XDG_CACHE_HOME": str(cache)})
     assert res.returncode == 0, res.stderr
-    assert (stamp / "keep").read_text() == "k"
-    assert not loader._stamp_valid(stamp)
+    assert (entry / "keep").read_text() == "k"
+    assert loader._read_cache(entry, loader._cache_key(loader.load_specs().digest)) is None

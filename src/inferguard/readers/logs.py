@@ -424,6 +424,8 @@ class _State:
         if not cand and not triggered and not kwlines:
             return
         self.seq += 1
+        # the bulk groups of the literals and keywords this block shows (built once each)
+        pset.prepare(set(map(self._lit, res)), {kws[0] for kws in kwlines.values() if len(kws) == 1})
         bulk, bulk_kw = pset.bulk, pset.bulk_kw
         self._buf, self._split = buf, None
         slow: set[int] = set(triggered)

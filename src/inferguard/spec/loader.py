@@ -10,16 +10,15 @@ import importlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import yaml
-
 from inferguard._data import schemas_dir, specs_dir
 from inferguard.core.problems import Problem
-from inferguard.spec.yamlload import load_all, locate
+
+# PyYAML and the marked loader are imported where YAML is parsed: a spec set taken from the
+# cache (see load_specs) parses none.
 
 API_VERSION = "inferguard.dev/v1"
 MAX_SPEC_BYTES = 16 * 1024 * 1024  # a spec file is a few kB; anything past this is refused unparsed
@@ -42,6 +41,7 @@ class SpecSet:
     digest: str
     version: str
     problems: list[Problem] = field(default_factory=list)
+    checked: bool = False   # every document passed the schema, plugin and semantic checks
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def docs(self, kind: str) -> list[Any]:
@@ -138,6 +138,8 @@ def _display(path: Path) -> str:
 
 
 def _schema_problems(doc: Any, kind: str, path: str) -> list[Problem]:
+    from inferguard.spec.yamlload import locate
+
     validator = schema_validator(f"spec.{kind}.v1.schema.json")
     if validator is None:
         line, col = locate(doc, ["kind"])
@@ -164,74 +166,163 @@ def _plugin(kind: str):
     return importlib.import_module(f"inferguard.spec.kinds.{mod}") if mod else None
 
 
-def _stamp_path(digest: str) -> Path | None:
-    """Where the validation stamp of this spec set lives, or None when there is no cache dir."""
+def _cache_base() -> Path | None:
+    """The user cache directory ($XDG_CACHE_HOME or ~/.cache), or None when there is none."""
     try:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     except (KeyError, RuntimeError):  # no home directory to expand
         return None
     if not base or base.startswith("~"):
         return None
-    schema_digest = hashlib.sha256()
-    for p in sorted(schemas_dir().glob("*.json")):
-        schema_digest.update(p.name.encode() + b"\0" + p.read_bytes())
-    key = hashlib.sha256((digest + schema_digest.hexdigest()).encode()).hexdigest()[:32]
-    return Path(base) / "inferguard" / f"specs-valid-{key}"
+    return Path(base) / "inferguard"
 
 
-def _stamp_valid(stamp: Path | None) -> bool:
-    """A stamp is trusted only when it is a regular file this check can read; any failure to
-    look at the cache (unreadable, not a directory, not a file) means: validate again."""
-    if stamp is None:
-        return False
+def _tree_digest(root: Path, suffixes: tuple[str, ...], *, contents: bool) -> bytes:
+    """A digest of the files under `root` whose names end with `suffixes`: of their names and
+    bytes, or (contents=False) of their names, sizes and modification times, which change
+    with any edit."""
+    found: list[tuple[str, str]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel = os.path.relpath(folder, root)
+        for name in names:
+            if name.endswith(suffixes):
+                found.append((os.path.join(rel, name), os.path.join(folder, name)))
+    h = hashlib.sha256()
+    for rel, full in sorted(found):
+        if contents:
+            with open(full, "rb") as fh:
+                h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+        else:
+            st = os.stat(full)
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.digest()
+
+
+def _cache_key(digest: str) -> str:
+    """What a cached spec set depends on: the spec files (names and bytes, `digest`), the JSON
+    Schemas, and the code and data of the package that validated and checked them (its
+    version, and the names, sizes and modification times of its modules, so that an edited
+    check in a checkout is never answered from an entry the old check wrote), and the format
+    of the entry."""
+    import inferguard
+    import sys
+
+    pkg = Path(inferguard.__file__).resolve().parent
+    h = hashlib.sha256()
+    h.update(f"{CACHE_FORMAT}\0{inferguard.__version__}\0{sys.version_info[:2]}\0{digest}\0".encode())
+    h.update(_tree_digest(schemas_dir(), (".json",), contents=True))
+    h.update(_tree_digest(pkg, (".py", ".json"), contents=False))
+    return h.hexdigest()
+
+
+# A cache entry is MAGIC, the key it was written for (64 hex digits), the SHA-256 of the
+# payload (32 bytes), then the payload: a pickle of the checked documents (plain dicts and
+# lists with their marks). An entry is used only when its key is the one asked for, its
+# payload has the hash it states, and it is a regular file of this user.
+CACHE_FORMAT = 1
+_MAGIC = b"inferguard-specs\n"
+
+
+def _cache_path(key: str) -> Path | None:
+    base = _cache_base()
+    return None if base is None else base / f"specs-{key[:32]}.pickle"
+
+
+def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
+    """The cached documents for `key`, or None (no entry, unreadable, foreign, corrupt, stale)."""
+    if path is None:
+        return None
     try:
-        st = os.stat(stamp)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):
-        return False
-    return stat.S_ISREG(st.st_mode)
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            blob = fh.read(MAX_SPEC_BYTES * 4)
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    head = len(_MAGIC) + 64 + 32
+    if len(blob) < head or not blob.startswith(_MAGIC):
+        return None
+    if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
+        return None
+    payload = blob[head:]
+    if hashlib.sha256(payload).digest() != blob[len(_MAGIC) + 64:head]:
+        return None
+    import pickle
+
+    try:
+        docs = pickle.loads(payload)
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        return None
+    return docs if isinstance(docs, list) else None
 
 
-def _write_stamp(stamp: Path, text: str) -> None:
-    """Best effort: a cache that cannot be written costs nothing but the next validation.
-    Only a regular file (or nothing) at the stamp's path is ever replaced."""
+def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) -> None:
+    """Best effort, atomic: a cache that cannot be written costs nothing but the next full
+    load. Only a regular file (or nothing) at the entry's path is ever replaced."""
+    import pickle
+
+    payload = pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
     try:
         try:
-            if not stat.S_ISREG(os.lstat(stamp).st_mode):
+            if not stat.S_ISREG(os.lstat(path).st_mode):
                 return
         except FileNotFoundError:
             pass
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".specs-valid-", dir=stamp.parent)
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".specs-", dir=path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, stamp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, path)
         except BaseException:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
             raise
+        _prune(path.parent)
     except (OSError, ValueError):
-        pass  # no writable cache: validate every time
+        pass  # no writable cache: load from YAML every time
 
 
-def _quick_digest(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
+KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versions, checkouts)
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the KEEP_ENTRIES newest entries (regular files only)."""
+    entries = []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.startswith("specs-") and e.name.endswith(".pickle") and e.is_file(follow_symlinks=False):
+                entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
+    for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
         try:
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
+            os.unlink(old)
         except OSError:
-            h.update(b"?")
-    return h.hexdigest()
+            pass
 
 
 def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True, trust_cache: bool = False) -> SpecSet:
     """Load, validate and cross-check a spec set. With strict, any problem raises SpecError.
 
-    With trust_cache, schema validation is skipped when this exact set of spec files and
-    schemas passed every check before (a stamp in the user's cache directory); YAML
-    parsing and the semantic checks still run. `specs lint` never trusts the cache."""
+    With trust_cache, a spec set whose files, schemas and checking code are exactly those of
+    an entry in the user's cache directory is taken from that entry: it passed the schema,
+    plugin and semantic checks when it was written, so none of them runs again, and no YAML
+    is parsed. Any failure to read or write the cache falls back to the full load.
+    `specs lint` never trusts the cache."""
     files = _spec_files(paths)
     roots = [Path(p) for p in paths] if paths else [specs_dir()]
     problems: list[Problem] = []
@@ -239,30 +330,56 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         if root.is_dir() and not any(f == root or root in f.parents for f in files):
             problems.append(Problem("spec", _display(root), "no spec files (*.yaml, *.yml) in this folder",
                                     rule="spec/empty"))
-    stamp = _stamp_path(_quick_digest(files)) if trust_cache else None
-    skip_schema = _stamp_valid(stamp)
-    by_kind: dict[str, list[SpecDoc]] = {}
-    h = hashlib.sha256()
     base = specs_dir()
     from inferguard.core.filecheck import input_problem
 
+    # Read every file first (the digest covers them all); a file that cannot be read keeps
+    # its problem in its place among the others.
+    h = hashlib.sha256()
+    read: list[tuple[str, bytes | None, Problem | None]] = []
     for f in files:
         shown = _display(f)
         why = input_problem(str(f))
         if why is not None:  # a FIFO or a device would block or never end
-            problems.append(Problem("spec", shown, f"cannot read: {why}", rule="spec/io"))
+            read.append((shown, None, Problem("spec", shown, f"cannot read: {why}", rule="spec/io")))
             continue
         try:
             with open(f, "rb") as fh:
                 raw = fh.read(MAX_SPEC_BYTES + 1)
         except OSError as exc:
-            problems.append(Problem("spec", shown, f"cannot read: {exc.strerror}", rule="spec/io"))
+            read.append((shown, None, Problem("spec", shown, f"cannot read: {exc.strerror}", rule="spec/io")))
             continue
         if len(raw) > MAX_SPEC_BYTES:
-            problems.append(Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io"))
+            read.append((shown, None, Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io")))
             continue
-        rel = _relative_name(f, roots)
-        h.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        h.update(_relative_name(f, roots).encode() + b"\0" + hashlib.sha256(raw).digest())
+        read.append((shown, raw, None))
+    digest = "sha256:" + h.hexdigest()
+    shown_files = [_display(f) for f in files]
+
+    key = cache = None
+    if trust_cache and not problems and all(p is None for _, _, p in read):
+        key = _cache_key(digest)
+        cache = _cache_path(key)
+        cached = _read_cache(cache, key)
+        if cached is not None:
+            by_kind: dict[str, list[SpecDoc]] = {}
+            for kind, fi, i, data in cached:
+                by_kind.setdefault(kind, []).append(SpecDoc(kind, read[fi][0], i, data))
+            sets = by_kind.get("SpecSet", [])
+            version = str(sets[0].data["version"]) if sets else "0.0.0"
+            return SpecSet(by_kind, shown_files, digest, version, checked=True)
+
+    import yaml
+
+    from inferguard.spec.yamlload import load_all, locate
+
+    by_kind = {}
+    entry: list[tuple[str, int, int, Any]] = []
+    for fi, (shown, raw, problem) in enumerate(read):
+        if problem is not None:
+            problems.append(problem)
+            continue
         try:
             docs = load_all(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -291,7 +408,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
             if not isinstance(kind, str):
                 problems.append(Problem("spec", shown, "missing 'kind'", doc.line, doc.col, rule="spec/kind"))
                 continue
-            doc_problems = [] if skip_schema else _schema_problems(doc, kind, shown)
+            doc_problems = _schema_problems(doc, kind, shown)
             problems.extend(doc_problems)
             if doc_problems:
                 continue
@@ -299,22 +416,24 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
             if plugin is not None and hasattr(plugin, "validate"):
                 problems.extend(plugin.validate(doc, shown))
             by_kind.setdefault(kind, []).append(SpecDoc(kind, shown, i, doc))
+            entry.append((kind, fi, i, doc))
     version = "0.0.0"
     sets = by_kind.get("SpecSet", [])
     if sets:
         version = str(sets[0].data["version"])
     elif paths is None:
         problems.append(Problem("spec", _display(base), "no SpecSet document (spec-set version)", rule="spec/specset"))
-    spec = SpecSet(by_kind, [_display(f) for f in files], "sha256:" + h.hexdigest(), version)
+    spec = SpecSet(by_kind, shown_files, digest, version)
     # Cross-document checks (unknown references, duplicate names, jmespath that does not compile).
     from inferguard.spec import semantic
 
     problems.extend(semantic.check_all(spec))
     spec.problems = problems
+    spec.checked = not problems
     if strict and problems:
         raise SpecError(problems)
-    if stamp is not None and not skip_schema and not problems:
-        _write_stamp(stamp, spec.digest + "\n")
+    if cache is not None and not problems:
+        _write_cache(cache, key, entry)
     return spec
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from inferguard.spec.names import fold
 from inferguard.core.problems import Problem
-from inferguard.spec.yamlload import locate
+from inferguard.spec.marked import locate
 
 
 @dataclass(frozen=True)

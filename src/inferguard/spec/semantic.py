@@ -12,7 +12,7 @@ from typing import Any, Callable
 from inferguard.core.problems import Problem
 from inferguard.spec.expr import ExprError, compile_expr
 from inferguard.spec.metrics import catalog
-from inferguard.spec.yamlload import locate
+from inferguard.spec.marked import locate
 
 CHECKS: list[Callable[[Any], list[Problem]]] = []
 

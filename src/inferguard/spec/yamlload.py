@@ -20,12 +20,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Base = yaml.SafeLoader
 
 
-class LDict(dict):
-    __slots__ = ("line", "col", "key_lines")
-
-
-class LList(list):
-    __slots__ = ("line", "col")
+from inferguard.spec.marked import LDict, LList, locate  # noqa: E402,F401 - the containers the loader builds
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
@@ -151,24 +146,3 @@ def safe_load(text: str) -> Any:
     """The first document of `text` (None when there is none), under the same budgets."""
     docs = load_all(text)
     return docs[0] if docs else None
-
-
-def locate(doc: Any, path: Iterable[Any]) -> tuple[int | None, int | None]:
-    """Line and column of the deepest node on `path`: a mapping key's own position, or the
-    start of a sequence item."""
-    line = getattr(doc, "line", None)
-    col = getattr(doc, "col", None)
-    node = doc
-    for part in path:
-        if isinstance(node, dict) and part in node:
-            key_lines = getattr(node, "key_lines", None) or {}
-            if part in key_lines:
-                line, col = key_lines[part]
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            if getattr(node, "line", None) is not None:
-                line, col = node.line, node.col
-        else:
-            break
-    return line, col

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from inferguard.core.problems import Problem
-from inferguard.spec.yamlload import locate
+from inferguard.spec.marked import locate
 
 KIND = "HttpEndpoints"
 COMPILED_KEY = "http_endpoints"

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 
 from inferguard.core.problems import Problem
@@ -276,15 +277,27 @@ def _trie(words: Iterable[bytes]) -> bytes:
             node = node.setdefault(ch, {})
         node[None] = True
 
+    escaped: dict[int, bytes] = {}
+
+    def esc(k: int) -> bytes:
+        got = escaped.get(k)
+        if got is None:
+            got = escaped[k] = re.escape(bytes([k]))
+        return got
+
     def emit(node: dict) -> bytes:
-        end = None in node
-        keys = sorted(k for k in node if k is not None)
+        head = b""
+        while True:   # a run of nodes with one child each and no word ending is plain text
+            end = None in node
+            keys = sorted(k for k in node if k is not None)
+            if len(keys) != 1 or end:
+                break
+            head += esc(keys[0])
+            node = node[keys[0]]
         if not keys:
-            return b""
-        parts = [re.escape(bytes([k])) + emit(node[k]) for k in keys]
-        if len(parts) == 1 and not end:
-            return parts[0]
-        return b"(?:" + b"|".join(parts) + (b"|)" if end else b")")   # `|)`: a word may end here (see _opt)
+            return head
+        parts = [esc(k) + emit(node[k]) for k in keys]
+        return head + b"(?:" + b"|".join(parts) + (b"|)" if end else b")")   # `|)`: a word may end here (see _opt)
 
     return emit(root)
 
@@ -292,7 +305,7 @@ def _trie(words: Iterable[bytes]) -> bytes:
 # --------------------------------------------------------------------------- validate
 
 def _p(path: str, doc: Any, where: list, message: str, rule: str) -> Problem:
-    from inferguard.spec.yamlload import locate
+    from inferguard.spec.marked import locate
 
     line, col = locate(doc, where)
     return Problem("spec", path, message, line, col, rule=f"log_patterns/{rule}")
@@ -406,14 +419,19 @@ def _bytes_regex(rx: re.Pattern | None) -> tuple[re.Pattern | None, bool]:
 
 @dataclass
 class LogPattern:
+    """One pattern of a LogPatterns document. Its regexes are compiled the first time they are
+    used (`regex`, `exclude` and their bytes forms), so a log that never shows a pattern's
+    literal or keyword never pays for compiling it; `compile` checks every regex up front for
+    a spec set that was not validated."""
+
     id: str
     category: str
     runtime: str
-    regex: re.Pattern | None
+    regex_src: str | None
     captures: dict[str, str]
     constants: dict[str, str]
     levels: frozenset[str] | None
-    exclude: re.Pattern | None
+    exclude_src: str | None
     per_process: bool
     value_signals: str | None
     keywords: tuple[bytes, ...]
@@ -421,16 +439,39 @@ class LogPattern:
     status: str
     versions: str | None
     source: str | None
-    bregex: re.Pattern | None = None      # bytes form (see _bytes_regex)
-    anchored: bool = False
-    bexclude: re.Pattern | None = None
-    bexclude_anchored: bool = False
 
-    def __post_init__(self) -> None:
-        self.bregex, self.anchored = _bytes_regex(self.regex)
-        self.bexclude, self.bexclude_anchored = _bytes_regex(self.exclude)
-        if (self.regex is not None and self.bregex is None) or (self.exclude is not None and self.bexclude is None):
-            self.bregex = self.bexclude = None   # this pattern runs on the decoded message only
+    @cached_property
+    def regex(self) -> re.Pattern | None:
+        return None if self.regex_src is None else re.compile(self.regex_src)
+
+    @cached_property
+    def exclude(self) -> re.Pattern | None:
+        return None if self.exclude_src is None else re.compile(self.exclude_src)
+
+    @cached_property
+    def _bytes_forms(self) -> tuple[re.Pattern | None, bool, re.Pattern | None, bool]:
+        bregex, anchored = _bytes_regex(self.regex)
+        bexclude, bexclude_anchored = _bytes_regex(self.exclude)
+        if (self.regex is not None and bregex is None) or (self.exclude is not None and bexclude is None):
+            bregex = bexclude = None   # this pattern runs on the decoded message only
+        return bregex, anchored, bexclude, bexclude_anchored
+
+    @cached_property
+    def bregex(self) -> re.Pattern | None:
+        """The bytes form of `regex` (see _bytes_regex), None when it runs on text only."""
+        return self._bytes_forms[0]
+
+    @cached_property
+    def anchored(self) -> bool:
+        return self._bytes_forms[1]
+
+    @cached_property
+    def bexclude(self) -> re.Pattern | None:
+        return self._bytes_forms[2]
+
+    @cached_property
+    def bexclude_anchored(self) -> bool:
+        return self._bytes_forms[3]
 
 
 @dataclass
@@ -462,7 +503,8 @@ class PatternSet:
     time need them, and every group costs a slot in each line's tuple).
     `by_literal` maps each literal to the patterns whose prefix it starts with; `bulk` holds, for
     the literals whose patterns can all be matched in bulk, one group per category; `bulk_kw`
-    the same for keywords."""
+    the same for keywords. Both are filled by `prepare`, for the literals and keywords a log
+    actually shows, so a short log compiles only the groups it needs."""
 
     runtimes: tuple[str, ...]
     patterns: list[LogPattern]
@@ -480,10 +522,42 @@ class PatternSet:
 
     def __post_init__(self) -> None:
         self._order = {p.id: i for i, p in enumerate(self.patterns)}
+        self._untried: set[bytes] = set(self.by_literal)       # literals whose bulk groups are not built
+        self._untried_kw: set[bytes] = set(self.by_keyword)
         self.level_index: dict[str, list[LogPattern]] = {}
         for p in self.level_patterns:
             for lv in p.levels or ():
                 self.level_index.setdefault(lv, []).append(p)
+
+    def prepare(self, literals: Iterable[bytes], keywords: Iterable[bytes] = ()) -> None:
+        """Build the bulk groups of these literals and keywords (those not tried before): after
+        it, `lit in bulk` says whether the patterns of `lit` run in bulk, as if every group had
+        been built up front."""
+        todo = self._untried.intersection(literals)
+        if todo:
+            self._untried -= todo
+            for lit in sorted(todo):
+                groups = _bulk_groups(self.by_literal[lit])
+                if groups is not None:
+                    self.bulk[lit] = groups
+        todo = self._untried_kw.intersection(keywords)
+        if todo:
+            self._untried_kw -= todo
+            for kw in sorted(todo):
+                groups = _bulk_groups(self.by_keyword[kw], keyword=True)
+                if groups is not None:
+                    self.bulk_kw[kw] = groups
+
+    def prepare_all(self) -> None:
+        """Build every bulk group now."""
+        self.prepare(list(self._untried), list(self._untried_kw))
+
+    def without_bulk(self) -> None:
+        """Match every line one by one from now on (no bulk groups)."""
+        self._untried.clear()
+        self._untried_kw.clear()
+        self.bulk.clear()
+        self.bulk_kw.clear()
 
     def candidates(self, literal: bytes | None, keywords: list[bytes] | None,
                    level: str | None) -> list[LogPattern]:
@@ -648,12 +722,13 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
 
 
 def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> PatternSet:
-    prefix_pats = [p for p in patterns if p.regex is not None and not p.keywords and len(p.prefix) >= MIN_LITERAL]
+    prefix_pats = [p for p in patterns if p.regex_src is not None and not p.keywords and len(p.prefix) >= MIN_LITERAL]
     keyword_pats = [p for p in patterns if p.keywords]
-    level_pats = [p for p in patterns if p.regex is None and p.levels]
+    level_pats = [p for p in patterns if p.regex_src is None and p.levels]
     trigger = sorted({lv for p in level_pats for lv in p.levels or ()})
-    literals = sorted({p.prefix.encode("utf-8") for p in prefix_pats})
-    by_literal = {lit: [p for p in prefix_pats if lit.startswith(p.prefix.encode("utf-8"))] for lit in literals}
+    encoded = [(p.prefix.encode("utf-8"), p) for p in prefix_pats]
+    literals = sorted({e for e, _ in encoded})
+    by_literal = {lit: [p for e, p in encoded if lit.startswith(e)] for lit in literals}
     by_keyword: dict[bytes, list[LogPattern]] = {}
     for p in keyword_pats:
         for k in p.keywords:
@@ -671,18 +746,9 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
     lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
     header = re.compile(header_regex(trigger))
     line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS + ("pid", "proc") if name in lines.groupindex}
-    bulk = {}
-    for lit, pats in by_literal.items():
-        groups = _bulk_groups(pats)
-        if groups is not None:
-            bulk[lit] = groups
-    bulk_kw = {}
-    for kw, pats in by_keyword.items():
-        groups = _bulk_groups(pats, keyword=True)
-        if groups is not None:
-            bulk_kw[kw] = groups
+    # bulk groups are built by PatternSet.prepare, for the literals and keywords a log shows
     return PatternSet(runtimes, patterns, _categories(patterns), lines, line_index, header, tuple(sorted(by_keyword)),
-                      by_literal, by_keyword, level_pats, prefix_pats, bulk, bulk_kw)
+                      by_literal, by_keyword, level_pats, prefix_pats, {}, {})
 
 
 def _docs_of(specs: Any) -> list[tuple[str, Any]]:
@@ -695,7 +761,9 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
     """Compile every LogPatterns document of `specs` (a spec set, or a list of documents).
 
     Patterns that `validate` would reject (bad regex, no pre-filter) are left out and
-    reported in `problems`, so a reader never fails on a spec it was handed."""
+    reported in `problems`, so a reader never fails on a spec it was handed. A spec set
+    that passed `validate` (its `checked` flag) has every regex compiled on first use only."""
+    checked = bool(getattr(specs, "checked", False))
     patterns: list[LogPattern] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -708,24 +776,34 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
             if pid in seen:
                 problems.append(_p(path, doc, ["patterns", i, "id"], f"duplicate pattern id {pid!r}", "duplicate-id"))
                 continue
-            bad: list[Problem] = []
-            rx = _check_regex(path, doc, ["patterns", i, "regex"], pat.get("regex"), bad)
-            ex = _check_regex(path, doc, ["patterns", i, "exclude"], pat.get("exclude"), bad)
-            if bad or (pat.get("regex") is None and not pat.get("levels")):
-                problems.extend(bad)
+            rx_src, ex_src = pat.get("regex"), pat.get("exclude")
+            rx_src = rx_src if isinstance(rx_src, str) else None
+            ex_src = ex_src if isinstance(ex_src, str) else None
+            rx = ex = None
+            if not checked:
+                bad: list[Problem] = []
+                rx = _check_regex(path, doc, ["patterns", i, "regex"], pat.get("regex"), bad)
+                ex = _check_regex(path, doc, ["patterns", i, "exclude"], pat.get("exclude"), bad)
+                if bad:
+                    problems.extend(bad)
+                    continue
+            if pat.get("regex") is None and not pat.get("levels"):
                 continue
-            prefix = literal_prefix(pat["regex"]) if rx is not None else ""
+            prefix = literal_prefix(rx_src) if rx_src is not None else ""
             keywords = tuple(k.encode("utf-8") for k in pat.get("keywords") or ())
-            if rx is not None and not keywords and len(prefix) < MIN_LITERAL:
+            if rx_src is not None and not keywords and len(prefix) < MIN_LITERAL:
                 problems.append(_p(path, doc, ["patterns", i, "regex"], "pattern cannot be pre-filtered; left out", "no-prefilter"))
                 continue
             seen.add(pid)
             levels = frozenset(pat["levels"]) if pat.get("levels") else None
-            patterns.append(LogPattern(
-                id=pid, category=pat["category"], runtime=runtime, regex=rx,
+            compiled = LogPattern(
+                id=pid, category=pat["category"], runtime=runtime, regex_src=rx_src,
                 captures=dict(pat.get("captures") or {}), constants=dict(pat.get("constants") or {}),
-                levels=levels, exclude=ex, per_process=bool(pat.get("per_process")),
+                levels=levels, exclude_src=ex_src, per_process=bool(pat.get("per_process")),
                 value_signals=pat.get("value_signals"), keywords=keywords, prefix=prefix,
                 status=pat.get("status", "stable"), versions=pat.get("versions"), source=pat.get("source"),
-            ))
+            )
+            if not checked:   # keep what the check compiled
+                compiled.regex, compiled.exclude = rx, ex
+            patterns.append(compiled)
     return CompiledLogPatterns(patterns, problems)
