@@ -138,7 +138,7 @@ def _display(path: Path) -> str:
 
 
 def _schema_problems(doc: Any, kind: str, path: str) -> list[Problem]:
-    from inferguard.spec.yamlload import locate
+    from inferguard.spec.marked import locate
 
     validator = schema_validator(f"spec.{kind}.v1.schema.json")
     if validator is None:
@@ -372,7 +372,8 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
 
     import yaml
 
-    from inferguard.spec.yamlload import load_all, locate
+    from inferguard.spec.marked import locate
+    from inferguard.spec.yamlload import load_all
 
     by_kind = {}
     entry: list[tuple[str, int, int, Any]] = []

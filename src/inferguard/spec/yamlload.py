@@ -10,7 +10,7 @@ with the line where the budget ran out, after a walk proportional to the size of
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -20,7 +20,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Base = yaml.SafeLoader
 
 
-from inferguard.spec.marked import LDict, LList, locate  # noqa: E402,F401 - the containers the loader builds
+from inferguard.spec.marked import LDict, LList  # noqa: E402 - the containers the loader builds
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
