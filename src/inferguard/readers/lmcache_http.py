@@ -36,6 +36,7 @@ from typing import Any, Iterable
 
 from inferguard.engine.verdicts import lmcache_health, status_unhealthy
 from inferguard.readers.base import ReadResult
+from inferguard.readers.payload import number as _num
 
 READER = "lmcache_http"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -144,14 +145,6 @@ def body_problem(data: bytes, is_json: bool) -> tuple[str, int | None] | None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return "not valid UTF-8", exc.start
-    return None
-
-
-def _num(v: Any) -> float | int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return v
     return None
 
 

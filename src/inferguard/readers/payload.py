@@ -39,7 +39,8 @@ _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 Derivation = Callable[[Any, str], Any]
 
 
-def _num(v: Any) -> float | int | None:
+def number(v: Any) -> float | int | None:
+    """A JSON number as it is (never a bool), else None."""
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
@@ -54,7 +55,7 @@ def is_of(value: Any, types: list[str] | None) -> bool:
         return True
     for t in types:
         if t == "number":
-            if _num(value) is not None:
+            if number(value) is not None:
                 return True
         elif isinstance(value, _TYPES[t]):
             return True
@@ -162,7 +163,7 @@ def build(fields: list[Mapping[str, Any]], src: Any, out: dict[str, Any], text: 
             want = {"list": list, "object": dict}.get(op.get("of", ""), (list, dict))
             if isinstance(v, want):
                 items = v.values() if isinstance(v, dict) else v
-                nums = [_num(t.get(op["field"])) for t in items if isinstance(t, dict)]
+                nums = [number(t.get(op["field"])) for t in items if isinstance(t, dict)]
                 if op.get("round") is not None:
                     out[key] = round(sum(x for x in nums if x is not None), op["round"])
                 else:
