@@ -69,6 +69,29 @@ def open_input(path: str):
     return open_tapped(path)
 
 
+def bounded_lines(fh: Any, max_bytes: int) -> Iterator[tuple[int, int, bytes | None]]:
+    """(line number, byte offset, raw line) for each line of a binary file, never holding more
+    than `max_bytes` of one line: a longer line is read past in blocks and yielded as None."""
+    lineno = 0
+    offset = 0
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        lineno += 1
+        start = offset
+        offset += len(raw)
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while not raw.endswith(b"\n"):
+                raw = fh.readline(1 << 20)
+                if not raw:
+                    break
+                offset += len(raw)
+            yield lineno, start, None
+            continue
+        yield lineno, start, raw
+
+
 def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterator[tuple[int, dict | None]]:
     """(line number, object) for each non-blank line of a JSONL file, streamed.
 
@@ -79,24 +102,13 @@ def iter_json_objects(path: str, res: ReadResult, max_line_chars: int) -> Iterat
     from inferguard.readers.jsonio import JsonInputError, loads
 
     max_bytes = max_line_chars * 4  # a character is at most four UTF-8 bytes
-    offset = 0
     lineno = 0
     try:
         with open_input(path) as f:
-            while True:
-                line = f.readline(max_bytes + 1)
-                if not line:
-                    break
-                lineno += 1
-                start = offset
-                offset += len(line)
-                if len(line) > max_bytes or (len(line) > max_line_chars and len(line.decode("utf-8", "replace")) > max_line_chars):
+            for lineno, start, line in bounded_lines(f, max_bytes):
+                if line is None or (len(line) > max_line_chars
+                                    and len(line.decode("utf-8", "replace")) > max_line_chars):
                     res.problem(f"line longer than {max_line_chars} characters skipped", lineno, offset=start, path=path)
-                    while not line.endswith(b"\n"):
-                        line = f.readline(1 << 20)
-                        if not line:
-                            break
-                        offset += len(line)
                     continue
                 if not line.strip():
                     continue

@@ -33,7 +33,7 @@ from array import array
 from datetime import datetime, timezone
 from typing import Any
 
-from inferguard.readers.base import ReadResult, open_input
+from inferguard.readers.base import ReadResult, bounded_lines, open_input
 
 READER_ID = "lmcache_otel"
 
@@ -571,21 +571,9 @@ def _stream(fh: Any, st: _State, size: int | None) -> None:
             st.document(doc, None)
         return
     lineno = 0
-    offset = 0
-    while True:
-        raw = fh.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            break
-        lineno += 1
-        start = offset
-        offset += len(raw)
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            st.result.problem(f"line longer than {MAX_LINE_BYTES} bytes; skipped", line=lineno)
-            while True:
-                rest = fh.readline(1 << 20)
-                offset += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
+    for lineno, start, raw in bounded_lines(fh, MAX_LINE_BYTES):
+        if raw is None:
+            st.result.problem(f"line longer than {MAX_LINE_BYTES} bytes; skipped", line=lineno, offset=start)
             continue
         doc = _parse(raw, lineno, st, start)
         if doc is not _SKIP:
