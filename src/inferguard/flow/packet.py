@@ -121,42 +121,47 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
     return ctx
 
 
-def _manifest_state(packet_dir: str) -> str | None:
-    """The `state` a collect-lmcache manifest recorded, or None when there is no manifest."""
-    path = os.path.join(packet_dir, "packet_manifest.json")
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (OSError, ValueError):
-        return "unreadable"
-    state = doc.get("state") if isinstance(doc, dict) else None
-    return state if isinstance(state, str) else "unknown"
 MANIFEST = "packet_manifest.json"
-# collect-lmcache's own words for context keys (its --expect-mode is the context's expected mode)
-_MANIFEST_KEYS = {"expect_mode": "expected_lmcache_mode"}
 
 
-def manifest_context(packet_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any]:
-    """The context collect-lmcache recorded in the packet's manifest (--expect-mode,
-    --l2-configured and the other context flags), as context keys. A manifest that cannot be
-    read is a problem of the packet, not the end of the evaluation."""
+def read_manifest(packet_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The packet's collect-lmcache manifest, read once: None when there is none; an empty
+    mapping, with a problem of the packet, when it cannot be read."""
     path = Path(packet_dir) / MANIFEST
     if not path.is_file():
-        return {}
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         problems.append({"source": "packet", "path": str(path), "message": f"manifest not read: {exc}"})
         return {}
-    ctx = data.get("context") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def manifest_state(manifest: dict[str, Any] | None) -> str | None:
+    """The `state` the manifest recorded, or None when there is no manifest."""
+    if manifest is None:
+        return None
+    state = manifest.get("state") or ("unreadable" if not manifest else None)
+    return state if isinstance(state, str) else "unknown"
+
+
+def manifest_context(manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """The context collect-lmcache recorded in the manifest (--expect-mode, --l2-configured and
+    the other context flags), as context keys. collect-lmcache records a key under the name of
+    its own flag for it (the Vocabulary's flags_by_command), e.g. expect_mode."""
+    from inferguard.spec.registry import bundled, flag_dest
+
+    ctx = (manifest or {}).get("context")
     if not isinstance(ctx, dict):
         return {}
-    known = _context_keys()
+    reg = bundled()
+    known = {c["key"] for c in reg["context"]}
+    own = {flag_dest(c["flags_by_command"]["collect-lmcache"]): c["key"]
+           for c in reg["context"] if "collect-lmcache" in c["flags_by_command"]}
     out: dict[str, Any] = {}
     for key, value in ctx.items():
-        key = _MANIFEST_KEYS.get(key, key)
+        key = own.get(key, key)
         if key in known and value is not None:
             out[key] = value
     return out
@@ -171,7 +176,8 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     packet_problems: list[dict[str, Any]] = []
     _drop_unreadable(roles, packet_problems)
     # what the packet recorded, then a context file, then the command line
-    ctx = default_context(**{**manifest_context(packet_dir, packet_problems),
+    manifest = read_manifest(packet_dir, packet_problems)
+    ctx = default_context(**{**manifest_context(manifest),
                              **_context(roles.get("context", []), packet_problems)})
     if context_overrides:
         ctx.update({k: v for k, v in context_overrides.items() if v is not None})
@@ -195,9 +201,9 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     evidence["problems"][:0] = packet_problems
     report = coverage_report(evidence, spec, kind="PacketEvaluation")
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
-    state = _manifest_state(packet_dir)
+    state = manifest_state(manifest)
     if state not in (None, "complete"):
-        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, "packet_manifest.json"),
+        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST),
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
