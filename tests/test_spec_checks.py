@@ -141,3 +141,34 @@ def test_every_check_id_the_code_can_emit_is_declared():
                     emitted.add(f"{area}/{last[0]}")
     assert emitted, "no rule ids found"
     assert not sorted(emitted - set(CHECKS)), sorted(emitted - set(CHECKS))
+
+
+LANE_SAMPLES = {
+    "lmcache_http": ["fixtures/real/lmcache-0.5.6-cpu/run1/http", "fixtures/real/lmcache-0.5.6-cpu/run4/http",
+                     "fixtures/lmcache/http-0.5.6-cpu/http", "fixtures/lmcache/live-0.5.6-cpu/http"],
+    "lmcache_log": ["fixtures/lmcache/logs-0.5.6-cpu/run2_server.log", "fixtures/lmcache/live-0.5.6-cpu/lmcache_server.log"],
+    "lmcache_otel": ["fixtures/lmcache/otel-0.5.6-cpu/otlp_spans.slice.jsonl",
+                     "fixtures/lmcache/otel-0.5.6-cpu/otlp_metrics.slice.jsonl"],
+    "lmcache_trace": ["fixtures/lmcache/trace-0.5.6-cpu/events_trace.lct", "fixtures/lmcache/trace-0.5.6-cpu/storage_trace.lct"],
+    "lmcache_trace_replay": ["fixtures/lmcache/replay-0.5.6-cpu/replay"],
+    "lmcache_lookup_hash": ["fixtures/lmcache/lookup-hash-0.5.6-cpu/lookup_hashes"],
+    "lmcache_cacheblend": ["fixtures/lmcache/cacheblend-synthetic/blend_boundaries.jsonl"],
+}
+
+
+@pytest.mark.parametrize("lane", sorted(LANE_SAMPLES))
+def test_every_signal_a_reader_emits_is_declared_in_the_vocabulary(lane, spec):
+    """The Vocabulary is the one list of each lane's signals: what the reader really emits on
+    real inputs is declared there (so lint can resolve every reference to it)."""
+    from inferguard.flow.coverage import load_lane_file
+    from inferguard.spec.registry import registry_of
+    from inferguard.spec.semantic import _lane_signal_ok
+
+    reg = registry_of(spec)
+    emitted = set()
+    for rel in LANE_SAMPLES[lane]:
+        doc = load_lane_file(lane, str(ROOT / rel), spec)
+        emitted |= set(doc["signals"])
+    assert emitted, lane
+    undeclared = sorted(s for s in emitted if not _lane_signal_ok(spec, reg, lane, s))
+    assert not undeclared, undeclared

@@ -41,16 +41,7 @@ from inferguard.readers.payload import number as _num
 READER = "lmcache_http"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
-# Signals this reader emits (the Surfaces/Checklist specs refer to these names).
-SIGNALS = (
-    "bodies", "endpoints_ok", "endpoints_error", "endpoints_not_found", "endpoints_unavailable",
-    "endpoints_transport_error", "bodies_unparsed", "bodies_truncated",
-    "health_ok", "health_unhealthy", "status", "status_unhealthy", "version", "version_inferred",
-    "version_route_mismatch", "config", "config_adapters", "quota", "threads", "periodic_threads",
-    "periodic_threads_unhealthy", "metrics_bodies", "openapi", "openapi_routes_unlisted",
-    "l2_adapters", "registered_instances", "destructive_skipped", "sensitive_skipped",
-    "sensitive_redacted", "file_provided", "destructive_responses",
-)
+# The signals this reader emits are declared once, with its lane, in specs/vocabulary.yaml.
 
 
 @dataclass
