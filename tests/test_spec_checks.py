@@ -43,6 +43,9 @@ TYPOS = [
      "surfaces/next-command"),
     ("context key in the vocabulary", "vocabulary.yaml", "implies: [external_cache_configured]",
      "implies: [external_cache_configurd]", "vocabulary/unknown-implied-key"),
+    ("payload signal", "http/lmcache.yaml", "signals: [{name: config_adapters}]", "signals: [{name: config_adaptors}]",
+     "http_endpoints/undeclared-signal"),
+    ("payload lane", "http/lmcache.yaml", "lane: lmcache_http", "lane: lmcache_htp", "http_endpoints/unknown-lane"),
 ]
 
 

@@ -94,6 +94,8 @@ _TABLE: list[tuple[str, str, str]] = [
     ("http_endpoints/policy-effect", ERROR, "a route's policy contradicts its effect"),
     ("http_endpoints/duplicate-payload", ERROR, "two payloads describe one kind of body (reads_as)"),
     ("http_endpoints/missing-payload", ERROR, "routes read their bodies as a kind that no payload describes"),
+    ("http_endpoints/unknown-lane", ERROR, "the lane an HttpEndpoints document names is not declared in the Vocabulary"),
+    ("http_endpoints/undeclared-signal", ERROR, "a payload emits a signal its lane does not declare"),
     ("http_endpoints/payload-unused", ERROR, "a payload describes a kind of body that no route has, or that the reader reads itself"),
     # LogPatterns (inferguard/spec/kinds/log_patterns.py)
     ("log_patterns/bad-regex", ERROR, "a pattern's regex does not compile"),

@@ -598,3 +598,27 @@ def metric_structure(spec) -> list[Problem]:
                         out.append(Problem("spec", sd.path, f"the names of {m['id']!r} are not ordered oldest release first", line, col, rule="metrics/alias-order"))
                         break
     return out
+
+
+@register
+def payload_signals(spec) -> list[Problem]:
+    """An HttpEndpoints document names the lane that reads its bodies, and every signal a
+    payload emits is one that lane declares (a typo here would bump a signal no row can ask for)."""
+    reg = _registry(spec)
+    lanes = {ln["id"]: ln for ln in reg["lanes"]}
+    out: list[Problem] = []
+    for sd in spec.spec_docs("HttpEndpoints"):
+        doc = sd.data
+        lane_id = doc.get("lane")
+        if lane_id not in lanes:
+            line, col = locate(doc, ["lane"])
+            out.append(Problem("spec", sd.path, f"unknown lane {lane_id!r} (one of: {', '.join(sorted(lanes))})",
+                               line, col, rule="http_endpoints/unknown-lane"))
+            continue
+        for pi, payload in enumerate(doc.get("payloads") or []):
+            for si, sig in enumerate(payload.get("signals") or []):
+                if not _lane_signal_ok(spec, reg, lane_id, sig["name"]):
+                    line, col = locate(doc, ["payloads", pi, "signals", si, "name"])
+                    out.append(Problem("spec", sd.path, f"lane {lane_id!r} declares no signal {sig['name']!r}",
+                                       line, col, rule="http_endpoints/undeclared-signal"))
+    return out
