@@ -473,3 +473,35 @@ def test_lint_resolves_the_disagg_spec(tmp_path):
     assert rules == ["disagg/metric-type", "disagg/missing", "disagg/unknown-metric", "disagg/unknown-threshold"], \
         [pr.format() for pr in spec.problems]
     assert all(pr.path.endswith("disagg.yaml") and pr.line for pr in spec.problems)
+
+
+# ---------------------------------------------------------------------------- role labels (SGLang engine_type)
+
+
+def test_sglang_roles_that_say_the_part_they_play(tmp_path, schema):
+    decode = SGLANG_PREFILL.replace('engine_type="prefill"', 'engine_type="decode"')
+    with MetricsServer({"/p": [SGLANG_PREFILL], "/d": [decode]}) as s:
+        code, rep, text = status("--prefill", s.url + "/p", "--decode", s.url + "/d", tmp_path=tmp_path)
+        validate(schema, rep)
+        assert code == 0, text
+        assert role(rep, "prefill")["role_label"]["values"] == ["prefill"]
+        assert role(rep, "decode")["role_label"]["values"] == ["decode"]
+        assert role(rep, "decode")["role_label"]["metric"] == "sglang:num_running_reqs"
+        assert "disagg/role-mismatch" not in checks(rep)
+        # the URLs swapped: both roles say so
+        code, rep, text = status("--prefill", s.url + "/d", "--decode", s.url + "/p", tmp_path=tmp_path)
+    assert code == 1, text
+    got = sorted((f["role"], f["severity"]) for f in rep["findings"] if f["check"] == "disagg/role-mismatch")
+    assert got == [("decode", "warning"), ("prefill", "warning")]
+    f = next(f for f in rep["findings"] if f["check"] == "disagg/role-mismatch" and f["role"] == "prefill")
+    assert "says engine_type=decode, not prefill or dynamic" in f["message"]
+
+
+def test_sglang_server_not_in_pd_mode(tmp_path):
+    unified = SGLANG_PREFILL.replace('engine_type="prefill"', 'engine_type="unified"')
+    decode = SGLANG_PREFILL.replace('engine_type="prefill"', 'engine_type="decode"')
+    with MetricsServer({"/p": [unified], "/d": [decode]}) as s:
+        code, rep, text = status("--prefill", s.url + "/p", "--decode", s.url + "/d", tmp_path=tmp_path)
+    assert code == 1, text
+    f = checks(rep)["disagg/role-mismatch"]
+    assert f["role"] == "prefill" and "engine_type=unified" in f["message"]

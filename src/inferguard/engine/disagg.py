@@ -27,6 +27,7 @@ THRESHOLDS_USED = ("transfer_errors_min", "stall_min_running_requests", "stall_m
                    "imbalance_min_waiting_requests", "imbalance_kv_usage_high", "imbalance_idle_waiting_max",
                    "imbalance_idle_kv_usage_max")
 FINDINGS_USED = ("disagg/role-down", "disagg/role-unreadable", "disagg/scrape-problems", "disagg/engine-unknown",
+                 "disagg/role-mismatch",
                  "disagg/engine-mismatch", "disagg/transfer-errors", "disagg/transfer-errors-since-start",
                  "disagg/transfer-stalled", "disagg/transfer-not-judged", "disagg/imbalance")
 
@@ -145,6 +146,21 @@ def read_quantities(metrics: dict[str, Any], runtime: str | None, doc: dict[str,
             r["value"] = math.fsum(counts) if counts else None
         out[q["id"]] = r
     return out
+
+
+def role_label(metrics: dict[str, Any], runtime: str | None, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The values of the label by which the role's server says which part it plays (the spec's
+    `role_labels` for its runtime), with the metric they were read from; None when the runtime
+    has no such label or the metric is not in the scrape."""
+    rl = (doc.get("role_labels") or {}).get(runtime or "")
+    if not rl:
+        return None
+    entry = metrics.get(rl["metric"])
+    values = ((entry or {}).get("label_values") or {}).get(rl["label"])
+    if not values:
+        return None
+    return {"label": rl["label"], "values": list(values), "metric": entry["exposed_names"][0],
+            "line": entry.get("line")}
 
 
 def _one_unit(units: set[str]) -> str | None:
@@ -298,6 +314,20 @@ def judge(roles: list[dict[str, Any]], doc: dict[str, Any], th: dict[str, dict[s
                 findings.append(_finding(
                     doc, "disagg/engine-unknown", r["role"],
                     f"no vLLM or SGLang metrics on {r['role']} ({r['url']}); nothing to show for it", [r["url"]]))
+
+    # -- a URL given for one role whose server says it plays another
+    for r in roles:
+        rl = (doc.get("role_labels") or {}).get(r["engine"] or "")
+        seen = next((s["role_label"] for s in reversed(_good(r)) if s.get("role_label")), None)
+        if not rl or not seen or r["role"] not in rl["expect"]:
+            continue
+        want = rl["expect"][r["role"]]
+        if not set(seen["values"]) & set(want):
+            findings.append(_finding(
+                doc, "disagg/role-mismatch", r["role"],
+                f"--{r['role']} {r['url']} says {seen['label']}={', '.join(seen['values'])}, not "
+                f"{' or '.join(want)}: swapped URLs, or a server not in disaggregated mode",
+                [f"{seen['metric']} {seen['label']}={v!r} ({r['url']})" for v in seen["values"]]))
 
     # -- transfer failures
     for r in roles:

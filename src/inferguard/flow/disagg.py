@@ -102,7 +102,9 @@ def disagg_status(inputs: DisaggInputs, spec) -> dict[str, Any]:
         good = [s for s in scrapes if s["state"] == eng.UP]
         runtime, seen = _runtime_of(inputs.engine, [s["detected"] for s in good])
         for s in good:
-            s["quantities"] = eng.read_quantities(s.pop("metrics"), runtime, doc, cat)
+            metrics = s.pop("metrics")
+            s["quantities"] = eng.read_quantities(metrics, runtime, doc, cat)
+            s["role_label"] = eng.role_label(metrics, runtime, doc)
         last = good[-1]["detected"] if good else None
         r = {
             "role": role, "title": titles[role], "url": url, "required": required[role],
@@ -137,6 +139,7 @@ def disagg_status(inputs: DisaggInputs, spec) -> dict[str, Any]:
             "connector_evidence": r.get("connector_evidence", []),
             "connector_note": notes.get(r["engine"] or "") if not r.get("connectors") else None,
             "lmcache_mode": r.get("lmcache_mode"),
+            "role_label": next((s["role_label"] for s in reversed(r["scrapes"]) if s.get("role_label")), None),
             "quantities": r["view"],
             "scrapes": [{k: s.get(k) for k in ("at", "state", "http_status", "error", "bytes", "elapsed_ms", "samples",
                                                "problems", "problems_total") if k in s} for s in r["scrapes"]],

@@ -647,6 +647,21 @@ def disagg(spec) -> list[Problem]:
                         line, col = locate(doc, where)
                         out.append(Problem("spec", sd.path, f"quantity {q['id']!r} reads {q['read']!r}, which a "
                                            f"{mdef.type} ({mid}) does not have", line, col, rule="disagg/metric-type"))
+        roles = {r["id"] for r in doc["roles"]}
+        for runtime, rl in (doc.get("role_labels") or {}).items():
+            mdef = cat.metrics.get(rl["metric"])
+            if mdef is None or mdef.runtime != runtime:
+                line, col = locate(doc, ["role_labels", runtime, "metric"])
+                out.append(Problem("spec", sd.path, f"unknown {runtime} metric {rl['metric']!r}", line, col,
+                                   rule="disagg/unknown-metric"))
+            elif rl["label"] not in mdef.labels:
+                line, col = locate(doc, ["role_labels", runtime, "label"])
+                out.append(Problem("spec", sd.path, f"metric {rl['metric']!r} has no label {rl['label']!r}", line, col,
+                                   rule="disagg/unknown-metric"))
+            for rid in rl["expect"]:
+                if rid not in roles:
+                    line, col = locate(doc, ["role_labels", runtime, "expect", rid])
+                    out.append(Problem("spec", sd.path, f"unknown role {rid!r}", line, col, rule="disagg/unknown-role"))
         declared = set(doc["thresholds"])
         for fi, f in enumerate(doc["findings"]):
             for ti, name in enumerate(f.get("thresholds", [])):
