@@ -517,14 +517,26 @@ def test_sglang_roles_that_say_the_part_they_play(tmp_path, schema):
     got = sorted((f["role"], f["severity"]) for f in rep["findings"] if f["check"] == "disagg/role-mismatch")
     assert got == [("decode", "warning"), ("prefill", "warning")]
     f = next(f for f in rep["findings"] if f["check"] == "disagg/role-mismatch" and f["role"] == "prefill")
-    assert "says engine_type=decode, not prefill or dynamic" in f["message"]
+    assert "says engine_type=decode: swapped URLs?" in f["message"]
 
 
-def test_sglang_server_not_in_pd_mode(tmp_path):
-    unified = SGLANG_PREFILL.replace('engine_type="prefill"', 'engine_type="unified"')
-    decode = SGLANG_PREFILL.replace('engine_type="prefill"', 'engine_type="decode"')
-    with MetricsServer({"/p": [unified], "/d": [decode]}) as s:
+def test_real_pd_decode_labelled_unified_with_transfer_failures(tmp_path, schema):
+    """sglang PR 7317: a real decode server in PD mode, labelled engine_type="unified", with 156
+    failed transfers. unified contradicts no role; the failures count since start, not as recent."""
+    real = (FIXTURES / "sglang/pd-decode-transfer-failed-pr7317/engine.prom").read_text(encoding="utf-8")
+    with MetricsServer({"/p": [SGLANG_PREFILL], "/d": [real]}) as s:
         code, rep, text = status("--prefill", s.url + "/p", "--decode", s.url + "/d", tmp_path=tmp_path)
+    validate(schema, rep)
     assert code == 1, text
-    f = checks(rep)["disagg/role-mismatch"]
-    assert f["role"] == "prefill" and "engine_type=unified" in f["message"]
+    d = role(rep, "decode")
+    assert d["engine"] == "sglang" and d["role_label"]["values"] == ["unified"]
+    assert "disagg/role-mismatch" not in checks(rep)
+    assert d["quantities"]["transfer_errors"]["total"] == 156
+    assert d["quantities"]["transfer_errors"]["exposed_names"] == ["sglang:num_transfer_failed_reqs_total"]
+    assert d["quantities"]["running"]["value"] == 0 and d["quantities"]["running"]["state"] == "present_zero"
+    # not in this cut paste: absent, never 0
+    assert d["quantities"]["waiting"]["state"] == "absent" and d["quantities"]["waiting"]["value"] is None
+    f = checks(rep)["disagg/transfer-errors-since-start"]
+    assert f["role"] == "decode" and f["message"].startswith("156 KV transfer failure(s) on decode since")
+    # the imbalance rule needs both queues: nothing is guessed from an absent one
+    assert "disagg/imbalance" not in checks(rep)

@@ -315,18 +315,17 @@ def judge(roles: list[dict[str, Any]], doc: dict[str, Any], th: dict[str, dict[s
                     doc, "disagg/engine-unknown", r["role"],
                     f"no vLLM or SGLang metrics on {r['role']} ({r['url']}); nothing to show for it", [r["url"]]))
 
-    # -- a URL given for one role whose server says it plays another
+    # -- a URL given for one role whose server says it plays the other part
     for r in roles:
         rl = (doc.get("role_labels") or {}).get(r["engine"] or "")
         seen = next((s["role_label"] for s in reversed(_good(r)) if s.get("role_label")), None)
-        if not rl or not seen or r["role"] not in rl["expect"]:
+        if not rl or not seen:
             continue
-        want = rl["expect"][r["role"]]
-        if not set(seen["values"]) & set(want):
+        against = sorted(set(seen["values"]) & set(rl["contradicts"].get(r["role"], ())))
+        if against:
             findings.append(_finding(
                 doc, "disagg/role-mismatch", r["role"],
-                f"--{r['role']} {r['url']} says {seen['label']}={', '.join(seen['values'])}, not "
-                f"{' or '.join(want)}: swapped URLs, or a server not in disaggregated mode",
+                f"--{r['role']} {r['url']} says {seen['label']}={', '.join(against)}: swapped URLs?",
                 [f"{seen['metric']} {seen['label']}={v!r} ({r['url']})" for v in seen["values"]]))
 
     # -- transfer failures

@@ -658,9 +658,9 @@ def disagg(spec) -> list[Problem]:
                 line, col = locate(doc, ["role_labels", runtime, "label"])
                 out.append(Problem("spec", sd.path, f"metric {rl['metric']!r} has no label {rl['label']!r}", line, col,
                                    rule="disagg/unknown-metric"))
-            for rid in rl["expect"]:
+            for rid in rl["contradicts"]:
                 if rid not in roles:
-                    line, col = locate(doc, ["role_labels", runtime, "expect", rid])
+                    line, col = locate(doc, ["role_labels", runtime, "contradicts", rid])
                     out.append(Problem("spec", sd.path, f"unknown role {rid!r}", line, col, rule="disagg/unknown-role"))
         declared = set(doc["thresholds"])
         for fi, f in enumerate(doc["findings"]):
