@@ -426,13 +426,14 @@ def test_text_output_and_json_format(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--prefill", "ftp://x/metrics", "--decode", "http://127.0.0.1:1/m"], "--prefill 'ftp://x/metrics': not an http(s) URL"),
     (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:99999/m"], "--decode"),
-    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:1/m", "--threshold", "nope=1"],
+    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:2/m", "--threshold", "nope=1"],
      "unknown threshold 'nope'"),
-    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:1/m", "--threshold",
+    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:2/m", "--threshold",
       "transfer_errors_min=0.5"], "takes a whole number"),
-    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:1/m", "--interval-seconds", "1"],
+    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:2/m", "--interval-seconds", "1"],
      "--interval-seconds needs --duration-seconds"),
     (["--prefill", "http://127.0.0.1:1/m"], "Missing option '--decode'"),
+    (["--prefill", "http://127.0.0.1:1/m", "--decode", "http://127.0.0.1:1/m"], "two roles name the same URL"),
 ])
 def test_usage_errors_are_one_line_exit_2(args, message):
     r = run_cli("disagg", "status", *args)

@@ -78,6 +78,8 @@ def disagg_status_cmd(prefill_url: str, decode_url: str, transfer_url: str | Non
         urls["transfer"] = transfer_url
     for role, url in urls.items():
         check_url(url, f"--{role}")
+    if len(set(urls.values())) < len(urls):
+        raise InputError("two roles name the same URL; give each role its own server's /metrics")
     if interval_seconds is not None and duration_seconds == 0:
         raise InputError("--interval-seconds needs --duration-seconds")
     if interval_seconds is not None and duration_seconds / interval_seconds > 120:
