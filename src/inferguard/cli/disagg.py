@@ -64,7 +64,8 @@ def disagg_status_cmd(prefill_url: str, decode_url: str, transfer_url: str | Non
     the engine and version, KV connector, running and waiting requests, KV cache usage, TTFT and
     inter-token latency, KV transferred and transfer failures; with findings for a role that is
     down, transfer failures, a stalled transfer (requests in flight, no KV moving: judged only
-    over a window) and a prefill/decode imbalance. Metric names, thresholds and severities come
+    over a window), a prefill/decode imbalance and a URL whose server says it plays the other
+    part. Metric names, thresholds and severities come
     from specs/ (disagg.yaml and the MetricFamilies specs)."""
     from inferguard.cli import emit
     from inferguard.collect.urls import check_url
