@@ -541,3 +541,21 @@ def test_real_pd_decode_labelled_unified_with_transfer_failures(tmp_path, schema
     assert f["role"] == "decode" and f["message"].startswith("156 KV transfer failure(s) on decode since")
     # the imbalance rule needs both queues: nothing is guessed from an absent one
     assert "disagg/imbalance" not in checks(rep)
+
+
+# ---------------------------------------------------------------------------- the optional transfer role
+
+
+def test_transfer_role_serving_a_real_lmcache_mp_scrape(tmp_path, schema):
+    lmcache = (FIXTURES / "real/vllm-lmcache-mp-h100/lmcache_metrics_loaded.prom").read_text(encoding="utf-8")
+    with MetricsServer({"/p": [vllm(running=1)], "/d": [vllm() + nixl()], "/t": [lmcache]}) as s:
+        code, rep, text = status("--prefill", s.url + "/p", "--decode", s.url + "/d", "--transfer", s.url + "/t",
+                                 tmp_path=tmp_path)
+    validate(schema, rep)
+    assert code == 0, text
+    t = role(rep, "transfer")
+    assert t["state"] == "up" and t["required"] is False
+    assert t["engine"] is None and t["lmcache_mode"] == "mp"
+    # no engine quantity is defined for it, and an optional role without an engine is no finding
+    assert {q["state"] for q in t["quantities"].values()} == {"unknown_engine"}
+    assert not [f for f in rep["findings"] if f["role"] == "transfer"]
