@@ -294,6 +294,10 @@ from inferguard.cli.collect import collect_lmcache  # noqa: E402  (click and std
 
 main.add_command(collect_lmcache)
 
+from inferguard.cli.disagg import disagg_group  # noqa: E402  (click and stdlib only)
+
+main.add_command(disagg_group)
+
 
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
@@ -536,7 +540,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     from inferguard.flow.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
-    from inferguard.render.docs import cli_reference, coverage_matrix, spec_checks
+    from inferguard.render.docs import cli_reference, coverage_matrix, disagg_reference, spec_checks
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
@@ -547,6 +551,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
         rootp / "docs" / "spec-checks.md": spec_checks(spec),
+        rootp / "docs" / "disagg.md": disagg_reference(spec),
         # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
         rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }

@@ -146,3 +146,37 @@ def spec_checks(spec) -> str:
     out += ["", "Runtimes: " + ", ".join(f"`{r['id']}`" for r in reg["runtimes"]) + ". LMCache modes: "
             + ", ".join(f"`{m['id']}`" for m in reg["lmcache_modes"]) + ".", ""]
     return "\n".join(out)
+
+
+def _over_window(q: dict[str, Any]) -> str:
+    if q["motion"] == "gauge":
+        return "value at each scrape"
+    return "mean of the window (sum and count deltas)" if q["read"] == "mean" else "increase and rate"
+
+
+def disagg_reference(spec) -> str:
+    """docs/disagg.md: what `disagg status` shows per role, from which metrics, and its thresholds
+    and findings, from the Disagg spec."""
+    out = [BANNER, "", "# disagg status: quantities, thresholds and findings", ""]
+    for doc in spec.docs("Disagg")[:1]:
+        out += [_c(doc.get("description", "")), "", "## What is shown per role", "",
+                "| quantity | read | over a window | vLLM metrics | SGLang metrics |", "|---|---|---|---|---|"]
+        for q in doc["quantities"]:
+            m = q["metrics"]
+            out.append(f"| {_c(q['title'])} (`{q['id']}`) | {q['read']} | "
+                       f"{_over_window(q)} | "
+                       f"{', '.join(f'`{x}`' for x in m.get('vllm', [])) or '-'} | "
+                       f"{', '.join(f'`{x}`' for x in m.get('sglang', [])) or '-'} |")
+        out += ["", "Every exposed name and older alias of each metric id is in `specs/metrics/`.", "",
+                "## Thresholds", "", "Override one with `--threshold NAME=VALUE`.", "",
+                "| threshold | default | where the default comes from |", "|---|---|---|"]
+        for name, t in doc["thresholds"].items():
+            status = f" ({t['status']})" if t.get("status") else ""
+            out.append(f"| `{name}`{status} | {t['default']} {t['unit']} ({t['type']}) | {_c(t['description'])} |")
+        out += ["", "## Findings", "", "| check | severity | thresholds | meaning |", "|---|---|---|---|"]
+        for f in doc["findings"]:
+            ths = ", ".join(f"`{x}`" for x in f.get("thresholds", [])) or "-"
+            out.append(f"| `{f['id']}` | {f['severity']} | {ths} | {_c(f['description'])} |")
+        out += ["", "Exit code of `disagg status`: 0 nothing at or above warning, 1 a warning or an error, "
+                "2 a critical finding (a role unreachable or unreadable) or a usage error, 3 an internal error.", ""]
+    return "\n".join(out)

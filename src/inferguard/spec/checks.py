@@ -79,6 +79,15 @@ _TABLE: list[tuple[str, str, str]] = [
     # DiagnosisRules
     ("diagnosis/duplicate-id", ERROR, "a rule id is declared twice"),
     ("diagnosis/unknown-threshold", ERROR, "a rule uses a threshold it does not declare"),
+    # Disagg (`disagg status`)
+    ("disagg/duplicate", ERROR, "more than one Disagg document"),
+    ("disagg/duplicate-id", ERROR, "a role, quantity or finding id is declared twice"),
+    ("disagg/unknown-metric", ERROR, "a quantity names a metric that does not exist, or lists it under another runtime"),
+    ("disagg/metric-type", ERROR, "a quantity reads a histogram's sum or count from a metric that has none, or a value from a histogram"),
+    ("disagg/unknown-role", ERROR, "a role label rule names a role that is not declared"),
+    ("disagg/unknown-threshold", ERROR, "a finding names a threshold that is not declared"),
+    ("disagg/threshold-type", ERROR, "an integer threshold has a default that is not a whole number"),
+    ("disagg/missing", ERROR, "a role, quantity, threshold or finding that the disagg status engine reads is not declared"),
     # HttpEndpoints (inferguard/spec/kinds/http_endpoints.py)
     ("http_endpoints/bad-regex", ERROR, "a route's path or body hint regex does not compile"),
     ("http_endpoints/bad-version", ERROR, "a version range does not parse"),

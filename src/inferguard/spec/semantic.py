@@ -621,4 +621,88 @@ def payload_signals(spec) -> list[Problem]:
                     line, col = locate(doc, ["payloads", pi, "signals", si, "name"])
                     out.append(Problem("spec", sd.path, f"lane {lane_id!r} declares no signal {sig['name']!r}",
                                        line, col, rule="http_endpoints/undeclared-signal"))
+
+# Which metric types a Disagg quantity can read: a sample value (gauge, counter), or a
+# histogram's sum and count (a summary has both too).
+_DISAGG_READS = {"value": ("gauge", "counter", "untyped"), "mean": ("histogram", "summary"),
+                 "sum": ("histogram", "summary"), "count": ("histogram", "summary")}
+
+
+@register
+def disagg(spec) -> list[Problem]:
+    """The Disagg spec: one document; its quantities name metrics that exist, of their runtime and
+    of a type the quantity can read; its findings name declared thresholds; and every role,
+    quantity, threshold and finding the `disagg status` engine reads is declared."""
+    from inferguard.engine import disagg as eng
+
+    cat = catalog(spec)
+    out: list[Problem] = []
+    docs = spec.spec_docs("Disagg")
+    if len(docs) > 1:
+        line, col = locate(docs[1].data, ["kind"])
+        out.append(Problem("spec", docs[1].path, "more than one Disagg document", line, col, rule="disagg/duplicate"))
+    for sd in docs[:1]:
+        doc = sd.data
+        for section in ("roles", "quantities", "findings"):
+            seen: set[str] = set()
+            for i, item in enumerate(doc[section]):
+                if item["id"] in seen:
+                    line, col = locate(doc, [section, i, "id"])
+                    out.append(Problem("spec", sd.path, f"duplicate {section[:-1]} id {item['id']!r}", line, col,
+                                       rule="disagg/duplicate-id"))
+                seen.add(item["id"])
+        for qi, q in enumerate(doc["quantities"]):
+            for runtime, mids in q["metrics"].items():
+                for mi, mid in enumerate(mids):
+                    where = ["quantities", qi, "metrics", runtime, mi]
+                    mdef = cat.metrics.get(mid)
+                    if mdef is None:
+                        line, col = locate(doc, where)
+                        out.append(Problem("spec", sd.path, f"unknown metric {mid!r}", line, col,
+                                           rule="disagg/unknown-metric"))
+                        continue
+                    if mdef.runtime != runtime:
+                        line, col = locate(doc, where)
+                        out.append(Problem("spec", sd.path, f"metric {mid!r} is a {mdef.runtime} metric, listed under {runtime}",
+                                           line, col, rule="disagg/unknown-metric"))
+                    if mdef.type not in _DISAGG_READS[q["read"]]:
+                        line, col = locate(doc, where)
+                        out.append(Problem("spec", sd.path, f"quantity {q['id']!r} reads {q['read']!r}, which a "
+                                           f"{mdef.type} ({mid}) does not have", line, col, rule="disagg/metric-type"))
+        roles = {r["id"] for r in doc["roles"]}
+        for runtime, rl in (doc.get("role_labels") or {}).items():
+            mdef = cat.metrics.get(rl["metric"])
+            if mdef is None or mdef.runtime != runtime:
+                line, col = locate(doc, ["role_labels", runtime, "metric"])
+                out.append(Problem("spec", sd.path, f"unknown {runtime} metric {rl['metric']!r}", line, col,
+                                   rule="disagg/unknown-metric"))
+            elif rl["label"] not in mdef.labels:
+                line, col = locate(doc, ["role_labels", runtime, "label"])
+                out.append(Problem("spec", sd.path, f"metric {rl['metric']!r} has no label {rl['label']!r}", line, col,
+                                   rule="disagg/unknown-metric"))
+            for rid in rl["contradicts"]:
+                if rid not in roles:
+                    line, col = locate(doc, ["role_labels", runtime, "contradicts", rid])
+                    out.append(Problem("spec", sd.path, f"unknown role {rid!r}", line, col, rule="disagg/unknown-role"))
+        declared = set(doc["thresholds"])
+        for fi, f in enumerate(doc["findings"]):
+            for ti, name in enumerate(f.get("thresholds", [])):
+                if name not in declared:
+                    line, col = locate(doc, ["findings", fi, "thresholds", ti])
+                    out.append(Problem("spec", sd.path, f"finding {f['id']!r} names unknown threshold {name!r}", line, col,
+                                       rule="disagg/unknown-threshold"))
+        for ti, (name, t) in enumerate(doc["thresholds"].items()):
+            if t["type"] == "integer" and t["default"] != int(t["default"]):
+                line, col = locate(doc, ["thresholds", name, "default"])
+                out.append(Problem("spec", sd.path, f"threshold {name!r} is an integer, its default is not", line, col,
+                                   rule="disagg/threshold-type"))
+        have = {"role": {r["id"] for r in doc["roles"]}, "quantity": {q["id"] for q in doc["quantities"]},
+                "threshold": declared, "finding": {f["id"] for f in doc["findings"]}}
+        for what, used in (("role", eng.ROLES_USED), ("quantity", eng.QUANTITIES_USED),
+                           ("threshold", eng.THRESHOLDS_USED), ("finding", eng.FINDINGS_USED)):
+            for name in used:
+                if name not in have[what]:
+                    line, col = locate(doc, ["kind"])
+                    out.append(Problem("spec", sd.path, f"the disagg status engine reads {what} {name!r}, which this "
+                                       "document does not declare", line, col, rule="disagg/missing"))
     return out
