@@ -621,6 +621,8 @@ def payload_signals(spec) -> list[Problem]:
                     line, col = locate(doc, ["payloads", pi, "signals", si, "name"])
                     out.append(Problem("spec", sd.path, f"lane {lane_id!r} declares no signal {sig['name']!r}",
                                        line, col, rule="http_endpoints/undeclared-signal"))
+    return out
+
 
 # Which metric types a Disagg quantity can read: a sample value (gauge, counter), or a
 # histogram's sum and count (a summary has both too).
