@@ -462,15 +462,18 @@ def _spec_for(specs_path: str | None, root=None):
 
 @specs_group.command("test")
 @_root_option
-@click.option("--row", "rows", multiple=True, help="Only this row id (repeatable).")
+@click.option("--row", "rows", multiple=True, help="Only this row id, or diagnosis rule id (repeatable).")
 @handle_errors
 def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None:
-    """Run every fixture and inline test named in the Surfaces spec through the real pipeline.
+    """Run every fixture and inline test named in the Surfaces and DiagnosisRules specs.
 
     Fixture folders (real captures) are evaluated as packets; inline tests (`tests:` on a
     row: series in the exposition format or promtool's notation, a context, expectations on
     row and item statuses, derived values, detections and gaps) are read and judged the way
-    observability-coverage does. Prints expected versus got for each failure; exit 1 if any.
+    observability-coverage does. Each diagnosis rule's inline cases (packet files as text)
+    and the DiagnosisRules fixture folders are diagnosed as diagnose-bottleneck does, and
+    whether each rule fires, its message and its named causes are checked. Prints expected
+    versus got for each failure; exit 1 if any.
 
     \b
     Example:
@@ -480,13 +483,22 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
 
     from inferguard.flow.matrix import run_fixtures, run_inline_tests
 
+    from inferguard.flow.diagnosis import run_diagnosis_tests
+
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
     known = {row["id"] for doc in spec.docs("Surfaces") for row in doc.get("rows", [])}
-    unknown = sorted(set(rows) - known)
+    rule_ids = {rule["id"] for doc in spec.docs("DiagnosisRules") for rule in doc.get("rules", [])}
+    unknown = sorted(set(rows) - known - rule_ids)
     if unknown:
-        fail(f"unknown row id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
-    results = run_fixtures(spec, rootp, set(rows) or None) + run_inline_tests(spec, set(rows) or None)
+        fail(f"unknown row or rule id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
+    only_rows = set(rows) & known
+    only_rules = set(rows) & rule_ids
+    results = []
+    if not rows or only_rows:
+        results += run_fixtures(spec, rootp, only_rows or None) + run_inline_tests(spec, only_rows or None)
+    if not rows or only_rules:
+        results += run_diagnosis_tests(spec, rootp, only_rules or None)
     if not results:
         # Nothing was tested: that is not a pass.
         fail("no fixtures or inline tests to test" + (f" for row(s) {', '.join(rows)}" if rows else " in the Surfaces spec"))
@@ -573,3 +585,8 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
         click.echo("docs are up to date")
     score = matrix["checklist"]["score"] if matrix["checklist"] else "n/a"
     click.echo(f"score: {score} / 100")
+
+
+from inferguard.cli.diagnose import diagnose_bottleneck  # noqa: E402  (click and stdlib only)
+
+main.add_command(diagnose_bottleneck)
