@@ -67,6 +67,13 @@ def diagnose_bottleneck(job_dir: str, output_dir: str, rule_config: str | None, 
         report = diagnose_job(job_dir, spec, config)
     except OverrideError as exc:
         raise InputError(str(exc), rule_config, override_line(config, exc.where)) from None
+    from inferguard.core.problems import InternalError
+    from inferguard.spec.loader import schema_validator
+
+    errors = list(schema_validator("report.diagnosis.v1.schema.json").iter_errors(report))
+    if errors:  # the report is ours: a report that breaks its schema is our defect
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+        raise InternalError(f"bottleneck_diagnosis.json breaks its schema at {where}: {errors[0].message[:200]}")
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", output_dir)

@@ -138,6 +138,7 @@ def _http_view(evidence: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
             part = route.split(".", 1)[-1]
             if ep.get("location"):
                 where.setdefault(part, ep["location"])
+                where.setdefault(route, ep["location"])
     return out, where
 
 
@@ -416,8 +417,10 @@ def _pointers(rule: Rule, view: Mapping[str, Any], values: Mapping[str, Any]) ->
         elif kind == "http":
             if name not in view["http"]:
                 continue
-            out.append({"artifact": where["http"].get(name) or ", ".join(where["lanes"].get("lmcache_http", [])),
-                        "http": name, "value": view["http"][name]})
+            value = view["http"][name]
+            route = value.get("route") if isinstance(value, dict) else None
+            artifact = where["http"].get(route) or where["http"].get(name) or ", ".join(where["lanes"].get("lmcache_http", []))
+            out.append({"artifact": artifact, "http": name, "value": value})
         elif kind == "lane":
             if name not in where["lanes"]:
                 continue
