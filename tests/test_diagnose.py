@@ -44,7 +44,7 @@ def test_l1_too_small_zero_hits_with_l1_allocation_failures_as_cause(tmp_path, d
     zero = findings["lmcache/zero-hits-after-warmup"]
     assert zero["severity"] == "error"
     assert zero["causes"] == ["lmcache/l1-allocation-failures"]
-    assert "16384 tokens" in zero["message"] and "hit 0" in zero["message"] and "512" in zero["message"]
+    assert "16384 tokens" in zero["message"] and "hit 0" in zero["message"] and "4096" in zero["message"]
     assert "lmcache/l1-allocation-failures" in zero["message"]
     assert rep["verdict"]["rule"] == "lmcache/zero-hits-after-warmup"
     assert rep["verdict"]["causes"] == ["lmcache/l1-allocation-failures"]
@@ -237,12 +237,12 @@ def test_window_values_are_preferred_over_cumulative_ones(tmp_path):
     assert "lmcache/zero-hits-after-warmup" not in {f["check"] for f in rep["findings"]}
     (job / "metrics_summary.json").write_text(json.dumps({
         "window": {"seconds": 60},
-        "metrics": {"lmcache_mp.lookup_requested_tokens": {"delta": 4096}, "lmcache_mp.lookup_hit_tokens": {"delta": 0}}}),
+        "metrics": {"lmcache_mp.lookup_requested_tokens": {"delta": 8192}, "lmcache_mp.lookup_hit_tokens": {"delta": 0}}}),
         encoding="utf-8")
     _c, rep = _diagnose(job, tmp_path / "b")
     assert rep["basis"] == "window"
     f = next(f for f in rep["findings"] if f["check"] == "lmcache/zero-hits-after-warmup")
-    assert "4096 tokens" in f["message"]
+    assert "8192 tokens" in f["message"]
     ptr = next(p for p in f["evidence"] if p.get("metric") == "lmcache_mp.lookup_hit_tokens")
     assert ptr["delta"] == 0 and ptr["value"] == 18432
 
@@ -296,5 +296,5 @@ rules:
 def test_specs_test_runs_the_diagnosis_cases_and_fixtures():
     r = run_cli("specs", "test", "--row", "lmcache/zero-hits-after-warmup")
     assert r.returncode == 0, r.stdout
-    assert "(inline) zero hits after 1024 requested tokens" in r.stdout
+    assert "(inline) zero hits after 8192 requested tokens" in r.stdout
     assert "fixtures/diagnosis/l1-too-small-0.5.6-cpu" in r.stdout
