@@ -298,3 +298,47 @@ def test_specs_test_runs_the_diagnosis_cases_and_fixtures():
     assert r.returncode == 0, r.stdout
     assert "(inline) zero hits after 8192 requested tokens" in r.stdout
     assert "fixtures/diagnosis/l1-too-small-0.5.6-cpu" in r.stdout
+
+
+def _fixture_folders():
+    from inferguard.spec import default_specs
+
+    for doc in default_specs().docs("DiagnosisRules"):
+        for fx in doc.get("fixtures", []):
+            yield pytest.param(fx, id=fx["path"].rsplit("/", 1)[-1])
+
+
+@pytest.mark.parametrize("fx", list(_fixture_folders()))
+def test_every_diagnosis_fixture_folder_through_the_cli(fx, tmp_path, diag_validator):
+    from conftest import ROOT
+    from inferguard.engine.findings import severity_rank
+
+    _code, rep = _diagnose(ROOT / fx["path"], tmp_path / "out")
+    validate(diag_validator, rep)
+    fired = {f["check"]: f for f in rep["findings"]}
+    for rid in fx.get("fires", []):
+        assert rid in fired, (rid, sorted(fired))
+        # the message renders the thresholds in force
+        for name, t in fired[rid]["thresholds"].items():
+            assert render("{thresholds.%s}" % name, {}, fired[rid]["thresholds"], "") in fired[rid]["message"] or \
+                   any(format(t["value"], spec) in fired[rid]["message"] for spec in (".3g", ".2f", ".4f")), (rid, name)
+    for rid in fx.get("silent", []):
+        assert rid not in fired, fired.get(rid, {}).get("message")
+    for rid, causes in (fx.get("causes") or {}).items():
+        assert fired[rid]["causes"] == causes
+    for prefix, sev in (fx.get("no_severity_at_least") or {}).items():
+        assert not [f for f in rep["findings"] if f["check"].startswith(prefix)
+                    and severity_rank(f["severity"]) >= severity_rank(sev)]
+
+
+def test_tqdm_frame_glued_before_a_log_header_is_taken_off(tmp_path):
+    from inferguard.readers import logs
+
+    p = tmp_path / "vllm.log"
+    p.write_text("Processed prompts:   0%|  | 34/10000 [00:29<3:36:54,  1.31s/it, est. speed input: 407.31 toks/s, "
+                 "output: 7561.83 toks/s]INFO 06-16 21:24:15 metrics.py:341] Avg prompt throughput: 2706.1 tokens/s, "
+                 "Avg generation throughput: 13395.4 tokens/s, Running: 34 reqs, Swapped: 100 reqs, Pending: 9832 reqs, "
+                 "GPU KV cache usage: 99.2%, CPU KV cache usage: 40.0%.\n", encoding="utf-8")
+    cat = logs.read(str(p)).summary["categories"]["vllm_stats"]
+    assert cat["count"] == 1 and cat["first_line"] == 1
+    assert cat["captures"]["waiting"]["max"] == 9832

@@ -537,7 +537,8 @@ def docs_group() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff summary if the docs drift.")
 @handle_errors
 def docs_build(root: str, specs_path: str | None, check: bool) -> None:
-    """Write docs/coverage-matrix.md, docs/cli.md and the compiled registry (generated; never edit them by hand).
+    """Write docs/coverage-matrix.md, docs/cli.md, docs/spec-checks.md, docs/diagnosis-rules.md and the
+    compiled registry (generated; never edit them by hand).
 
     \b
     Example:
@@ -548,7 +549,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     from inferguard.flow.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
-    from inferguard.render.docs import cli_reference, coverage_matrix, spec_checks
+    from inferguard.render.docs import cli_reference, coverage_matrix, diagnosis_rules, spec_checks
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
@@ -559,6 +560,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
         rootp / "docs" / "coverage-matrix.md": coverage_matrix(spec, matrix, fixture_inventory(rootp)),
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
         rootp / "docs" / "spec-checks.md": spec_checks(spec),
+        rootp / "docs" / "diagnosis-rules.md": diagnosis_rules(spec),
         # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
         rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }

@@ -74,7 +74,8 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
     return results
 
 
-def _command_states(spec, root: Path, main, results: list, inline: list) -> dict[str, str]:
+def _command_states(spec, root: Path, main, results: list, inline: list,
+                    diagnosis: list | None = None) -> dict[str, str]:
     """command -> missing | parser_only | fixture_backed, from what `specs test` and `docs build`
     ran, never from reading the test files: a command that exists is parser_only until the
     proof its Checklist item names (`proven_by`) holds. `main` is the command line's click
@@ -105,8 +106,12 @@ def _command_states(spec, root: Path, main, results: list, inline: list) -> dict
             return doc.get("command")
         return None
 
-    cases = list(results) + list(inline)
+    cases = list(results) + list(inline) + list(diagnosis or [])
+    diagnosis = list(diagnosis or [])
+    diag_real = [r for r in diagnosis if r.kind == "fixture" and _origin(root / r.name) in ("live", "real_capture")]
     proofs = {
+        # every DiagnosisRules case passes, and at least one real or live fixture folder is among them
+        "diagnosis_fixtures": lambda cmd: bool(diag_real) and all(r.passed for r in diagnosis),
         "fixture_folders": lambda cmd: any(r.passed for r in results),
         "inline_tests": lambda cmd: any(r.passed for r in inline),
         "collected_fixture": lambda cmd: any(r.passed and collected_by(r.path) == cmd for r in results),
@@ -153,7 +158,9 @@ def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
     guarded = destructive and lane_reader("lmcache_http") is not None
     cl_docs = spec.docs("Checklist")
     inline = run_inline_tests(spec)
-    commands = _command_states(spec, root, cli_group, results, inline)
+    from inferguard.flow.diagnosis import run_diagnosis_tests
+
+    commands = _command_states(spec, root, cli_group, results, inline, run_diagnosis_tests(spec, root))
     cl = checklist(cl_docs[0], caps, results, readers, commands, guarded) if cl_docs else None
     return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
 

@@ -146,3 +146,77 @@ def spec_checks(spec) -> str:
     out += ["", "Runtimes: " + ", ".join(f"`{r['id']}`" for r in reg["runtimes"]) + ". LMCache modes: "
             + ", ".join(f"`{m['id']}`" for m in reg["lmcache_modes"]) + ".", ""]
     return "\n".join(out)
+
+
+def diagnosis_rules(spec) -> str:
+    """docs/diagnosis-rules.md: every DiagnosisRules rule with its condition, thresholds (default,
+    unit, source), causes and next command; the view the conditions read; the verdict priority."""
+    from inferguard.engine.diagnosis import EXTRA_FUNCTIONS, VERDICT_PRIORITY, rules_of
+
+    rules = rules_of(spec)
+    out = [BANNER, "", "# Diagnosis rules", "",
+           "`inferguard diagnose-bottleneck --job-dir DIR --output-dir OUT` evaluates every rule below over",
+           "the evidence found in DIR and writes `bottleneck_diagnosis.json` and `bottleneck_diagnosis.md`.",
+           "The rules live in `specs/diagnosis/*.yaml` (kind `DiagnosisRules`); `inferguard specs lint`",
+           "resolves every name they read and `inferguard specs test` runs their cases and fixtures.", "",
+           "## Verdict priority", ""]
+    out += [f"{i}. {p[0].upper() + p[1:]}." for i, p in enumerate(VERDICT_PRIORITY, 1)]
+    out += ["", "A finding with `basis: gap` (something configured whose evidence is absent) annotates the",
+            "verdict; it is never the verdict while a finding on measured evidence exists. When no rule",
+            "fires the verdict is `no_finding`; when none could be evaluated, `insufficient_evidence`.", "",
+            "## Confidence and missing inputs", "",
+            "Each rule names the inputs it reads (packet roles: `engine_metrics`, `lmcache_metrics`,",
+            "`engine_argv`, `lmcache_argv`, or a lane). A finding's confidence is",
+            "(1 + inputs present) / (1 + inputs declared); the missing ones are listed with it. A rule",
+            "none of whose inputs is present is `not_evaluated`, never silent.", "",
+            "## What conditions read", "",
+            "jmespath over the diagnosis view: `metrics.\"<id>\"` (`value`, `count`/`sum` of a histogram,",
+            "`label_values`, `series`; from one snapshot a counter is cumulative since the process started;",
+            "`delta`, `rate`, `quantiles` come from a collect-metrics `metrics_summary.json`), `derived.\"<id>\"`,",
+            "`logs.<category>` (`count`, `lines`, `captures.<name>` with `sum/min/max` or distinct `values`),",
+            "`http.<part>` (health, status, config, ... of the LMCache HTTP lane), `lookup_hash.reuse`,",
+            "`otel.spans`, `trace.records`, `argv.engine` / `argv.lmcache` (one string), `inputs.<role>`,",
+            "`context`, `detected`, `basis`; then the rule's `values.<name>` and `thresholds.<name>`.",
+            "Functions besides jmespath's own: " + ", ".join(f"`{f}()`" for f in EXTRA_FUNCTIONS)
+            + " (null when an argument is null: a missing input makes a condition false).", "",
+            "## Overriding thresholds", "",
+            "```yaml",
+            "# --rule-config FILE",
+            "thresholds:",
+            "  lmcache/hit-rate-below-floor: {hit_rate_floor: 0.3}",
+            "```", "",
+            "An unknown rule or threshold, or a value of the wrong type (integer, number, ratio in [0, 1]),",
+            "is an error (exit 2) naming the file and line.", "",
+            "## Rules", "",
+            "| rule | severity | basis | inputs | causes |", "|---|---|---|---|---|"]
+    for r in rules:
+        exp = " (experimental)" if r.status == "experimental" else ""
+        out.append(f"| `{r.id}`{exp} | {r.severity} | {r.basis} | {', '.join(r.inputs)} | "
+                   f"{', '.join('`' + c + '`' for c in r.causes) or '-'} |")
+    for r in rules:
+        out += ["", f"### `{r.id}` — {r.title}", "",
+                f"Severity **{r.severity}**, basis {r.basis}, status {r.status}; inputs: {', '.join(r.inputs)}.", "",
+                "Fires when: `" + " ".join(r.when.split()) + "`", ""]
+        if r.values:
+            out.append("Values:")
+            out += [f"- `{k}` = `{' '.join(v.split())}`" for k, v in r.values.items()]
+            out.append("")
+        if r.thresholds:
+            out += ["| threshold | default | unit | type | where the default comes from |", "|---|---|---|---|---|"]
+            for k, t in r.thresholds.items():
+                out.append(f"| `{k}` | {t['value']} | {t['unit']} | {t['type']} | {_c(' '.join(t['description'].split()))} |")
+            out.append("")
+        if r.causes:
+            out += ["Likely causes named when they fire too: " + ", ".join(f"`{c}`" for c in r.causes) + ".", ""]
+        out += [f"Message: {_c(' '.join(r.message.split()))}", "",
+                f"Remediation: {_c(' '.join(r.remediation.split()))}", "",
+                f"Next: `{r.next_command}`", "",
+                f"Cases: {sum(1 for c in r.tests if c['expect']['fires'])} firing, "
+                f"{sum(1 for c in r.tests if not c['expect']['fires'])} silent."]
+    fx = [f for d in spec.docs("DiagnosisRules") for f in d.get("fixtures", [])]
+    if fx:
+        out += ["", "## Fixture folders", "", "| folder | fires | silent |", "|---|---|---|"]
+        for f in fx:
+            out.append(f"| `{f['path']}` | {', '.join(f.get('fires', [])) or '-'} | {', '.join(f.get('silent', [])) or '-'} |")
+    out.append("")
+    return "\n".join(out)
