@@ -72,11 +72,16 @@ def test_health_rules_come_from_the_spec():
     """Changing the HttpEndpoints `health` table changes the lmcache_http lane's verdict."""
     text = (ROOT / "specs" / "http" / "lmcache.yaml").read_text()
     body = reader.Body(data=b'{"status": "ok"}', path="/healthcheck")
-    assert reader.read_bodies([body]).summary["health"]["state"] == "unknown"
+    raw = reader.read_bodies([body])
+    # the reader reports what the body said and decides nothing
+    assert "health" not in raw.summary and "health_ok" not in raw.signals
+    assert raw.facts["healthchecks"] == [{"said": "ok", "reason": None, "http_status": None, "route": "mp.healthcheck"}]
+    assert "facts" not in raw.to_json()
+    assert v.judge(raw).summary["health"]["state"] == "unknown"
     docs = load_all(text.replace("said: {healthy: healthy, unhealthy: unhealthy}", "said: {ok: healthy}"))
     idx = he.compile(docs)
     assert idx.health == {"said": {"ok": "healthy"}, "unhealthy_http_status": [503]}
-    res = reader.read_bodies([body], specs=docs)
+    res = v.judge(reader.read_bodies([body], specs=docs), docs)
     assert res.summary["health"] == {"state": "healthy", "route": "mp.healthcheck"}
     assert res.signals["health_ok"] == 1 and res.signals["health_unhealthy"] == 0
 
@@ -107,3 +112,46 @@ def test_lint_checks_the_verdict_tables(tmp_path):
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/unknown-mode: mode 'both' satisfies 'embeded'", proc.stdout), proc.stdout
     line = next(i for i, s in enumerate(bad.splitlines(), 1) if "- {id: mode-mismatch, mode_results" in s)
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/duplicate-id: duplicate fail_on policy 'mode-mismatch'", proc.stdout), proc.stdout
+
+
+def _engine_imports(text: str, name: str = "<src>") -> list[str]:
+    """`line: module` for every import of inferguard.engine in `text`, at the top or in a function."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(text, name)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        else:
+            continue
+        out += [f"{node.lineno}: {n}" for n in names if n == "inferguard.engine" or n.startswith("inferguard.engine.")]
+    return out
+
+
+def test_readers_import_no_engine_module():
+    """A reader never evaluates: no module under readers/ imports inferguard.engine, so a
+    verdict cannot slip back into a reader."""
+    readers = sorted((ROOT / "src" / "inferguard" / "readers").glob("*.py"))
+    assert len(readers) >= 8
+    offenders = [f"{p.name}:{hit}" for p in readers for hit in _engine_imports(p.read_text(encoding="utf-8"), str(p))]
+    assert offenders == []
+
+
+def test_the_import_check_sees_both_import_forms():
+    src = ("from inferguard.engine.verdicts import judge\nimport inferguard.evidence\n"
+           "def f():\n    import inferguard.engine.status as s\n    from inferguard.engine import findings\n")
+    assert _engine_imports(src) == ["1: inferguard.engine.verdicts", "4: inferguard.engine.status", "5: inferguard.engine"]
+
+
+def test_lane_evidence_is_judged_by_the_engine(tmp_path):
+    """Through the flow: the verdict the readers no longer make is in the lane evidence."""
+    from inferguard.flow.coverage import load_lane_file
+
+    spec = default_specs()
+    folder = ROOT / "fixtures" / "real" / "lmcache-0.5.6-cpu" / "run1" / "http"
+    doc = load_lane_file("lmcache_http", str(folder), spec)
+    src = doc["sources"][0]
+    assert src["summary"]["health"]["state"] == "healthy"
+    assert doc["signals"]["health_ok"] == 1 and doc["signals"]["health_unhealthy"] == 0

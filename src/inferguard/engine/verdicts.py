@@ -6,10 +6,39 @@ disagreements each replay view has with the authoritative one); the rules that t
 facts into a verdict are here, with their tables in the specs: the `health` section of the
 HttpEndpoints spec, the `satisfies` of each LMCache mode and the `fail_on` policies of the
 Vocabulary. Pure functions over plain data: no I/O.
+
+`judge` is applied to every reader result right after the read, wherever a reader is called
+(the coverage flow, collect-lmcache), so the verdicts land in the lane evidence exactly where
+the readers used to put them.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
+# ---------------------------------------------------------------------------- applying them
+
+
+def judge(result: Any, specs: Any = None) -> Any:
+    """Write the verdicts that `result` (a reader's ReadResult) calls for into its summary and
+    signals, from the facts the reader reported; return it. A result of a reader with no
+    verdict is returned as it is. `specs`: the spec set (or documents) whose tables apply,
+    the bundled one when None."""
+    if result.reader == "lmcache_http":
+        from inferguard.spec.kinds.http_endpoints import load_index
+
+        summary = result.summary
+        status = summary.get("status")
+        if status is not None and status_unhealthy(status):
+            result.bump("status_unhealthy")
+        health, signals = lmcache_health(result.facts.get("healthchecks") or [], status or {},
+                                         summary.get("periodic_threads_health") or {}, load_index(specs).health)
+        for sig, n in signals.items():
+            result.bump(sig, n)
+        summary["health"] = health
+    elif result.reader == "lmcache_trace_replay" and "cross_checks" in result.summary:
+        replay_cross_checks(result.summary["cross_checks"])
+    return result
+
 
 # ---------------------------------------------------------------------------- LMCache health
 

@@ -178,7 +178,9 @@ def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) ->
     reader = lane_reader(lane)
     if reader is None:
         raise InputError(f"no reader for lane {lane!r} in this build; pass a LaneEvidence JSON", path)
-    result = call_reader(reader, path, specs=spec, argv=argv)
+    from inferguard.engine.verdicts import judge
+
+    result = judge(call_reader(reader, path, specs=spec, argv=argv), spec)
     return lane_document(lane, [result], spec)
 
 
