@@ -37,20 +37,28 @@ def test_mode_check_follows_the_vocabulary(registry):
         "expected": "mp", "detected": "mp", "result": "mismatch", "signals": ["s"]}
 
 
-def test_fail_on_policies(registry):
-    pol = registry["fail_on"]
-    assert [p["id"] for p in pol] == ["never", "mode-mismatch", "missing-required"]
-    ok = {"mode_check": {"result": "match"}, "gaps": [{"collected": False, "status": "absent"},
-                                                     {"collected": True, "status": "present_zero"}]}
-    gap = {"mode_check": {"result": "detected"}, "gaps": [{"collected": True, "status": "absent"}]}
-    bad = {"mode_check": {"result": "no_lmcache"}, "gaps": []}
-    assert [v.fails(p, ok, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, False]
-    assert [v.fails(p, gap, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, True]
-    assert [v.fails(p, bad, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, True, True]
+def test_fail_on_aliases_are_selections_of_declared_checks(registry):
+    """`--fail-on mode-mismatch|missing-required` keep their meaning as data: each alias of the
+    Vocabulary names the checks whose findings fail it, whatever their severity."""
+    from inferguard.engine.findings import fails, report_findings
+
+    aliases, checks = registry["fail_on"], registry["checks"]
+    assert [a["id"] for a in aliases] == ["mode-mismatch", "missing-required"]
+    def mc(result, expected="mp", detected="mp"):
+        return {"expected": expected, "detected": detected, "result": result, "signals": {}}
+
+    ok = {"mode_check": mc("match"), "gaps": [{"row": "r", "item": "f", "collected": False, "status": "absent"},
+                                                     {"row": "r", "item": "g", "collected": True, "status": "present_zero"}]}
+    gap = {"mode_check": mc("detected", "auto"), "gaps": [{"row": "r", "item": "f", "collected": True, "status": "absent"}]}
+    bad = {"mode_check": mc("no_lmcache", "auto", "none"), "gaps": []}
+    policies = ("never", "mode-mismatch", "missing-required")
+    got = {name: [fails(p, report_findings(r, checks), aliases) for p in policies]
+           for name, r in (("ok", ok), ("gap", gap), ("bad", bad))}
+    assert got == {"ok": [False, False, False], "gap": [False, False, True], "bad": [False, True, True]}
     from inferguard.core.problems import InternalError
 
     with pytest.raises(InternalError):
-        v.fails("sometimes", ok, pol)
+        fails("sometimes", [], aliases)
 
 
 def test_health_verdict_from_facts():
@@ -99,7 +107,7 @@ def test_lint_checks_the_verdict_tables(tmp_path):
 
     text = (ROOT / "specs" / "vocabulary.yaml").read_text()
     bad = text.replace("satisfies: [auto, mp, embedded]", "satisfies: [auto, mp, embeded]", 1)
-    bad = bad.replace("  - {id: never, help:", "  - {id: mode-mismatch, help:", 1)
+    bad = bad.replace("  - id: missing-required\n", "  - id: mode-mismatch\n", 1)
     assert bad != text
     spec_dir = tmp_path / "specs"
     import shutil
@@ -110,7 +118,7 @@ def test_lint_checks_the_verdict_tables(tmp_path):
     assert proc.returncode == 2, proc.stdout
     line = next(i for i, s in enumerate(bad.splitlines(), 1) if "embeded" in s)
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/unknown-mode: mode 'both' satisfies 'embeded'", proc.stdout), proc.stdout
-    line = next(i for i, s in enumerate(bad.splitlines(), 1) if "- {id: mode-mismatch, mode_results" in s)
+    line = [i for i, s in enumerate(bad.splitlines(), 1) if "- id: mode-mismatch" in s][1]
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/duplicate-id: duplicate fail_on policy 'mode-mismatch'", proc.stdout), proc.stdout
 
 

@@ -168,7 +168,7 @@ def manifest_context(manifest: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    from inferguard.flow.coverage import LANES, Inputs, coverage_report, default_context, build_evidence
+    from inferguard.flow.coverage import LANES, Inputs, add_findings, build_evidence, coverage_report, default_context
 
     if not os.path.isdir(packet_dir):
         raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)
@@ -203,10 +203,10 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
     state = manifest_state(manifest)
     if state not in (None, "complete"):
-        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST),
+        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST), "check": "packet/incomplete",
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,
                                    "message": f"more than one scrape per role; used the first, ignored {', '.join(map(os.path.basename, extra))}"})
-    return report
+    return add_findings(report, evidence, spec)
