@@ -202,7 +202,8 @@ def main() -> None:
     \b
     Exit codes (every command):
       0  ok
-      1  findings at or above --fail-on
+      1  findings at or above --fail-on (observability-coverage, lmcache-compat, evaluate);
+         a failed test (specs test); drift (docs build --check)
       2  usage or input error (one line naming the file and line)
       3  internal error: a defect of InferGuard or a broken install (one line)
     """
