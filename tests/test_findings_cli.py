@@ -216,3 +216,85 @@ def test_the_shared_option_serves_another_command():
     assert runner.invoke(cmd, []).exit_code == 0
     assert runner.invoke(cmd, ["--fail-on", "critical", "--severity", "critical"]).exit_code == 1
     assert runner.invoke(cmd, ["--fail-on", "missing-required"]).exit_code == 2  # an alias of lmcache-compat only
+
+
+# ------------------------------------------------------------------ lint resolves the checks
+
+
+def test_lint_resolves_every_check_reference(tmp_path):
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    vocab = specs / "vocabulary.yaml"
+    text = vocab.read_text()
+    bad = text.replace("    checks: [mode/mismatch, mode/no-lmcache]\n", "    checks: [mode/mismatch, mode/no-lmcahce]\n", 1)
+    bad = bad.replace("    match: {statuses: [registered_no_samples]}\n", "    match: {statuses: [present_zero]}\n", 1)
+    bad = bad.replace("    match: {sources: [lmcache_otel]}\n", "    match: {sources: [otel]}\n", 1)
+    bad = bad.replace("  - id: reader/argv-problem\n", "  - id: reader/prometheus-problem\n", 1)
+    assert bad.count("\n") == text.count("\n") and bad != text
+    vocab.write_text(bad)
+    proc = run_cli("specs", "lint", str(specs))
+    assert proc.returncode == 2, proc.stdout
+    lines = bad.splitlines()
+
+    def at(needle: str, nth: int = 0) -> int:
+        return [i for i, s in enumerate(lines, 1) if needle in s][nth]
+
+    out = proc.stdout
+    assert re.search(rf"vocabulary\.yaml:{at('no-lmcahce')}:\d+: vocabulary/unknown-check: --fail-on mode-mismatch "
+                     r"names check 'mode/no-lmcahce'", out), out
+    assert re.search(r"vocabulary\.yaml:\d+:\d+: vocabulary/uncovered-finding: no check of `from: gap` matches "
+                     r"status registered_no_samples, collected True", out), out
+    assert re.search(rf"vocabulary\.yaml:{at('- id: lmcache_otel')}:\d+: vocabulary/uncovered-finding: lane "
+                     r"'lmcache_otel': no check of `from: problem` names it", out), out
+    assert re.search(rf"vocabulary\.yaml:{at('- id: reader/prometheus-problem', 1)}:\d+: vocabulary/duplicate-id: "
+                     r"duplicate check 'reader/prometheus-problem'", out), out
+    assert run_cli("specs", "lint").returncode == 0
+
+
+# ------------------------------------------------------------------ the README tells the truth
+
+
+def _readme_table() -> dict[str, list[str]]:
+    text = (ROOT / "README.md").read_text()
+    head = "| command | `--format` | `--output` | `--fail-on` | exit 1 when |"
+    assert head in text
+    rows = {}
+    for line in text.split(head, 1)[1].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def test_the_readme_table_of_flags_matches_every_command():
+    from inferguard.cli import main
+
+    def command(path: str) -> click.Command:
+        cmd = main
+        for part in path.split():
+            cmd = cmd.commands[part]
+        return cmd
+
+    def leaves(group: click.Group, prefix: str = "") -> set[str]:
+        out = set()
+        for name, cmd in group.commands.items():
+            out |= leaves(cmd, f"{prefix}{name} ") if isinstance(cmd, click.Group) else {f"{prefix}{name}"}
+        return out
+
+    rows = _readme_table()
+    assert set(rows) == leaves(main)  # every command is in the table, and nothing else
+    for path, (fmt, output, fail_on, _exit1) in rows.items():
+        params = {p.opts[0]: p for p in command(path).params if p.opts}
+        if fmt == "none":
+            assert "--format" not in params, path
+        else:
+            assert list(params["--format"].type.choices) == re.findall(r"`(\w+)`", fmt), path
+        assert ("--output" in params) == (not output.startswith("none")), path
+        if fail_on.startswith("none"):
+            assert "--fail-on" not in params, path
+        else:
+            choices = list(params["--fail-on"].type.choices)
+            assert choices[:5] == ["never", *SEVERITIES], path
+            aliases = re.findall(r"`([a-z-]+)`", fail_on.split("aliases", 1)[1]) if "aliases" in fail_on else []
+            assert choices[5:] == aliases, path

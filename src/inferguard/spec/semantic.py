@@ -379,7 +379,13 @@ def _vocabulary_checks(spec, sd) -> list[Problem]:
             line, col = locate(doc, ["checks", i, "id"])
             out.append(Problem("spec", sd.path, f"duplicate check {c['id']!r}", line, col, rule="vocabulary/duplicate-id"))
         seen.add(c["id"])
-    known = seen | {r["id"] for d in spec.docs("DiagnosisRules") for r in d.get("rules", [])}
+    rule_ids = {r["id"] for d in spec.docs("DiagnosisRules") for r in d.get("rules", [])}
+    for i, c in enumerate(checks):
+        if c["id"] in rule_ids:  # one id, one severity: a check is declared in one place
+            line, col = locate(doc, ["checks", i, "id"])
+            out.append(Problem("spec", sd.path, f"check {c['id']!r} is also a DiagnosisRules rule id", line, col,
+                               rule="vocabulary/duplicate-id"))
+    known = seen | rule_ids
     for i, p in enumerate(doc.get("fail_on", [])):
         for j, cid in enumerate(p["checks"]):
             if cid not in known:
