@@ -165,7 +165,7 @@ def fail_on_option(command: str) -> Callable[[Callable[..., Any]], Callable[...,
     """`--fail-on SEVERITY` for an evaluating command (dest `fail_on`): never or a severity
     (info < warning < error < critical), plus the aliases the Vocabulary offers `command`
     (named selections of checks). Whether the command exits 1 is the engine's decision:
-    `fail_exit(report, kw["fail_on"])` after the report is printed."""
+    `fail_exit(report["findings"], kw["fail_on"])` after the report is printed."""
     from inferguard.engine.findings import SEVERITIES, fail_on_choices
 
     aliases = [a for a in _registry()["fail_on"] if command in a["commands"]]
