@@ -161,6 +161,34 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="How to print the report.")(fn)
 
 
+def fail_on_option(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--fail-on SEVERITY` for an evaluating command (dest `fail_on`): never or a severity
+    (info < warning < error < critical), plus the aliases the Vocabulary offers `command`
+    (named selections of checks). Whether the command exits 1 is the engine's decision:
+    `fail_exit(report["findings"], kw["fail_on"])` after the report is printed."""
+    from inferguard.engine.findings import SEVERITIES, fail_on_choices
+
+    aliases = [a for a in _registry()["fail_on"] if command in a["commands"]]
+    text = (f"Exit 1 when a finding at or above this severity exists ({' < '.join(SEVERITIES)}; "
+            "never: do not fail on findings).")
+    for a in aliases:
+        text += f" {a['id']}: {a['help']}"
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option("--fail-on", "fail_on", type=click.Choice(fail_on_choices(aliases, command)),
+                            default="never", show_default=True, help=text)(fn)
+
+    return deco
+
+
+def fail_exit(findings: list[dict[str, Any]], fail_on: str) -> None:
+    """Exit 1 when the engine says `findings` fail under `--fail-on fail_on`."""
+    from inferguard.engine.findings import fails
+
+    if fails(fail_on, findings, _registry()["fail_on"]):
+        sys.exit(1)
+
+
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="inferguard", prog_name="inferguard")
 def main() -> None:
@@ -174,7 +202,8 @@ def main() -> None:
     \b
     Exit codes (every command):
       0  ok
-      1  findings at or above --fail-on
+      1  findings at or above --fail-on (observability-coverage, lmcache-compat, evaluate);
+         a failed test (specs test); drift (docs build --check)
       2  usage or input error (one line naming the file and line)
       3  internal error: a defect of InferGuard or a broken install (one line)
     """
@@ -246,6 +275,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @context_options("observability-coverage")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write observability_coverage.json here (`-`: standard output).")
+@fail_on_option("observability-coverage")
 @format_option
 @handle_errors
 def observability_coverage_cmd(**kw: Any) -> None:
@@ -260,6 +290,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
     report = observability_coverage(_inputs(kw, ctx), spec)
     title = "InferGuard observability coverage"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    fail_exit(report["findings"], kw["fail_on"])
 
 
 @main.command("lmcache-compat", epilog=EPILOG_COMPAT)
@@ -267,8 +298,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 @context_options("lmcache-compat")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
-@click.option("--fail-on", type=click.Choice([p["id"] for p in _registry()["fail_on"]]), default="never",
-              show_default=True, help="Exit 1 on a mode mismatch; missing-required also on a required family absent from a scrape that was read.")
+@fail_on_option("lmcache-compat")
 @format_option
 @handle_errors
 def lmcache_compat_cmd(**kw: Any) -> None:
@@ -283,11 +313,7 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     report = lmcache_compat(_inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    from inferguard.engine.verdicts import fails
-    from inferguard.spec.registry import registry_of
-
-    if fails(kw["fail_on"], report, registry_of(spec)["fail_on"]):
-        sys.exit(1)
+    fail_exit(report["findings"], kw["fail_on"])
 
 
 from inferguard.cli.collect import collect_lmcache  # noqa: E402  (click and stdlib only)
@@ -299,9 +325,10 @@ main.add_command(collect_lmcache)
 @click.argument("packet_dir", type=click.Path(file_okay=False))
 @context_options("evaluate", override=True)
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the evaluation JSON here (`-`: standard output).")
+@fail_on_option("evaluate")
 @format_option
 @handle_errors
-def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> None:
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, fail_on: str, **kw: Any) -> None:
     """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
 
     \b
@@ -326,6 +353,7 @@ def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> No
     report = evaluate_packet(packet_dir, spec, overrides or None)
     title = f"InferGuard evaluation of {packet_dir}"
     emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    fail_exit(report["findings"], fail_on)
 
 
 @main.group("specs")

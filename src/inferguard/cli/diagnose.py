@@ -1,18 +1,17 @@
 """The `diagnose-bottleneck` command: the DiagnosisRules spec applied to a job directory.
 
-Only click and the standard library are imported at module level; the pipeline loads when
-the command runs.
+Only click, the standard library and the command line's shared options are imported at
+module level; the pipeline loads when the command runs.
 """
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
+from inferguard.cli import fail_exit, fail_on_option
 from inferguard.cli.errors import handle_errors
-from inferguard.engine.findings import FAIL_ON_CHOICES
 
 EPILOG = """\b
 Examples:
@@ -36,8 +35,7 @@ A rule config overrides thresholds by rule id and name (see docs/diagnosis-rules
 @click.option("--rule-config", type=click.Path(dir_okay=False),
               help="YAML overriding rule thresholds: {thresholds: {RULE_ID: {NAME: VALUE}}}. An unknown rule or "
                    "threshold, or a value of the wrong type, is an error (exit 2).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="never", show_default=True,
-              help="Exit 1 when a finding is at or above this severity.")
+@fail_on_option("diagnose-bottleneck")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="What to print (the files are written either way).")
 @handle_errors
@@ -55,7 +53,6 @@ def diagnose_bottleneck(job_dir: str, output_dir: str, rule_config: str | None, 
 
     from inferguard.core.problems import InputError
     from inferguard.engine.diagnosis import OverrideError
-    from inferguard.engine.findings import fails_on
     from inferguard.flow.diagnosis import REPORT_JSON, REPORT_MD, diagnose_job, override_line, read_rule_config
     from inferguard.packet import write_text_atomic
     from inferguard.render.diagnosis import diagnosis_markdown, diagnosis_text
@@ -87,5 +84,4 @@ def diagnose_bottleneck(job_dir: str, output_dir: str, rule_config: str | None, 
         click.echo(md, nl=False)
     else:
         click.echo(diagnosis_text(report, written))
-    if fails_on(report["findings"], fail_on):
-        sys.exit(1)
+    fail_exit(report["findings"], fail_on)

@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from inferguard.engine.detect import applicable_runtimes, family_applies
+from inferguard.engine.findings import item_label
 from inferguard.engine.status import combine, counts, lane_status, metric_status, rollup
 from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE, REGISTERED_NO_SAMPLES
 from inferguard.spec.expr import evaluate, search
@@ -265,7 +266,7 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None,
         for item in r["items"]:
             if item["status"] in (MEASURED, NOT_APPLICABLE) or item["optional"]:
                 continue
-            what = item.get("family") or f"lane {item.get('lane')}" + (f" ({item['name']})" if item.get("name") else "")
+            what = item_label(item)
             kind = "prometheus" if "family" in item else item.get("lane")
             collected = kind in provided or kind in failed
             if item.get("reason"):

@@ -198,7 +198,7 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
 
 
 def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    from inferguard.flow.coverage import build_evidence, coverage_report
+    from inferguard.flow.coverage import add_findings, build_evidence, coverage_report
 
     inputs, roles, manifest, packet_problems = packet_inputs(packet_dir, spec, context_overrides)
     if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
@@ -212,10 +212,10 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
     state = manifest_state(manifest)
     if state not in (None, "complete"):
-        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST),
+        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST), "check": "packet/incomplete",
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,
                                    "message": f"more than one scrape per role; used the first, ignored {', '.join(map(os.path.basename, extra))}"})
-    return report
+    return add_findings(report, evidence, spec)

@@ -1,6 +1,7 @@
 """Markdown for the generated docs. It prints what the engine computed; it decides nothing."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from inferguard.engine.vocab import ITEM_STATE_MEANINGS
@@ -145,6 +146,19 @@ def spec_checks(spec) -> str:
         out.append(f"| `{ln['id']}` | `{ln['reader']}` | `{ln['evidence_file']}` | {sig} |")
     out += ["", "Runtimes: " + ", ".join(f"`{r['id']}`" for r in reg["runtimes"]) + ". LMCache modes: "
             + ", ".join(f"`{m['id']}`" for m in reg["lmcache_modes"]) + ".", ""]
+    out += ["## Checks of findings", "",
+            "`observability-coverage`, `lmcache-compat` and `evaluate` report these findings (`checks` in",
+            "`specs/vocabulary.yaml`; the first check of a part that matches an entry makes its finding).",
+            "`--fail-on SEVERITY` exits 1 on a finding at or above it.", "",
+            "| check | severity | reads | matches | what it finds |", "|---|---|---|---|---|"]
+    for c in reg.get("checks", []):
+        match = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else json.dumps(v)}"
+                          for k, v in (c.get("match") or {}).items()) or "only a problem that names it"
+        out.append(f"| `{c['id']}` | {c['severity']} | {c['from']} | {_c(match)} | {_c(c['description'])} |")
+    out += ["", "| --fail-on alias | commands | fails on a finding of |", "|---|---|---|"]
+    for a in reg.get("fail_on", []):
+        out.append(f"| `{a['id']}` | {', '.join(a['commands'])} | {', '.join(f'`{c}`' for c in a['checks'])} |")
+    out.append("")
     return "\n".join(out)
 
 

@@ -36,7 +36,9 @@ _TABLE: list[tuple[str, str, str]] = [
     ("regex/syntax", ERROR, "a regular expression does not compile"),
     # Vocabulary
     ("vocabulary/missing", ERROR, "the spec set has no Vocabulary document"),
-    ("vocabulary/duplicate-id", ERROR, "a runtime, mode, context key, lane or --fail-on policy is declared twice"),
+    ("vocabulary/duplicate-id", ERROR, "a runtime, mode, context key, lane, check or --fail-on alias is declared twice"),
+    ("vocabulary/unknown-check", ERROR, "a --fail-on alias names a check that no Vocabulary or DiagnosisRules document declares"),
+    ("vocabulary/uncovered-finding", ERROR, "a gap status, a failing mode check, an unhealthy verdict or a lane's problems that no check turns into a finding"),
     ("vocabulary/unknown-mode", ERROR, "a mode satisfies an expectation that is neither auto nor a declared mode"),
     ("vocabulary/duplicate-flag", ERROR, "two context keys or lane inputs claim one command-line flag"),
     ("vocabulary/bad-default", ERROR, "a context key's default is not of its type or not one of its values"),

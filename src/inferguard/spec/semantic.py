@@ -214,7 +214,12 @@ def diagnosis_rules(spec) -> list[Problem]:
     docs = spec.spec_docs("DiagnosisRules")
     if not docs:
         return out
-    cat = catalog(spec)
+    if spec.docs("MetricFamilies"):
+        cat = catalog(spec)
+    else:  # a lint of a few files resolves metric ids against the bundled spec set
+        from inferguard.spec import default_specs
+
+        cat = catalog(default_specs())
     categories = {p.get("category") for d in _docs_or_bundled(spec, "LogPatterns") for p in d.get("patterns", [])}
     lanes = {ln["id"] for ln in _registry(spec)["lanes"]}
     roles = set(SCRAPE_ROLES) | lanes
@@ -279,7 +284,8 @@ def diagnosis_rules(spec) -> list[Problem]:
                                           "diagnosis/unknown-template-ref")
                     elif ref.startswith("thresholds."):
                         if ref.split(".", 1)[1] not in declared:
-                            _diag_problem(out, sd, where + [field], f"rule {rid!r} uses unknown threshold {ref!r} in {field}",
+                            _diag_problem(out, sd, where + [field],
+                                          f"rule {rid!r} uses unknown threshold {ref.split('.', 1)[1]!r} in {field}",
                                           "diagnosis/unknown-threshold")
                     elif ref not in value_names:
                         _diag_problem(out, sd, where + [field], f"rule {rid!r} renders {{{ref}}}, which is not one of its values",
@@ -476,6 +482,65 @@ def context_keys(spec) -> list[Problem]:
     return out
 
 
+# Every entry of a report part that a check must turn into a finding (see `checks` in the
+# Vocabulary): gap status x collected, the failing mode check results, the unhealthy state.
+_MUST_MATCH: tuple[tuple[str, dict[str, Any]], ...] = (
+    *(("gap", {"status": st, "collected": c}) for st in ("absent", "present_zero", "registered_no_samples")
+      for c in (True, False)),
+    ("mode_check", {"result": "mismatch"}), ("mode_check", {"result": "no_lmcache"}),
+    ("lmcache_health", {"state": "unhealthy"}),
+)
+
+
+def _vocabulary_checks(spec, sd) -> list[Problem]:
+    """The checks of findings: ids declared once; every --fail-on alias names declared checks
+    (of the Vocabulary or a DiagnosisRules document); every gap, failing mode result,
+    unhealthy verdict and the problems of every lane (and of any other source) have a check."""
+    from inferguard.engine.findings import check_matches
+
+    doc = sd.data
+    out: list[Problem] = []
+    checks = doc.get("checks", [])
+    seen: set[str] = set()
+    for i, c in enumerate(checks):
+        if c["id"] in seen:
+            line, col = locate(doc, ["checks", i, "id"])
+            out.append(Problem("spec", sd.path, f"duplicate check {c['id']!r}", line, col, rule="vocabulary/duplicate-id"))
+        seen.add(c["id"])
+    rule_ids = {r["id"] for d in spec.docs("DiagnosisRules") for r in d.get("rules", [])}
+    for i, c in enumerate(checks):
+        if c["id"] in rule_ids:  # one id, one severity: a check is declared in one place
+            line, col = locate(doc, ["checks", i, "id"])
+            out.append(Problem("spec", sd.path, f"check {c['id']!r} is also a DiagnosisRules rule id", line, col,
+                               rule="vocabulary/duplicate-id"))
+    known = seen | rule_ids
+    for i, p in enumerate(doc.get("fail_on", [])):
+        for j, cid in enumerate(p["checks"]):
+            if cid not in known:
+                line, col = locate(doc, ["fail_on", i, "checks", j])
+                out.append(Problem("spec", sd.path, f"--fail-on {p['id']} names check {cid!r}, which no Vocabulary "
+                                   "or DiagnosisRules document declares", line, col, rule="vocabulary/unknown-check"))
+    if not checks:
+        return out
+    line, col = locate(doc, ["checks"])
+    for part, entry in _MUST_MATCH:
+        if not any(c["from"] == part and check_matches(c, entry) for c in checks):
+            what = ", ".join(f"{k} {v}" for k, v in entry.items())
+            out.append(Problem("spec", sd.path, f"no check of `from: {part}` matches {what}: it would make no finding",
+                               line, col, rule="vocabulary/uncovered-finding"))
+    sources = {s for c in checks if c["from"] == "problem" for s in (c.get("match") or {}).get("sources", [])}
+    if "*" not in sources:
+        out.append(Problem("spec", sd.path, "no check of `from: problem` takes any source (\"*\"): a problem of "
+                           "another source would make no finding", line, col, rule="vocabulary/uncovered-finding"))
+    for i, lane in enumerate(doc["lanes"]):
+        if lane["id"] not in sources:
+            lline, lcol = locate(doc, ["lanes", i, "id"])
+            out.append(Problem("spec", sd.path, f"lane {lane['id']!r}: no check of `from: problem` names it in "
+                               "`sources`; its reader's problems would fall to the catch-all check", lline, lcol,
+                               rule="vocabulary/uncovered-finding"))
+    return out
+
+
 @register
 def vocabulary(spec) -> list[Problem]:
     out: list[Problem] = []
@@ -501,6 +566,7 @@ def vocabulary(spec) -> list[Problem]:
                 line, col = locate(doc, ["fail_on", i, "id"])
                 out.append(Problem("spec", sd.path, f"duplicate fail_on policy {p['id']!r}", line, col, rule="vocabulary/duplicate-id"))
             seen_policies.add(p["id"])
+        out += _vocabulary_checks(spec, sd)
         # what a detected mode satisfies: `auto` or a declared mode (what --expect-mode offers)
         expectable = {"auto"} | {m["id"] for m in doc["lmcache_modes"]}
         for i, m in enumerate(doc["lmcache_modes"]):
