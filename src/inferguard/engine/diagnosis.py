@@ -68,7 +68,8 @@ def _merge_category(into: dict[str, Any], cat: Mapping[str, Any], path: str) -> 
     for k in ("first_line", "last_line"):
         if cat.get(k) is not None:
             lines.append({"file": path, "line": cat[k]})
-    into["files"] = sorted(set(into.get("files", [])) | {path})
+    if cat.get("count"):
+        into["files"] = sorted(set(into.get("files", [])) | {path})
     into.setdefault("examples", [])
     for ex in cat.get("examples", []):
         if len(into["examples"]) < 5:
@@ -178,6 +179,7 @@ def diagnosis_view(evidence: Mapping[str, Any], derived: Mapping[str, Mapping[st
     lookup = _lane_summary(evidence, "lmcache_lookup_hash")
     otel = _lane_summary(evidence, "lmcache_otel")
     trace = _lane_summary(evidence, "lmcache_trace")
+    blend = _lane_summary(evidence, "lmcache_cacheblend")
     argv = {role: " ".join(a.get("argv", [])) for role, a in evidence.get("argv", {}).items()}
     detected = evidence.get("detected", {})
     return {
@@ -196,6 +198,8 @@ def diagnosis_view(evidence: Mapping[str, Any], derived: Mapping[str, Mapping[st
                         if lookup else None),
         "otel": {"spans": otel["signals"].get("spans", 0), "files": otel["files"]} if otel else None,
         "trace": ({"records": trace["signals"].get("records", 0), "files": trace["files"]} if trace else None),
+        "cacheblend": ({"records": blend["signals"].get("records", 0), "totals": blend.get("totals") or {},
+                        "kinds": blend.get("kinds") or {}, "files": blend["files"]} if blend else None),
         "argv": argv,
         # where each piece came from, for evidence pointers (not read by rules)
         "_where": {
@@ -336,7 +340,7 @@ def thresholds_in_force(rules: list[Rule], overrides: Mapping[str, Any] | None) 
     by_id = {r.id: r for r in rules}
     for rid, names in (overrides or {}).items():
         if rid not in by_id:
-            raise OverrideError(f"unknown rule {rid!r} (see `inferguard specs list --kind DiagnosisRules`)", (rid,))
+            raise OverrideError(f"unknown rule {rid!r} (the rules and their thresholds: docs/diagnosis-rules.md)", (rid,))
         if not isinstance(names, Mapping):
             raise OverrideError(f"rule {rid!r}: expected a mapping of threshold names to values", (rid,))
         for name, value in names.items():

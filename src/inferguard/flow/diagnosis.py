@@ -214,7 +214,7 @@ def run_diagnosis_tests(spec, root: Path | None, only: set[str] | None = None) -
             wanted = set(fx.get("fires", [])) | set(fx.get("silent", []))
             if only and not (wanted & only):
                 continue
-            res = DiagnosisTestResult(",".join(sorted(wanted)) or "(none)", fx["path"], kind="fixture")
+            res = DiagnosisTestResult("diagnosis fixture", fx["path"], kind="fixture")
             d = root / fx["path"]
             if not d.is_dir():
                 res.error = "fixture folder missing"
