@@ -51,6 +51,8 @@ def test_l1_too_small_zero_hits_with_l1_allocation_failures_as_cause(tmp_path, d
     cause = findings["lmcache/l1-allocation-failures"]
     assert cause["explains"] == ["lmcache/zero-hits-after-warmup", "lmcache/hit-rate-below-floor"]
     assert "1020 failed chunks" in cause["message"] and "32 allocation-failure log lines" in cause["message"]
+    # one request does not fit: 32 blocks asked for, L1 holds 25 of them
+    assert "asked for 32 blocks of 2097152 bytes" in cause["message"] and "holds 25 such blocks" in cause["message"]
     # evidence pointers: the counter with its exposed name and line, the log lines
     metric = next(p for p in cause["evidence"] if p.get("metric") == "lmcache_mp.l1_allocation_failure_chunks")
     assert metric["artifact"].endswith("lmcache.prom") and metric["value"] == 1020 and metric["line"]
@@ -342,3 +344,21 @@ def test_tqdm_frame_glued_before_a_log_header_is_taken_off(tmp_path):
     cat = logs.read(str(p)).summary["categories"]["vllm_stats"]
     assert cat["count"] == 1 and cat["first_line"] == 1
     assert cat["captures"]["waiting"]["max"] == 9832
+
+
+def _every_fixture_folder():
+    from conftest import ROOT
+
+    for prov in sorted((ROOT / "fixtures").rglob("PROVENANCE.yaml")):
+        d = prov.parent
+        if any(p.is_file() and p.name != "PROVENANCE.yaml" for p in d.iterdir()):
+            yield pytest.param(d, id=str(d.relative_to(ROOT / "fixtures")))
+
+
+@pytest.mark.parametrize("folder", list(_every_fixture_folder()))
+def test_every_fixture_folder_diagnoses_without_a_crash(folder, tmp_path, diag_validator):
+    """Whatever a folder holds (real pastes, cut scrapes, synthetic edge cases), every rule
+    evaluates: a missing or odd input makes a condition false, never an error."""
+    _code, rep = _diagnose(folder, tmp_path / "out")
+    validate(diag_validator, rep)
+    assert rep["verdict"]["status"] in ("bottleneck", "evidence_gap", "no_finding", "insufficient_evidence")

@@ -230,6 +230,12 @@ def _functions():
             return a / b
 
         @functions.signature({"types": ["number", "null"]}, {"types": ["number", "null"]})
+        def _func_idiv(self, a, b):
+            if a is None or b is None or b == 0:
+                return None
+            return math.floor(a / b)
+
+        @functions.signature({"types": ["number", "null"]}, {"types": ["number", "null"]})
         def _func_sub(self, a, b):
             return None if a is None or b is None else a - b
 
@@ -254,7 +260,7 @@ def _functions():
     return DiagnosisFunctions()
 
 
-EXTRA_FUNCTIONS = ("ratio", "sub", "add", "mul", "distinct")
+EXTRA_FUNCTIONS = ("ratio", "idiv", "sub", "add", "mul", "distinct")
 _OPTIONS: Any = None
 
 
