@@ -500,8 +500,13 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
     row and item statuses, derived values, detections and gaps) are read and judged the way
     observability-coverage does. Each diagnosis rule's inline cases (packet files as text)
     and the DiagnosisRules fixture folders are diagnosed as diagnose-bottleneck does, and
-    whether each rule fires, its message and its named causes are checked. Prints expected
-    versus got for each failure; exit 1 if any.
+    whether each rule fires, its message and its named causes are checked. Live fixtures
+    listed in the Checklist's `live_validation` are replayed: their saved HTTP bodies served
+    from a loopback server (127.0.0.1, bounded in time), collect-lmcache run against it and
+    the other listed commands on the packet, each checked against the fixture's
+    expectations; a listed command this build lacks is PEND (not a failure, never a pass: no
+    row is live_validated through it). Prints expected versus got for each failure; exit 1
+    if any.
 
     \b
     Example:
@@ -510,6 +515,7 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
     """
 
     from inferguard.flow.matrix import run_fixtures, run_inline_tests
+    from inferguard.flow.replay import run_live_replays
 
     from inferguard.flow.diagnosis import run_diagnosis_tests
 
@@ -536,8 +542,27 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
         click.echo(f"{mark}  {r.row:<32} {r.path}")
         for line in ([] if r.passed else r.diff()):
             click.echo(f"        {line}")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    only = {r.path for r in results} if rows else None
+    replays = run_live_replays(spec, rootp, main, only)
+    marks = {"passed": "pass", "failed": "FAIL", "pending": "PEND", "not_run": "SKIP"}
+    for rp in replays:
+        if rp.error:
+            click.echo(f"FAIL  {'(live replay)':<32} {rp.path}")
+            click.echo(f"        error: {rp.error}")
+        for c in rp.commands:
+            click.echo(f"{marks[c.status]}  {'(live replay) ' + c.command:<32} {rp.path}")
+            for line in ([] if c.status == "passed" else c.failures):
+                click.echo(f"        {line}")
+    bad_replays = [rp for rp in replays if rp.failed]
+    pending = sorted({c for rp in replays for c in rp.pending})
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+    if replays:
+        summary += (f"; live replay: {sum(rp.validated for rp in replays)} validated, {len(bad_replays)} failed, "
+                    f"{sum(1 for rp in replays if rp.pending and not rp.failed)} pending")
+        if pending:
+            summary += f" (missing command(s): {', '.join(pending)}; no row is live_validated until they pass)"
+    click.echo(summary)
+    if failed or bad_replays:
         sys.exit(1)
 
 

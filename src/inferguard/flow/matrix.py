@@ -74,7 +74,7 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
     return results
 
 
-def _command_states(spec, root: Path, main, results: list, inline: list,
+def _command_states(spec, root: Path, main, results: list, inline: list, replays: list | None = None,
                     diagnosis: list | None = None) -> dict[str, str]:
     """command -> missing | parser_only | fixture_backed, from what `specs test` and `docs build`
     ran, never from reading the test files: a command that exists is parser_only until the
@@ -106,8 +106,9 @@ def _command_states(spec, root: Path, main, results: list, inline: list,
             return doc.get("command")
         return None
 
-    cases = list(results) + list(inline) + list(diagnosis or [])
     diagnosis = list(diagnosis or [])
+    cases = list(results) + list(inline) + diagnosis
+    replays = list(replays or [])
     diag_real = [r for r in diagnosis if r.kind == "fixture" and _origin(root / r.name) in ("live", "real_capture")]
     proofs = {
         # every DiagnosisRules case passes, and at least one real or live fixture folder is among them
@@ -115,7 +116,9 @@ def _command_states(spec, root: Path, main, results: list, inline: list,
         "fixture_folders": lambda cmd: any(r.passed for r in results),
         "inline_tests": lambda cmd: any(r.passed for r in inline),
         "collected_fixture": lambda cmd: any(r.passed and collected_by(r.path) == cmd for r in results),
-        "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases),
+        # a replay that failed is a failing spec test; a pending one (a command this build
+        # lacks) is not a failure, and never a pass either (see engine/capability.py)
+        "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases) and not any(r.failed for r in replays),
         "clean_lint": lambda cmd: not spec.problems and not check_fixture_paths(spec, root)
         and not check_next_commands(spec, main),
     }
@@ -138,14 +141,18 @@ def _command_states(spec, root: Path, main, results: list, inline: list,
 
 def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
     """The matrix facts; `cli_group` is the inferguard click group (which commands exist)."""
+    from inferguard.flow.replay import run_live_replays
+
     readers = readers_available()
     results = run_fixtures(spec, root)
+    replays = run_live_replays(spec, root, cli_group)
+    live_replayed = frozenset(r.path for r in replays if r.validated)
     rows_out = []
     caps: dict[str, dict[str, Any]] = {}
     for doc in spec.docs("Surfaces"):
         for row in doc["rows"]:
             mine = [r for r in results if r.row == row["id"]]
-            cap = row_capability(row, mine, readers)
+            cap = row_capability(row, mine, readers, live_replayed)
             caps[row["id"]] = cap
             rows_out.append({"row": row, "capability": cap, "fixtures": mine})
     from inferguard.spec.kinds.http_endpoints import compile as compile_endpoints
@@ -160,9 +167,9 @@ def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
     inline = run_inline_tests(spec)
     from inferguard.flow.diagnosis import run_diagnosis_tests
 
-    commands = _command_states(spec, root, cli_group, results, inline, run_diagnosis_tests(spec, root))
-    cl = checklist(cl_docs[0], caps, results, readers, commands, guarded) if cl_docs else None
-    return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
+    commands = _command_states(spec, root, cli_group, results, inline, replays, run_diagnosis_tests(spec, root))
+    cl = checklist(cl_docs[0], caps, results, readers, commands, guarded, live_replayed) if cl_docs else None
+    return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers, "replays": replays}
 
 
 

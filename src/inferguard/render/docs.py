@@ -36,7 +36,12 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
             "fixture captured from a real system: no fixture, all-zero evidence only (it proves parsing, not behaviour), "
             "or synthetic fixtures only.",
             "- `supported`: every required family and lane is measured, with non-zero values, in a passing real capture.",
-            "- `live_validated`: supported, and a passing fixture captured live (provenance `live`) measures them all.",
+            "- `live_validated`: supported, and a passing fixture captured live (provenance `live`) measures them all "
+            "and is replayed through every command the Checklist's `live_validation` lists ("
+            + ", ".join(f"`{c['command']}`" for c in (spec.docs("Checklist")[0].get("live_validation") or {}).get("commands", []))
+            + "), each meeting that fixture's expectations: its captured HTTP bodies served from a loopback server, "
+            "the packet collected from it, then judged. A command this build does not have leaves the replay pending "
+            "and the row at most `supported`.",
             "",
             "Checklist lane states: `missing`, `parser_only` (reader or command exists, nothing proves it on data), "
             "`synthetic_backed` (measured in synthetic fixtures only), "
@@ -106,8 +111,23 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
         if cap.get("synthetic_only_items") and cap["status"] != "missing":
             plan.append(f"- `{row['id']}`: a real capture would back {', '.join(f'`{i}`' for i in cap['synthetic_only_items'])} (synthetic fixtures only today)")
         if cap["status"] == "supported":
-            plan.append(f"- `{row['id']}`: a live capture (provenance `live`) would make it live_validated")
+            if cap.get("live_fixtures_not_replayed"):
+                plan.append(f"- `{row['id']}`: live capture(s) {', '.join(f'`{p}`' for p in cap['live_fixtures_not_replayed'])} "
+                            "not validated by the live replay (see Live replay)")
+            else:
+                plan.append(f"- `{row['id']}`: a live capture (provenance `live`) replayed through every live_validation "
+                            "command would make it live_validated")
     out += plan or ["Nothing planned."]
+    out += ["", "## Live replay", "",
+            "Each live fixture of the Checklist's `live_validation`, replayed through its commands "
+            "(`passed`, `failed`, `pending`: the command does not exist in this build, `not_run`: an earlier command failed).", "",
+            "| Fixture | Result | Commands |", "|---|---|---|"]
+    for rp in matrix.get("replays") or []:
+        verdict = "validated" if rp.validated else ("FAILED" if rp.failed else "pending")
+        cmds = "<br>".join(f"`{c.command}`: {c.status}" for c in rp.commands) or _c(rp.error or "")
+        out.append(f"| `{rp.path}` | {verdict} | {cmds} |")
+    if not matrix.get("replays"):
+        out.append("| none declared | | |")
     out += ["", "## Targeted test command", "", "```bash",
             "inferguard specs test                      # every fixture above, expected versus got per row",
             "python3 -m pytest tests/test_spec_fixtures.py -k 'ROW_ID'   # one row's fixtures under pytest",

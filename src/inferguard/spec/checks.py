@@ -78,6 +78,9 @@ _TABLE: list[tuple[str, str, str]] = [
     ("checklist/duplicate-id", ERROR, "a lane or closeout id is declared twice"),
     ("checklist/unknown-ref", ERROR, "an item names a row or family that does not exist"),
     ("checklist/weights", ERROR, "lane and closeout weights do not sum to 100"),
+    ("checklist/live-unknown-command", ERROR, "a live_validation fixture names a command the section does not list, or a command is listed twice"),
+    ("checklist/live-missing-expectation", ERROR, "a live_validation fixture declares no expectation for a listed command"),
+    ("checklist/live-fixture", ERROR, "a live_validation fixture is missing, has no http/ bodies, or is not a live capture"),
     # DiagnosisRules
     ("diagnosis/duplicate-id", ERROR, "a rule id is declared twice"),
     ("diagnosis/unknown-threshold", ERROR, "a rule uses a threshold it does not declare"),

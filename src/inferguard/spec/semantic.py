@@ -179,6 +179,41 @@ def checklist(spec) -> list[Problem]:
         if abs(total - 100.0) > 1e-9:
             line, col = locate(doc, ["lanes"])
             out.append(Problem("spec", sd.path, f"lane and closeout weights sum to {total:g}, not 100", line, col, rule="checklist/weights"))
+        out.extend(_live_validation(sd))
+    return out
+
+
+def _live_validation(sd) -> list[Problem]:
+    """The live replay section: every command a fixture names is a declared one, every declared
+    command has an expectation on every fixture (a replay without one cannot pass), and every
+    jmespath expression compiles."""
+    doc = sd.data
+    lv = doc.get("live_validation")
+    out: list[Problem] = []
+    if not lv:
+        return out
+    declared = [c["command"] for c in lv["commands"]]
+    for ci, name in enumerate(declared):
+        if name in declared[:ci]:
+            line, col = locate(doc, ["live_validation", "commands", ci, "command"])
+            out.append(Problem("spec", sd.path, f"command {name!r} is listed twice", line, col,
+                               rule="checklist/live-unknown-command"))
+    for fi, fx in enumerate(lv.get("fixtures") or []):
+        where = ["live_validation", "fixtures", fi]
+        for key in ("expect", "extra_args"):
+            for name in (fx.get(key) or {}):
+                if name not in declared:
+                    line, col = locate(doc, where + [key, name])
+                    out.append(Problem("spec", sd.path, f"{key} names {name!r}, not a command of live_validation "
+                                       f"({', '.join(declared)})", line, col, rule="checklist/live-unknown-command"))
+        for name in declared:
+            if name not in (fx.get("expect") or {}):
+                line, col = locate(doc, where + ["expect"])
+                out.append(Problem("spec", sd.path, f"fixture {fx['path']!r} declares no expectation for {name!r}",
+                                   line, col, rule="checklist/live-missing-expectation"))
+        for name, exp in (fx.get("expect") or {}).items():
+            for expr in (exp.get("json") or {}):
+                _expr(doc, sd.path, where + ["expect", name, "json", expr], expr, out)
     return out
 
 
@@ -728,6 +763,18 @@ def check_next_commands(spec, main) -> list[Problem]:
     return out
 
 
+def _provenance_origin(fixture_dir) -> str | None:
+    import yaml
+
+    from inferguard.spec.yamlload import safe_load
+
+    try:
+        data = safe_load((fixture_dir / "PROVENANCE.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get("origin") if isinstance(data, dict) else None
+
+
 def check_fixture_paths(spec, root) -> list[Problem]:
     """Fixture paths exist in the checkout `root` (run by `specs lint` when it knows one)."""
     out: list[Problem] = []
@@ -744,6 +791,19 @@ def check_fixture_paths(spec, root) -> list[Problem]:
                 line, col = locate(sd.data, ["fixtures", fi, "path"])
                 out.append(Problem("spec", sd.path, f"fixture folder {fx['path']!r} does not exist under {root}",
                                    line, col, rule="diagnosis/missing-fixture"))
+    for sd in spec.spec_docs("Checklist"):
+        for fi, fx in enumerate((sd.data.get("live_validation") or {}).get("fixtures") or []):
+            d = root / fx["path"]
+            why = None
+            if not d.is_dir():
+                why = f"live fixture folder {fx['path']!r} does not exist under {root}"
+            elif not (d / "http").is_dir():
+                why = f"live fixture {fx['path']!r} has no http/ folder of captured bodies to replay"
+            elif _provenance_origin(d) != "live":
+                why = f"live fixture {fx['path']!r} is not a live capture (PROVENANCE.yaml origin {_provenance_origin(d)})"
+            if why:
+                line, col = locate(sd.data, ["live_validation", "fixtures", fi, "path"])
+                out.append(Problem("spec", sd.path, why, line, col, rule="checklist/live-fixture"))
     return out
 
 
