@@ -44,7 +44,8 @@ def test_same_inputs_same_bytes(tmp_path):
 def test_deleting_a_fixture_lowers_score_and_changes_row(tmp_path):
     ws = _workspace(tmp_path)
     before, score_before = _build(ws)
-    assert _row_capability(before, "lmcache.lookup_hash") == "supported"
+    # live_validated: the live L1-too-small capture replays through every command, diagnose-bottleneck too
+    assert _row_capability(before, "lmcache.lookup_hash") == "live_validated"
     # both real captures that show lookup-hash evidence
     shutil.rmtree(ws / "fixtures" / "lmcache" / "lookup-hash-0.5.6-cpu")
     shutil.rmtree(ws / "fixtures" / "diagnosis" / "l1-too-small-0.5.6-cpu")
