@@ -76,9 +76,10 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
 
 def _command_states(spec, root: Path, main, results: list, inline: list, replays: list | None = None,
                     diagnosis: list | None = None) -> dict[str, str]:
-    """command -> missing | parser_only | fixture_backed, from what `specs test` and `docs build`
-    ran, never from reading the test files: a command that exists is parser_only until the
-    proof its Checklist item names (`proven_by`) holds. `main` is the command line's click
+    """command -> missing | parser_only | fixture_backed | live_validated, from what `specs test`
+    and `docs build` ran, never from reading the test files: a command that exists is
+    parser_only until the proof its Checklist item names (`proven_by`) holds, and
+    live_validated when, besides, a live replay that ran it passed every declared command. `main` is the command line's click
     group, handed in by the caller (this module does not import the CLI)."""
     import json
 
@@ -109,6 +110,7 @@ def _command_states(spec, root: Path, main, results: list, inline: list, replays
     diagnosis = list(diagnosis or [])
     cases = list(results) + list(inline) + diagnosis
     replays = list(replays or [])
+    replayed = {c.command for rp in replays if rp.validated for c in rp.commands}
     diag_real = [r for r in diagnosis if r.kind == "fixture" and _origin(root / r.name) in ("live", "real_capture")]
     proofs = {
         # every DiagnosisRules case passes, and at least one real or live fixture folder is among them
@@ -133,7 +135,9 @@ def _command_states(spec, root: Path, main, results: list, inline: list, replays
                     if cmd not in names:
                         out[cmd] = "missing"
                     elif item.get("proven_by") and proofs[item["proven_by"]](cmd):
-                        out[cmd] = "fixture_backed"
+                        # its proof holds, and a live capture replayed through every declared
+                        # command (this one among them) passed: live_validated
+                        out[cmd] = "live_validated" if cmd in replayed else "fixture_backed"
                     else:
                         out[cmd] = "parser_only"
     return out
