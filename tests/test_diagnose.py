@@ -362,3 +362,29 @@ def test_every_fixture_folder_diagnoses_without_a_crash(folder, tmp_path, diag_v
     _code, rep = _diagnose(folder, tmp_path / "out")
     validate(diag_validator, rep)
     assert rep["verdict"]["status"] in ("bottleneck", "evidence_gap", "no_finding", "insufficient_evidence")
+
+
+def test_the_diagnostics_lane_rests_on_the_diagnosis_fixtures(tmp_path):
+    """docs build: the Diagnostics lane is live_validated with the real and live diagnosis
+    fixtures passing and replayed; without them the command is only parser_only."""
+    import re
+    import shutil
+
+    from conftest import ROOT
+
+    def lane(ws):
+        r = run_cli("docs", "build", "--root", str(ws), "--specs", str(ws / "specs"))
+        assert r.returncode == 0, r.stderr
+        text = (ws / "docs" / "coverage-matrix.md").read_text(encoding="utf-8")
+        return re.search(r"^\| Diagnostics \| \d+ \| (\w+) \|", text, re.M).group(1)
+
+    ws = tmp_path / "ws"
+    for name in ("specs", "fixtures", "tests"):
+        shutil.copytree(ROOT / name, ws / name)
+    shutil.copy(ROOT / "pyproject.toml", ws / "pyproject.toml")
+    (ws / "docs").mkdir()
+    assert lane(ws) == "live_validated"
+    # no real or live diagnosis fixture left (the spec still names them: they fail as missing)
+    shutil.rmtree(ws / "fixtures" / "diagnosis")
+    shutil.rmtree(ws / "fixtures" / "lmcache" / "live-0.5.6-cpu")
+    assert lane(ws) == "parser_only"
