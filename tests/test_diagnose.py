@@ -237,9 +237,19 @@ def test_window_values_are_preferred_over_cumulative_ones(tmp_path):
     _c, rep = _diagnose(job, tmp_path / "a")
     assert rep["basis"] == "snapshot" and "cumulative" in rep["basis_note"]
     assert "lmcache/zero-hits-after-warmup" not in {f["check"] for f in rep["findings"]}
+    # the shape collect-metrics writes (MetricsWindowSummary): per metric id, its window
     (job / "metrics_summary.json").write_text(json.dumps({
-        "window": {"seconds": 60},
-        "metrics": {"lmcache_mp.lookup_requested_tokens": {"delta": 8192}, "lmcache_mp.lookup_hit_tokens": {"delta": 0}}}),
+        "kind": "MetricsWindowSummary", "schedule": {"duration_seconds": 60},
+        "metrics": {
+            "lmcache_mp.lookup_requested_tokens": {"metric": "lmcache_mp.lookup_requested_tokens", "type": "counter",
+                                                   "role": "lmcache_metrics",
+                                                   "window": {"delta": 8192, "rate": 136.5, "resets": 0,
+                                                              "first": 12288, "last": 20480, "seconds": 60}},
+            "lmcache_mp.lookup_hit_tokens": {"metric": "lmcache_mp.lookup_hit_tokens", "type": "counter",
+                                             "window": {"delta": 0, "rate": 0, "resets": 0,
+                                                        "first": 18432, "last": 18432, "seconds": 60}},
+            "vllm.num_requests_waiting": {"metric": "vllm.num_requests_waiting", "type": "gauge",
+                                          "window": {"min": 0, "max": 9, "last": 0, "samples": 60, "p95": 7}}}}),
         encoding="utf-8")
     _c, rep = _diagnose(job, tmp_path / "b")
     assert rep["basis"] == "window"
@@ -247,6 +257,20 @@ def test_window_values_are_preferred_over_cumulative_ones(tmp_path):
     assert "8192 tokens" in f["message"]
     ptr = next(p for p in f["evidence"] if p.get("metric") == "lmcache_mp.lookup_hit_tokens")
     assert ptr["delta"] == 0 and ptr["value"] == 18432
+    # a gauge's window maximum counts although the scrape caught an idle moment
+    (job / "engine.prom").write_text('vllm:num_requests_waiting{engine="0",model_name="m"} 0\n', encoding="utf-8")
+    _c, rep = _diagnose(job, tmp_path / "c")
+    q = next(f for f in rep["findings"] if f["check"] == "vllm/queue-pressure")
+    assert q["message"].startswith("9 requests waiting (scrape: 0 waiting")
+    # a collect-metrics output folder without any snapshot scrape: the window alone
+    (job / "engine.prom").unlink()
+    (job / "lmcache.prom").unlink()
+    _c, rep = _diagnose(job, tmp_path / "d")
+    assert rep["basis"] == "window"
+    fired = {f["check"]: f for f in rep["findings"]}
+    assert "8192 tokens" in fired["lmcache/zero-hits-after-warmup"]["message"]
+    assert "lmcache_metrics" in rep["inputs"]["present"]
+    assert fired["vllm/queue-pressure"]["message"].startswith("9 requests waiting")
 
 
 def test_unreadable_window_summary_is_a_problem_not_an_end(tmp_path):

@@ -51,12 +51,13 @@ def _metric_view(entry: Mapping[str, Any], window: Mapping[str, Any] | None) -> 
         "delta": None,
         "rate": None,
         "quantiles": None,
+        "window": None,
     }
     if entry.get("type") == "histogram" or "count" in entry:
         out["count"] = None if registered_only else entry.get("count")
         out["sum"] = None if registered_only else entry.get("sum")
     if window:
-        for key in ("delta", "rate", "quantiles"):
+        for key in ("delta", "rate", "quantiles", "window"):
             if window.get(key) is not None:
                 out[key] = window[key]
     return out
@@ -171,10 +172,20 @@ def inputs_present(evidence: Mapping[str, Any], lanes: Iterable[str]) -> dict[st
 def diagnosis_view(evidence: Mapping[str, Any], derived: Mapping[str, Mapping[str, Any]], lanes: Iterable[str],
                    window: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plain document the rules read. `window` (from a collect-metrics output) maps metric
-    id -> {delta, rate, quantiles} and carries `seconds`; without it every value is one
-    snapshot, cumulative since the process started."""
+    id -> {delta, rate, quantiles, window (min/max/last of a gauge ...)} and carries `seconds`;
+    without it every value is one snapshot, cumulative since the process started."""
     per_metric = (window or {}).get("metrics", {})
     metrics = {mid: _metric_view(e, per_metric.get(mid)) for mid, e in evidence.get("metrics", {}).items()}
+    # A collect-metrics output holds the window without a snapshot scrape: its metrics come
+    # from the window alone (value: the last sample of the window).
+    for mid, w in per_metric.items():
+        if mid not in metrics:
+            metrics[mid] = _metric_view({"type": w.get("type"), "value": w.get("last"),
+                                         "nonzero": bool(w.get("last")), "source": w.get("role")}, w)
+    inputs = inputs_present(evidence, lanes)
+    for w in per_metric.values():  # a window's scrapes are inputs of their role
+        if w.get("role") in ("engine_metrics", "lmcache_metrics"):
+            inputs[w["role"]] = True
     http, http_where = _http_view(evidence)
     lookup = _lane_summary(evidence, "lmcache_lookup_hash")
     otel = _lane_summary(evidence, "lmcache_otel")
@@ -188,7 +199,7 @@ def diagnosis_view(evidence: Mapping[str, Any], derived: Mapping[str, Mapping[st
         "context": dict(evidence.get("context", {})),
         "detected": {"engines": list(detected.get("engines", [])), "lmcache_mode": detected.get("lmcache_mode"),
                      "connector": detected.get("connector")},
-        "inputs": inputs_present(evidence, lanes),
+        "inputs": inputs,
         "metrics": metrics,
         "derived": {k: v.get("value") for k, v in derived.items()},
         "signals": {lane: dict(doc.get("signals", {})) for lane, doc in evidence.get("lanes", {}).items()},

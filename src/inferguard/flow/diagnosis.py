@@ -19,9 +19,13 @@ MAX_SUMMARY_BYTES = 64 * 1024 * 1024
 
 
 def _window(job_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The per-metric window of a collect-metrics output (delta, rate, quantiles by metric id),
-    or None. A summary that cannot be read, or that holds no per-metric window, is a problem
-    of the run: the snapshot values are used and the report says so."""
+    """The per-metric window of a collect-metrics output (metrics_summary.json, kind
+    MetricsWindowSummary), or None. Each metric's `window` gives, for a counter, its delta and
+    rate; for a histogram, its count delta and quantiles (p50, p95, ...); for a gauge, its
+    min, max, last and quantiles. A summary that cannot be read, or that holds no per-metric
+    window, is a problem of the run: the snapshot values are used and the report says so."""
+    import re
+
     path = Path(job_dir) / WINDOW_SUMMARY
     if not path.is_file():
         return None
@@ -39,11 +43,34 @@ def _window(job_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | No
                          "message": "not used: no `metrics` mapping of metric id to its window values"})
         return None
     per: dict[str, Any] = {}
-    for mid, entry in metrics.items():
-        if isinstance(entry, dict):
-            per[mid] = {k: entry.get(k) for k in ("delta", "rate", "quantiles") if entry.get(k) is not None}
-    window = doc.get("window") if isinstance(doc.get("window"), dict) else {}
-    return {"metrics": per, "seconds": window.get("seconds"), "source": str(path)}
+    seconds = None
+    for key, entry in metrics.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("window"), dict):
+            continue
+        w = entry["window"]
+        # keyed by metric id, or target/metric id when several targets expose one metric
+        mid = entry["metric"] if isinstance(entry.get("metric"), str) else key
+        delta = w.get("delta", w.get("count_delta"))
+        quantiles = {k: v for k, v in w.items() if re.fullmatch(r"p[0-9]+", k)} or None
+        got = {"delta": delta, "rate": w.get("rate"), "quantiles": quantiles, "window": dict(w),
+               "type": entry.get("type"), "last": w.get("last"), "role": entry.get("role")}
+        if mid in per:  # a second target: counters add up, the rest is kept per target only
+            prev = per[mid]
+            for k in ("delta", "rate"):
+                if isinstance(prev.get(k), (int, float)) and isinstance(got.get(k), (int, float)):
+                    prev[k] = prev[k] + got[k]
+            continue
+        per[mid] = got
+        if isinstance(w.get("seconds"), (int, float)):
+            seconds = w["seconds"] if seconds is None else max(seconds, w["seconds"])
+    if not per:
+        problems.append({"source": "metrics_summary", "path": str(path),
+                         "message": "not used: no metric in it carries a window"})
+        return None
+    schedule = doc.get("schedule") if isinstance(doc.get("schedule"), dict) else {}
+    if seconds is None and isinstance(schedule.get("duration_seconds"), (int, float)):
+        seconds = schedule["duration_seconds"]
+    return {"metrics": per, "seconds": seconds, "source": str(path)}
 
 
 def job_evidence(job_dir: str, spec, context_overrides: Mapping[str, Any] | None = None):
