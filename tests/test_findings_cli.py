@@ -112,6 +112,10 @@ def test_findings_point_at_the_evidence(tmp_path, declared):
     assert gap["subject"] == "lmcache.mp_prometheus" and gap["next_command"].startswith("inferguard ")
     metrics = [e for e in gap["evidence"] if "metric" in e]
     assert len(metrics) > 3 and all(e["family"] == "lmcache_mp.l2" and e["status"] == "absent" for e in metrics)
+    # a metric not seen: the names the spec knows it by, none of which is in the scrape
+    scraped = (H100 / "lmcache.prom").read_text()
+    assert all(e["looked_for"] and not any(re.search(rf"^{re.escape(n)}[{{ ]", scraped, re.M) for n in e["looked_for"])
+               for e in metrics)
     assert {"family": "lmcache_mp.l2", "artifact": str(H100 / "lmcache.prom"), "looked_in": True} in gap["evidence"]
     # a zero family names the series it saw, with the scrape and line
     proc = run_cli("observability-coverage", "--engine-metrics-file", str(ZERO / "engine.prom"), "--format", "json")
@@ -129,6 +133,10 @@ def test_findings_point_at_the_evidence(tmp_path, declared):
     prob = next(f for f in _json(proc)["findings"] if f["check"] == "reader/prometheus-problem")
     assert prob["severity"] == declared["reader/prometheus-problem"]
     assert prob["evidence"] == [{"artifact": str(bad), "line": 4}] and prob["subject"] == "prometheus"
+    # no LMCache where some mode was expected: the scrape it was looked for in
+    proc = run_cli("lmcache-compat", "--engine-metrics-file", str(ZERO / "engine.prom"), "--format", "json")
+    mode = next(f for f in _json(proc)["findings"] if f["check"] == "mode/no-lmcache")
+    assert mode["evidence"] == [{"detected": "none", "artifact": str(ZERO / "engine.prom"), "looked_in": True}]
     # the health verdict names the lane, the route and why
     proc = run_cli("evaluate", str(UNHEALTHY), "--format", "json")
     health = next(f for f in _json(proc)["findings"] if f["check"] == "lmcache/server-unhealthy")

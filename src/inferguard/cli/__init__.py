@@ -20,6 +20,7 @@ Examples:
       --lmcache-metrics-file lmcache.prom --output observability_coverage.json
   inferguard observability-coverage --engine-metrics-url http://127.0.0.1:8000/metrics \\
       --expected-engine vllm --cpu-offload-configured --format json
+  inferguard observability-coverage --engine-metrics-file vllm.prom --fail-on warning
 """
 
 EPILOG_COMPAT = """\b
@@ -172,7 +173,7 @@ def fail_on_option(command: str) -> Callable[[Callable[..., Any]], Callable[...,
     text = (f"Exit 1 when a finding at or above this severity exists ({' < '.join(SEVERITIES)}; "
             "never: do not fail on findings).")
     for a in aliases:
-        text += f" {a['id']}: {a['help']}"
+        text += f" {a['id']}: {a['help']} (a finding of {', '.join(a['checks'])}, whatever its severity)."
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         return click.option("--fail-on", "fail_on", type=click.Choice(fail_on_choices(aliases, command)),

@@ -128,9 +128,11 @@ def item_label(item: Mapping[str, Any]) -> str:
     return f"lane {item.get('lane')}" + (f" ({item['name']})" if item.get("name") else "")
 
 
-def _gap_evidence(gap: Mapping[str, Any], report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _gap_evidence(gap: Mapping[str, Any], report: Mapping[str, Any],
+                  looked_for: Mapping[str, list[str]]) -> list[dict[str, Any]]:
     """Where a gap was looked for: the family's metrics (id, exposed names, the scrape and
-    line where a series was seen), or the lane's files and the signals it had."""
+    line where a series was seen; for a metric not seen, the names the spec knows it by),
+    or the lane's files and the signals it had."""
     paths = {s.get("role"): s.get("path") for s in report.get("inputs") or []}
     scrapes = [s.get("path") for s in report.get("inputs") or [] if s.get("reader") == "prometheus"]
     row = next((r for r in report.get("surfaces") or [] if r.get("id") == gap["row"]), None) or {}
@@ -140,8 +142,10 @@ def _gap_evidence(gap: Mapping[str, Any], report: Mapping[str, Any]) -> list[dic
         fam = next((f for f in report.get("families") or [] if f.get("id") == item["family"]), None) or {}
         for m in fam.get("metrics") or []:
             role, _, line = str(m.get("evidence") or "").rpartition(":")
-            out.append(_pointer(family=item["family"], metric=m.get("id"), status=m.get("status"),
-                                names=list(m.get("exposed_names") or []), artifact=paths.get(role) if role else None,
+            names = list(m.get("exposed_names") or [])
+            out.append(_pointer(family=item["family"], metric=m.get("id"), status=m.get("status"), names=names,
+                                looked_for=None if names else list(looked_for.get(m.get("id"), [])),
+                                artifact=paths.get(role) if role else None,
                                 line=int(line) if line.isdigit() and role else None))
         if gap.get("collected") and not any("artifact" in p for p in out):
             out += [_pointer(family=item["family"], artifact=p, looked_in=True) for p in scrapes]
@@ -157,11 +161,15 @@ def _gap_evidence(gap: Mapping[str, Any], report: Mapping[str, Any]) -> list[dic
 
 
 def report_findings(report: Mapping[str, Any], checks: list[Mapping[str, Any]],
-                    lanes: Mapping[str, Any] | None = None) -> list[Finding]:
+                    lanes: Mapping[str, Any] | None = None,
+                    looked_for: Mapping[str, list[str]] | None = None) -> list[Finding]:
     """The findings of a coverage report (observability-coverage, lmcache-compat, evaluate):
     its mode check, the LMCache health verdict of its HTTP lane (`lanes`: the evidence lanes),
-    its gaps and its problems, each under the first declared check that takes it; worst first."""
+    its gaps and its problems, each under the first declared check that takes it; worst first.
+    `looked_for`: metric id -> the exposed names the spec knows it by (pointers for a metric
+    that was not seen)."""
     out: list[Finding] = []
+    scrapes = [s.get("path") for s in report.get("inputs") or [] if s.get("reader") == "prometheus"]
     mc = report.get("mode_check")
     if mc:
         c = _pick(checks, "mode_check", mc)
@@ -170,7 +178,9 @@ def report_findings(report: Mapping[str, Any], checks: list[Mapping[str, Any]],
                   for mode, sigs in sorted((mc.get("signals") or {}).items()) for s in sigs]
             out.append(Finding(c["id"], c["severity"],
                                f"expected LMCache mode {mc['expected']}, detected {mc['detected']} ({mc['result']})",
-                               subject="mode_check", evidence=tuple(ev or [_pointer(detected=mc["detected"])])))
+                               subject="mode_check",
+                               evidence=tuple(ev or [_pointer(detected=mc["detected"], artifact=p, looked_in=True)
+                                                     for p in scrapes] or [_pointer(detected=mc["detected"])])))
     for src in ((lanes or {}).get("lmcache_http") or {}).get("sources") or []:
         health = (src.get("summary") or {}).get("health")
         if not isinstance(health, Mapping):
@@ -187,7 +197,7 @@ def report_findings(report: Mapping[str, Any], checks: list[Mapping[str, Any]],
         if c is None:
             continue
         out.append(Finding(c["id"], c["severity"], f"{gap['item']} is {gap['status']}: {gap.get('why')}",
-                           subject=gap["row"], evidence=tuple(_gap_evidence(gap, report)),
+                           subject=gap["row"], evidence=tuple(_gap_evidence(gap, report, looked_for or {})),
                            next_command=gap.get("next_command")))
     for p in report.get("problems") or []:
         c = _named(checks, p["check"]) if p.get("check") else _pick(checks, "problem", p)

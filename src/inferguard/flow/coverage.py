@@ -266,9 +266,11 @@ def add_findings(report: dict[str, Any], evidence: dict[str, Any], spec) -> dict
     """The report's `findings`: its mode check, health verdict, gaps and problems under the
     checks the Vocabulary declares (engine.findings); added once the report is complete."""
     from inferguard.engine.findings import report_findings
+    from inferguard.spec.metrics import catalog
     from inferguard.spec.registry import registry_of
 
-    found = report_findings(report, registry_of(spec)["checks"], evidence.get("lanes"))
+    names = {mid: [n.name for n in m.names] for mid, m in catalog(spec).metrics.items()}
+    found = report_findings(report, registry_of(spec)["checks"], evidence.get("lanes"), names)
     report["findings"] = [f.to_json() for f in found]
     return report
 
