@@ -86,9 +86,11 @@ def test_h100_healthy_keeps_its_hit_rate_and_versions():
     ("vllm-healthy-docker-ts-issue3359", "vllm_stats", 4),
     ("vllm-kv-near-full-preemption-issue5578", "preemption", 1),
     ("lmcache-pythonhashseed-unset-issue2581", "pythonhashseed", 2),
+    ("sglang-high-usage-no-retract-issue14972", "sglang_stats", 5),
 ])
 def test_public_log_slices_are_read(case, signal, count):
-    assert _log_signals(DIAG / case / "vllm.log")[signal] == count
+    (log,) = sorted((DIAG / case).glob("*.log"))
+    assert _log_signals(log)[signal] == count
 
 
 def test_l1_pressure_case_has_watermark_and_prefetch_failures():
