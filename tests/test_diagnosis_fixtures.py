@@ -68,6 +68,24 @@ def test_l1_too_small_shows_zero_hits_and_allocation_failures():
     assert 'lmcache_mp_l1_usage_ratio{backend="dram",l1_tag="_default"} 0.0' in prom
 
 
+def test_l1_fits_control_differs_from_l1_too_small_only_by_its_l1():
+    """The live control: same bench and commands, --l1-size-gb 1.0 instead of 0.05."""
+    import re as _re
+
+    cmds = {c: (DIAG / c / "capture" / "commands.txt").read_text().splitlines()
+            for c in ("l1-too-small-0.5.6-cpu", "l1-fits-0.5.6-cpu")}
+
+    def norm(lines):  # ports, paths and the date differ from run to run
+        out = [_re.sub(r"(127\.0\.0\.1:|--port |--http-port )\d+|/tmp/\S+?/", r"\1", l) for l in lines if not l.startswith("# date")]
+        return [l.replace("--l1-size-gb 0.05", "--l1-size-gb L1").replace("--l1-size-gb 1.0", "--l1-size-gb L1") for l in out]
+
+    assert norm(cmds["l1-too-small-0.5.6-cpu"]) == norm(cmds["l1-fits-0.5.6-cpu"])
+    rep = _evaluate("l1-fits-0.5.6-cpu")
+    hit = rep["derived"]["lmcache_mp.lookup_hit_rate"]
+    assert (hit["numerator"], hit["denominator"]) == (10752.0, 16384.0)
+    assert _log_signals(DIAG / "l1-fits-0.5.6-cpu" / "lmcache_server.log")["l1_allocation_failure"] == 0
+
+
 def test_h100_healthy_keeps_its_hit_rate_and_versions():
     rep = _evaluate("h100-healthy")
     hit = rep["derived"]["lmcache_mp.lookup_hit_rate"]
