@@ -25,6 +25,12 @@ def diag_validator():
     return schema_validator("report.diagnosis.v1.schema.json")
 
 
+def _rule(rep: dict, rule_id: str) -> dict:
+    """A rule's result in the report: state, thresholds in force, missing inputs and, when it
+    fired, its basis, values, causes and what it explains."""
+    return next(r for r in rep["rules"] if r["rule"] == rule_id)
+
+
 def _diagnose(job: Path, out: Path, *extra: str) -> tuple[int, dict]:
     res = CliRunner().invoke(main, ["diagnose-bottleneck", "--job-dir", str(job), "--output-dir", str(out), *extra])
     assert res.exit_code in (0, 1), res.output
@@ -43,13 +49,14 @@ def test_l1_too_small_zero_hits_with_l1_allocation_failures_as_cause(tmp_path, d
     findings = {f["check"]: f for f in rep["findings"]}
     zero = findings["lmcache/zero-hits-after-warmup"]
     assert zero["severity"] == "error"
-    assert zero["causes"] == ["lmcache/l1-allocation-failures"]
+    assert _rule(rep, "lmcache/zero-hits-after-warmup")["causes"] == ["lmcache/l1-allocation-failures"]
     assert "16384 tokens" in zero["message"] and "hit 0" in zero["message"] and "4096" in zero["message"]
     assert "lmcache/l1-allocation-failures" in zero["message"]
     assert rep["verdict"]["rule"] == "lmcache/zero-hits-after-warmup"
     assert rep["verdict"]["causes"] == ["lmcache/l1-allocation-failures"]
     cause = findings["lmcache/l1-allocation-failures"]
-    assert cause["explains"] == ["lmcache/zero-hits-after-warmup", "lmcache/hit-rate-below-floor"]
+    assert _rule(rep, "lmcache/l1-allocation-failures")["explains"] == ["lmcache/zero-hits-after-warmup",
+                                                                        "lmcache/hit-rate-below-floor"]
     assert "1020 failed chunks" in cause["message"] and "32 allocation-failure log lines" in cause["message"]
     # one request does not fit: 32 blocks asked for, L1 holds 25 of them
     assert "asked for 32 blocks of 2097152 bytes" in cause["message"] and "holds 25 such blocks" in cause["message"]
@@ -60,6 +67,19 @@ def test_l1_too_small_zero_hits_with_l1_allocation_failures_as_cause(tmp_path, d
     assert log["count"] == 32 and log["lines"][0]["line"] > 0 and log["artifact"].endswith("lmcache_server.log")
     text = (tmp_path / "bottleneck_diagnosis.md").read_text(encoding="utf-8")
     assert "lmcache/zero-hits-after-warmup" in text and "Likely cause(s)" in text
+
+
+def test_findings_are_the_tools_one_finding_model(tmp_path):
+    from inferguard.spec.loader import schema_validator
+
+    _code, rep = _diagnose(L1_TOO_SMALL, tmp_path / "out")
+    finding = schema_validator("finding.v1.schema.json")
+    assert rep["findings"]
+    for f in rep["findings"]:
+        validate(finding, f)
+        assert f["next_command"].startswith("inferguard ")
+    assert _rule(rep, "lmcache/zero-hits-after-warmup")["basis"] == "measured"
+    assert _rule(rep, "lmcache/zero-hits-after-warmup")["values"]["requested_tokens"] == 16384
 
 
 def test_h100_has_no_lmcache_error(tmp_path, diag_validator):
@@ -103,8 +123,9 @@ def test_rule_case_through_the_cli(rule, case, tmp_path):
         return
     assert got is not None, [r for r in rep["rules"] if r["rule"] == rule.id]
     # The message shows every threshold in force (an overridden one with its new value) ...
-    for name, t in got["thresholds"].items():
-        shown = render("{thresholds.%s}" % name, {}, got["thresholds"], "")
+    in_force = _rule(rep, rule.id)["thresholds"]
+    for name, t in in_force.items():
+        shown = render("{thresholds.%s}" % name, {}, in_force, "")
         spec_fmt = [m for m in rule.message.split("{thresholds.%s" % name)[1:2]]
         if spec_fmt and spec_fmt[0].startswith(":"):
             shown = format(t["value"], spec_fmt[0][1:].split("}")[0])
@@ -136,7 +157,8 @@ def test_overridden_threshold_changes_the_outcome_and_the_message(tmp_path):
     assert code == 1
     f = next(f for f in rep["findings"] if f["check"] == "lmcache/hit-rate-below-floor")
     assert "0.900" in f["message"] and "0.93" in f["message"]
-    assert f["thresholds"]["hit_rate_floor"] == {"value": 0.93, "unit": "ratio", "type": "ratio", "source": "rule-config"}
+    assert _rule(rep, "lmcache/hit-rate-below-floor")["thresholds"]["hit_rate_floor"] == {
+        "value": 0.93, "unit": "ratio", "type": "ratio", "source": "rule-config"}
 
 
 # --------------------------------------------------------------------------- rule config errors
@@ -190,13 +212,13 @@ def test_missing_input_lowers_confidence_but_keeps_the_finding(tmp_path):
         'lmcache_mp_l1_allocation_failure_chunks_total{during="l1_store",model_name="m"} 64\n', encoding="utf-8")
     _c, rep = _diagnose(job, tmp_path / "out")
     f = next(f for f in rep["findings"] if f["check"] == "lmcache/l1-allocation-failures")
-    assert f["missing_inputs"] == ["lmcache_log"] and f["confidence"] < 1.0
+    assert _rule(rep, "lmcache/l1-allocation-failures")["missing_inputs"] == ["lmcache_log"] and f["confidence"] < 1.0
     (job / "lmcache_server.log").write_text(
         "[2026-11-29 08:28:26,620] LMCache WARNING: Failed to batched allocate 16 memory blocks of size 16384 "
         "because no enough memory is available (short by 3 blocks) (memory_management.py:1540:lmcache)\n", encoding="utf-8")
     _c, rep = _diagnose(job, tmp_path / "out2")
     f = next(f for f in rep["findings"] if f["check"] == "lmcache/l1-allocation-failures")
-    assert f["missing_inputs"] == [] and f["confidence"] == 1.0
+    assert _rule(rep, "lmcache/l1-allocation-failures")["missing_inputs"] == [] and f["confidence"] == 1.0
 
 
 def test_an_lmcache_evidence_gap_never_overrides_a_measured_verdict(tmp_path):
@@ -345,13 +367,14 @@ def test_every_diagnosis_fixture_folder_through_the_cli(fx, tmp_path, diag_valid
     for rid in fx.get("fires", []):
         assert rid in fired, (rid, sorted(fired))
         # the message renders the thresholds in force
-        for name, t in fired[rid]["thresholds"].items():
-            assert render("{thresholds.%s}" % name, {}, fired[rid]["thresholds"], "") in fired[rid]["message"] or \
+        in_force = _rule(rep, rid)["thresholds"]
+        for name, t in in_force.items():
+            assert render("{thresholds.%s}" % name, {}, in_force, "") in fired[rid]["message"] or \
                    any(format(t["value"], spec) in fired[rid]["message"] for spec in (".3g", ".2f", ".4f")), (rid, name)
     for rid in fx.get("silent", []):
         assert rid not in fired, fired.get(rid, {}).get("message")
     for rid, causes in (fx.get("causes") or {}).items():
-        assert fired[rid]["causes"] == causes
+        assert _rule(rep, rid)["causes"] == causes
     for prefix, sev in (fx.get("no_severity_at_least") or {}).items():
         assert not [f for f in rep["findings"] if f["check"].startswith(prefix)
                     and severity_rank(f["severity"]) >= severity_rank(sev)]

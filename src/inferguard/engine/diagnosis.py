@@ -413,7 +413,20 @@ class RuleResult:
     confidence: float | None = None
 
 
+def _clean(p: dict[str, Any]) -> dict[str, Any]:
+    """A pointer as finding.v1 has it: no empty keys, `line` a line number, `artifact` text."""
+    out = {k: v for k, v in p.items() if v is not None}
+    if not (isinstance(out.get("line"), int) and out["line"] >= 1):
+        out.pop("line", None)
+    out["artifact"] = str(out.get("artifact") or "")
+    return out
+
+
 def _pointers(rule: Rule, view: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [_clean(p) for p in _raw_pointers(rule, view, values)]
+
+
+def _raw_pointers(rule: Rule, view: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
     where = view["_where"]
     out: list[dict[str, Any]] = []
     for ref in rule.evidence:
@@ -510,8 +523,6 @@ def diagnose(view: Mapping[str, Any], spec, overrides: Mapping[str, Any] | None 
         out["basis"] = r.rule.basis
         out["status"] = r.rule.status
         out["values"] = {k: v for k, v in r.values.items()}
-        out["thresholds"] = {k: dict(t) for k, t in th.items()}
-        out["missing_inputs"] = r.missing
         if r.rule.causes:
             out["causes"] = causes
         if r.rule.id in explained_by:
@@ -519,14 +530,24 @@ def diagnose(view: Mapping[str, Any], spec, overrides: Mapping[str, Any] | None 
         out["order"] = r.rule.order
         findings.append(out)
     findings.sort(key=verdict_key)
-    for f in findings:
-        f.pop("order")
+    # The findings are the tool's one finding model (schemas/finding.v1); what only a diagnosis
+    # has (basis, the values measured, the causes named and explained) is on the rule's result.
+    details = {f["check"]: {k: f[k] for k in DETAIL_KEYS if k in f} for f in findings}
+    rules = []
+    for r in results:
+        entry = {"rule": r.rule.id, "state": r.state, "missing_inputs": r.missing,
+                 "thresholds": {k: dict(t) for k, t in thresholds[r.rule.id].items()}}
+        entry.update(details.get(r.rule.id, {}))
+        rules.append(entry)
     return {
-        "findings": findings,
-        "rules": [{"rule": r.rule.id, "state": r.state, "missing_inputs": r.missing,
-                   "thresholds": {k: dict(t) for k, t in thresholds[r.rule.id].items()}} for r in results],
+        "findings": [{k: f[k] for k in FINDING_KEYS if k in f} for f in findings],
+        "rules": rules,
         "verdict": verdict(findings, results),
     }
+
+
+FINDING_KEYS = ("check", "severity", "message", "subject", "evidence", "confidence", "remediation", "next_command")
+DETAIL_KEYS = ("basis", "status", "values", "causes", "explains")
 
 
 def verdict_key(f: Mapping[str, Any]) -> tuple[int, int, int]:

@@ -208,9 +208,10 @@ def check_case(rule_id: str, case: Mapping[str, Any], report: Mapping[str, Any])
         for text in exp.get("message_contains", []):
             if text not in got["message"]:
                 fails.append(f"message does not contain {text!r}: {got['message']}")
+        named = next((r.get("causes", []) for r in report["rules"] if r["rule"] == rule_id), [])
         for c in exp.get("causes", []):
-            if c not in got.get("causes", []):
-                fails.append(f"cause {c} not named (causes: {got.get('causes', [])})")
+            if c not in named:
+                fails.append(f"cause {c} not named (causes: {named})")
     return fails
 
 
@@ -254,6 +255,7 @@ def run_diagnosis_tests(spec, root: Path | None, only: set[str] | None = None) -
                 results.append(res)
                 continue
             fired = {f["check"]: f for f in rep["findings"]}
+            detail = {r["rule"]: r for r in rep["rules"]}
             from inferguard.engine.findings import severity_rank
 
             for rid in fx.get("fires", []):
@@ -263,7 +265,7 @@ def run_diagnosis_tests(spec, root: Path | None, only: set[str] | None = None) -
                 if rid in fired:
                     res.failures.append(f"expected {rid} to stay silent; it fired: {fired[rid]['message']}")
             for rid, causes in (fx.get("causes") or {}).items():
-                named = fired.get(rid, {}).get("causes", [])
+                named = detail.get(rid, {}).get("causes", [])
                 for c in causes:
                     if c not in named:
                         res.failures.append(f"{rid}: cause {c} not named (causes: {named})")

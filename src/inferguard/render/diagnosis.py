@@ -47,20 +47,22 @@ def diagnosis_markdown(report: Mapping[str, Any]) -> str:
     out += [f"## Findings ({len(report['findings'])})", ""]
     if not report["findings"]:
         out += ["No rule fired.", ""]
+    detail = {r["rule"]: r for r in report["rules"]}
     for f in report["findings"]:
-        out += [f"### `{f['check']}` — {f['severity']} ({f['basis']}, confidence {f.get('confidence')})", "",
+        d = detail.get(f["check"], {})
+        out += [f"### `{f['check']}` — {f['severity']} ({d.get('basis')}, confidence {f.get('confidence')})", "",
                 f["message"], ""]
-        if f.get("causes"):
-            out.append(f"- Likely cause(s): {', '.join('`' + c + '`' for c in f['causes'])}")
-        if f.get("explains"):
-            out.append(f"- Explains: {', '.join('`' + c + '`' for c in f['explains'])}")
-        th = ", ".join(f"{k} = {t['value']} {t['unit']} ({t['source']})" for k, t in f.get("thresholds", {}).items())
+        if d.get("causes"):
+            out.append(f"- Likely cause(s): {', '.join('`' + c + '`' for c in d['causes'])}")
+        if d.get("explains"):
+            out.append(f"- Explains: {', '.join('`' + c + '`' for c in d['explains'])}")
+        th = ", ".join(f"{k} = {t['value']} {t['unit']} ({t['source']})" for k, t in d.get("thresholds", {}).items())
         if th:
             out.append(f"- Thresholds: {th}")
         for p in f.get("evidence", []):
             out.append(f"- Evidence: {_pointer(p)}")
-        if f.get("missing_inputs"):
-            out.append(f"- Missing inputs: {', '.join(f['missing_inputs'])}")
+        if d.get("missing_inputs"):
+            out.append(f"- Missing inputs: {', '.join(d['missing_inputs'])}")
         out.append(f"- Remediation: {f.get('remediation')}")
         out.append(f"- Next: `{f.get('next_command')}`")
         out.append("")
