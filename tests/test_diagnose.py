@@ -435,3 +435,87 @@ def test_the_diagnostics_lane_rests_on_the_diagnosis_fixtures(tmp_path):
     shutil.rmtree(ws / "fixtures" / "diagnosis")
     shutil.rmtree(ws / "fixtures" / "lmcache" / "live-0.5.6-cpu")
     assert lane(ws) == "parser_only"
+
+
+# --------------------------------------------------------------------------- any values
+
+
+_NAMES = [  # every exposed name a rule reads, in the engines' and LMCache's current forms
+    'lmcache_mp_lookup_requested_tokens_total{cache_salt="%s",model_name="m"}',
+    'lmcache_mp_lookup_hit_tokens_total{cache_salt="%s",model_name="m"}',
+    'lmcache_mp_lookups_requests_total{cache_salt="%s",model_name="m"}',
+    'lmcache_mp_l1_allocation_failure_chunks_total{during="l1_store",model_name="%s"}',
+    'lmcache_mp_l1_usage_ratio{backend="dram",l1_tag="%s"}',
+    'lmcache_mp_l1_evicted_chunks_total{l1_tag="%s"}',
+    'lmcache_mp_l2_prefetch_failure_chunks_total{model_name="m",reason="%s"}',
+    'lmcache_mp_event_bus_dropped_events_total{x="%s"}',
+    'lmcache_mp_l1_read_failure_chunks_total{model_name="%s"}',
+    'lmcache_mp_l1_write_chunks_total{l1_tag="%s"}',
+    'vllm:num_requests_waiting{engine="0",model_name="%s"}',
+    'vllm:kv_cache_usage_perc{engine="0",model_name="%s"}',
+    'vllm:num_preemptions_total{engine="0",model_name="%s"}',
+    'vllm:prefix_cache_queries_total{engine="0",model_name="%s"}',
+    'vllm:prefix_cache_hits_total{engine="0",model_name="%s"}',
+    'vllm:external_prefix_cache_queries_total{engine="0",model_name="%s"}',
+    'vllm:external_prefix_cache_hits_total{engine="0",model_name="%s"}',
+    'vllm:kv_offload_load_bytes_total{engine="0",model_name="%s"}',
+    'vllm:kv_offload_load_time_total{engine="0",model_name="%s"}',
+    'sglang:num_queue_reqs{model_name="%s"}',
+    'sglang:token_usage{model_name="%s"}',
+    'sglang:prompt_tokens_total{model_name="%s"}',
+    'sglang:cached_tokens_total{model_name="%s"}',
+]
+
+
+def test_any_values_of_the_metrics_rules_read_never_break_a_rule():
+    """Zero, negative, huge, NaN and infinite values, several label series: every rule
+    evaluates (a condition is true or false), and the report keeps its schema."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from conftest import scratch_dir
+    from inferguard.flow.diagnosis import diagnose_job
+    from inferguard.spec import default_specs
+    from inferguard.spec.loader import schema_validator
+
+    spec = default_specs()
+    validator = schema_validator("report.diagnosis.v1.schema.json")
+    value = st.one_of(st.sampled_from(["0", "-1", "NaN", "+Inf", "-Inf", "1e308", "0.95", "4097"]),
+                      st.integers(0, 10 ** 7).map(str))
+    sample = st.tuples(st.sampled_from(range(len(_NAMES))), st.sampled_from(["", "a", "b"]), value)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(sample, min_size=1, max_size=30))
+    def check(samples):
+        job = scratch_dir("diagnose-any-values") / "job"
+        job.mkdir(parents=True, exist_ok=True)
+        lines = {"engine": [], "lmcache": []}
+        seen = set()
+        for i, label, v in samples:
+            series = _NAMES[i] % label
+            if series in seen:
+                continue
+            seen.add(series)
+            lines["lmcache" if series.startswith("lmcache") else "engine"].append(f"{series} {v}")
+        for who in ("engine", "lmcache"):
+            (job / f"{who}.prom").write_text("\n".join(lines[who]) + "\n", encoding="utf-8")
+        rep = diagnose_job(str(job), spec)
+        validate(validator, json.loads(json.dumps(rep, allow_nan=False)))  # strict JSON: no NaN, no Infinity
+        assert {r["state"] for r in rep["rules"]} <= {"fired", "silent", "not_evaluated"}
+
+    check()
+
+
+def test_series_summing_past_the_float_range_are_infinite_not_a_crash(tmp_path):
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "engine.prom").write_text(
+        'vllm:kv_offload_load_bytes_total{engine="0",model_name="a"} 1e308\n'
+        'vllm:kv_offload_load_bytes_total{engine="1",model_name="a"} 1e308\n'
+        'vllm:kv_offload_store_bytes_total{engine="0",model_name="a"} 1e308\n'
+        'vllm:kv_offload_load_time_total{engine="0",model_name="a"} 1\n', encoding="utf-8")
+    _c, rep = _diagnose(job, tmp_path / "out")
+    raw = (tmp_path / "out" / "bottleneck_diagnosis.json").read_text(encoding="utf-8")
+    json.loads(raw, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    r = run_cli("observability-coverage", "--engine-metrics-file", str(job / "engine.prom"), "--format", "json")
+    assert r.returncode == 0, r.stderr

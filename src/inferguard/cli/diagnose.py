@@ -75,7 +75,7 @@ def diagnose_bottleneck(job_dir: str, output_dir: str, rule_config: str | None, 
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    body = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     md = diagnosis_markdown(report) + "\n"
     written = [str(write_text_atomic(out / REPORT_JSON, body)), str(write_text_atomic(out / REPORT_MD, md))]
     if fmt == "json":

@@ -59,6 +59,15 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _fsum(vals: list[float]) -> float:
+    """An exact float sum, or the plain one where fsum cannot say (partial sums beyond the
+    float range: infinite; +Inf and -Inf together: NaN)."""
+    try:
+        return math.fsum(vals)
+    except (OverflowError, ValueError):
+        return sum(vals)
+
+
 def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
     cat = metric_catalog(spec)
     metrics = evidence["metrics"]
@@ -125,7 +134,7 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
             if any(v is None for v in vals):
                 res["reason"] = why_none(*d.inputs["metrics"])
             else:
-                res["value"] = math.fsum(vals) if d.op == "sum" else vals[0] - math.fsum(vals[1:])
+                res["value"] = _fsum(vals) if d.op == "sum" else vals[0] - _fsum(vals[1:])
         if d.op == "ratio":
             src = metrics.get(d.inputs["numerator"]) or {}
             res["labels"] = src.get("label_values", {})
