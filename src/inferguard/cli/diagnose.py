@@ -6,7 +6,6 @@ module level; the pipeline loads when the command runs.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
