@@ -210,7 +210,8 @@ def diagnosis_rules(spec) -> str:
             "collect-metrics `metrics_summary.json`, which alone is enough), `derived.\"<id>\"`,",
             "`logs.<category>` (`count`, `lines`, `captures.<name>` with `sum/min/max` or distinct `values`),",
             "`http.<part>` (health, status, config, ... of the LMCache HTTP lane), `lookup_hash.reuse`,",
-            "`otel.spans`, `trace.records`, `argv.engine` / `argv.lmcache` (one string), `inputs.<role>`,",
+            "`otel.spans`, `trace.records`, `cacheblend` (`records`, `totals`, `kinds` of the blend lane),",
+            "`signals.<lane>`, `argv.engine` / `argv.lmcache` (one string), `inputs.<role>`,",
             "`context`, `detected`, `basis`; then the rule's `values.<name>` and `thresholds.<name>`.",
             "Functions besides jmespath's own: " + ", ".join(f"`{f}()`" for f in EXTRA_FUNCTIONS)
             + " (null when an argument is null: a missing input makes a condition false).", "",
