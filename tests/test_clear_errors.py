@@ -73,7 +73,7 @@ def test_specs_test_on_a_folder_without_yaml_is_an_error(tmp_path):
 
 def test_specs_test_with_an_unknown_row_is_an_error():
     line = _one_line_exit_2(run_cli("specs", "test", "--row", "no.such.row"))
-    assert "unknown row id(s): no.such.row" in line
+    assert "unknown row or rule id(s): no.such.row" in line
 
 
 def test_specs_lint_on_an_emptied_detection_document_is_an_error(tmp_path):

@@ -44,12 +44,16 @@ def test_same_inputs_same_bytes(tmp_path):
 def test_deleting_a_fixture_lowers_score_and_changes_row(tmp_path):
     ws = _workspace(tmp_path)
     before, score_before = _build(ws)
-    assert _row_capability(before, "lmcache.lookup_hash") == "supported"
+    # live_validated: the live L1-too-small capture replays through every command, diagnose-bottleneck too
+    assert _row_capability(before, "lmcache.lookup_hash") == "live_validated"
+    # both real captures that show lookup-hash evidence
     shutil.rmtree(ws / "fixtures" / "lmcache" / "lookup-hash-0.5.6-cpu")
+    shutil.rmtree(ws / "fixtures" / "diagnosis" / "l1-too-small-0.5.6-cpu")
     after, score_after = _build(ws)
     assert score_after < score_before
     assert _row_capability(after, "lmcache.lookup_hash") == "partial"
     assert "`lmcache.lookup_hash`: `fixtures/lmcache/lookup-hash-0.5.6-cpu` is declared but missing" in after
+    assert "`lmcache.lookup_hash`: `fixtures/diagnosis/l1-too-small-0.5.6-cpu` is declared but missing" in after
 
 
 def test_synthetic_or_all_zero_evidence_is_at_most_partial(tmp_path):
@@ -73,7 +77,10 @@ def test_synthetic_or_all_zero_evidence_is_at_most_partial(tmp_path):
     assert score_after > score_before
 
 
-def test_adding_a_live_fixture_raises_score(tmp_path):
+def test_a_live_fixture_alone_is_not_live_validated(tmp_path):
+    """A capture marked live is real evidence (the row rises to supported), but live_validated
+    also needs the capture replayed through every live_validation command: this copy is not
+    in that list, so the row stops at supported and the plan says why."""
     ws = _workspace(tmp_path)
     before, score_before = _build(ws)
     assert "live_validated" not in _row_capability(before, "sglang.queue")
@@ -87,8 +94,68 @@ def test_adding_a_live_fixture_raises_score(tmp_path):
     j = text.index(anchor, i) + len(anchor)
     surf.write_text(text[:j] + "      - {path: fixtures/sglang/queue-live-copy, expect: {status: covered}}\n" + text[j:])
     after, score_after = _build(ws)
-    assert _row_capability(after, "sglang.queue") == "live_validated"
+    assert _row_capability(after, "sglang.queue") == "supported"
+    assert "`sglang.queue`: live capture(s) `fixtures/sglang/queue-live-copy` not validated by the live replay" in after
     assert score_after > score_before
+
+
+def _set_live_commands(ws, keep, add_missing=None):
+    """The workspace's Checklist with live_validation reduced to the commands in `keep` (their
+    expectations kept) plus, if given, a command no build has (with an expectation)."""
+    import yaml
+
+    path = ws / "specs" / "checklist.yaml"
+    doc = yaml.safe_load(path.read_text())
+    lv = doc["live_validation"]
+    lv["commands"] = [c for c in lv["commands"] if c["command"] in keep]
+    for fx in lv["fixtures"]:
+        fx["expect"] = {k: v for k, v in fx["expect"].items() if k in keep}
+    if add_missing:
+        lv["commands"].append({"command": add_missing, "args": ["--output", "$OUT"]})
+        for fx in lv["fixtures"]:
+            fx["expect"][add_missing] = {"exit": 0}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_live_validated_follows_the_declared_command_list(tmp_path):
+    """The same live captures, two command lists. With a listed command this build does not
+    have, the replay is pending and no row is live_validated; with the list of commands that
+    exist and pass, the rows their live captures cover are. The set is the spec's, not the code's."""
+    ws = _workspace(tmp_path)
+    present = ["collect-lmcache", "lmcache-compat", "observability-coverage"]
+    rows = ("lmcache.mp_prometheus", "lmcache.mp_http", "lmcache.logs")
+    _set_live_commands(ws, present, add_missing="no-such-command")
+    pending, score_pending = _build(ws)
+    assert "| `fixtures/lmcache/live-0.5.6-cpu` | pending | " in pending
+    assert "`no-such-command`: pending" in pending
+    for row in rows:
+        assert _row_capability(pending, row) == "supported", row
+    _set_live_commands(ws, present)
+    validated, score_validated = _build(ws)
+    assert "| `fixtures/lmcache/live-0.5.6-cpu` | validated | " in validated
+    for row in rows:
+        assert _row_capability(validated, row) == "live_validated", row
+    assert "family lmcache_mp.lookup: live_validated" in validated
+    assert "family lmcache_mp.lookup: live_validated" not in pending
+    assert score_validated > score_pending
+
+
+def test_bundled_live_validation_lists_the_four_commands_and_waits_for_missing_ones():
+    """The spec lists all four commands; a listed command this build lacks keeps every row
+    below live_validated (on a build that has it, it must pass for any row to get there)."""
+    from inferguard.cli import main
+    from inferguard.flow.matrix import build_matrix
+    from inferguard.spec import default_specs
+
+    spec = default_specs()
+    listed = [c["command"] for c in spec.docs("Checklist")[0]["live_validation"]["commands"]]
+    assert listed == ["collect-lmcache", "lmcache-compat", "observability-coverage", "diagnose-bottleneck"]
+    m = build_matrix(spec, ROOT, main)
+    for rp in m["replays"]:
+        for c in rp.commands:
+            assert c.status == ("passed" if c.command in main.commands else "pending"), (rp.path, c)
+    if any(rp.pending for rp in m["replays"]):
+        assert all(r["capability"]["status"] != "live_validated" for r in m["rows"])
 
 
 def test_live_validated_only_where_a_live_fixture_passes():

@@ -37,20 +37,28 @@ def test_mode_check_follows_the_vocabulary(registry):
         "expected": "mp", "detected": "mp", "result": "mismatch", "signals": ["s"]}
 
 
-def test_fail_on_policies(registry):
-    pol = registry["fail_on"]
-    assert [p["id"] for p in pol] == ["never", "mode-mismatch", "missing-required"]
-    ok = {"mode_check": {"result": "match"}, "gaps": [{"collected": False, "status": "absent"},
-                                                     {"collected": True, "status": "present_zero"}]}
-    gap = {"mode_check": {"result": "detected"}, "gaps": [{"collected": True, "status": "absent"}]}
-    bad = {"mode_check": {"result": "no_lmcache"}, "gaps": []}
-    assert [v.fails(p, ok, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, False]
-    assert [v.fails(p, gap, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, False, True]
-    assert [v.fails(p, bad, pol) for p in ("never", "mode-mismatch", "missing-required")] == [False, True, True]
+def test_fail_on_aliases_are_selections_of_declared_checks(registry):
+    """`--fail-on mode-mismatch|missing-required` keep their meaning as data: each alias of the
+    Vocabulary names the checks whose findings fail it, whatever their severity."""
+    from inferguard.engine.findings import fails, report_findings
+
+    aliases, checks = registry["fail_on"], registry["checks"]
+    assert [a["id"] for a in aliases] == ["mode-mismatch", "missing-required"]
+    def mc(result, expected="mp", detected="mp"):
+        return {"expected": expected, "detected": detected, "result": result, "signals": {}}
+
+    ok = {"mode_check": mc("match"), "gaps": [{"row": "r", "item": "f", "collected": False, "status": "absent"},
+                                                     {"row": "r", "item": "g", "collected": True, "status": "present_zero"}]}
+    gap = {"mode_check": mc("detected", "auto"), "gaps": [{"row": "r", "item": "f", "collected": True, "status": "absent"}]}
+    bad = {"mode_check": mc("no_lmcache", "auto", "none"), "gaps": []}
+    policies = ("never", "mode-mismatch", "missing-required")
+    got = {name: [fails(p, report_findings(r, checks), aliases) for p in policies]
+           for name, r in (("ok", ok), ("gap", gap), ("bad", bad))}
+    assert got == {"ok": [False, False, False], "gap": [False, False, True], "bad": [False, True, True]}
     from inferguard.core.problems import InternalError
 
     with pytest.raises(InternalError):
-        v.fails("sometimes", ok, pol)
+        fails("sometimes", [], aliases)
 
 
 def test_health_verdict_from_facts():
@@ -72,11 +80,16 @@ def test_health_rules_come_from_the_spec():
     """Changing the HttpEndpoints `health` table changes the lmcache_http lane's verdict."""
     text = (ROOT / "specs" / "http" / "lmcache.yaml").read_text()
     body = reader.Body(data=b'{"status": "ok"}', path="/healthcheck")
-    assert reader.read_bodies([body]).summary["health"]["state"] == "unknown"
+    raw = reader.read_bodies([body])
+    # the reader reports what the body said and decides nothing
+    assert "health" not in raw.summary and "health_ok" not in raw.signals
+    assert raw.facts["healthchecks"] == [{"said": "ok", "reason": None, "http_status": None, "route": "mp.healthcheck"}]
+    assert "facts" not in raw.to_json()
+    assert v.judge(raw).summary["health"]["state"] == "unknown"
     docs = load_all(text.replace("said: {healthy: healthy, unhealthy: unhealthy}", "said: {ok: healthy}"))
     idx = he.compile(docs)
     assert idx.health == {"said": {"ok": "healthy"}, "unhealthy_http_status": [503]}
-    res = reader.read_bodies([body], specs=docs)
+    res = v.judge(reader.read_bodies([body], specs=docs), docs)
     assert res.summary["health"] == {"state": "healthy", "route": "mp.healthcheck"}
     assert res.signals["health_ok"] == 1 and res.signals["health_unhealthy"] == 0
 
@@ -94,7 +107,7 @@ def test_lint_checks_the_verdict_tables(tmp_path):
 
     text = (ROOT / "specs" / "vocabulary.yaml").read_text()
     bad = text.replace("satisfies: [auto, mp, embedded]", "satisfies: [auto, mp, embeded]", 1)
-    bad = bad.replace("  - {id: never, help:", "  - {id: mode-mismatch, help:", 1)
+    bad = bad.replace("  - id: missing-required\n", "  - id: mode-mismatch\n", 1)
     assert bad != text
     spec_dir = tmp_path / "specs"
     import shutil
@@ -105,5 +118,48 @@ def test_lint_checks_the_verdict_tables(tmp_path):
     assert proc.returncode == 2, proc.stdout
     line = next(i for i, s in enumerate(bad.splitlines(), 1) if "embeded" in s)
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/unknown-mode: mode 'both' satisfies 'embeded'", proc.stdout), proc.stdout
-    line = next(i for i, s in enumerate(bad.splitlines(), 1) if "- {id: mode-mismatch, mode_results" in s)
+    line = [i for i, s in enumerate(bad.splitlines(), 1) if "- id: mode-mismatch" in s][1]
     assert re.search(rf"vocabulary\.yaml:{line}:\d+: vocabulary/duplicate-id: duplicate fail_on policy 'mode-mismatch'", proc.stdout), proc.stdout
+
+
+def _engine_imports(text: str, name: str = "<src>") -> list[str]:
+    """`line: module` for every import of inferguard.engine in `text`, at the top or in a function."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(text, name)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        else:
+            continue
+        out += [f"{node.lineno}: {n}" for n in names if n == "inferguard.engine" or n.startswith("inferguard.engine.")]
+    return out
+
+
+def test_readers_import_no_engine_module():
+    """A reader never evaluates: no module under readers/ imports inferguard.engine, so a
+    verdict cannot slip back into a reader."""
+    readers = sorted((ROOT / "src" / "inferguard" / "readers").glob("*.py"))
+    assert len(readers) >= 8
+    offenders = [f"{p.name}:{hit}" for p in readers for hit in _engine_imports(p.read_text(encoding="utf-8"), str(p))]
+    assert offenders == []
+
+
+def test_the_import_check_sees_both_import_forms():
+    src = ("from inferguard.engine.verdicts import judge\nimport inferguard.evidence\n"
+           "def f():\n    import inferguard.engine.status as s\n    from inferguard.engine import findings\n")
+    assert _engine_imports(src) == ["1: inferguard.engine.verdicts", "4: inferguard.engine.status", "5: inferguard.engine"]
+
+
+def test_lane_evidence_is_judged_by_the_engine(tmp_path):
+    """Through the flow: the verdict the readers no longer make is in the lane evidence."""
+    from inferguard.flow.coverage import load_lane_file
+
+    spec = default_specs()
+    folder = ROOT / "fixtures" / "real" / "lmcache-0.5.6-cpu" / "run1" / "http"
+    doc = load_lane_file("lmcache_http", str(folder), spec)
+    src = doc["sources"][0]
+    assert src["summary"]["health"]["state"] == "healthy"
+    assert doc["signals"]["health_ok"] == 1 and doc["signals"]["health_unhealthy"] == 0

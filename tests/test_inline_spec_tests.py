@@ -152,4 +152,4 @@ def test_expanding_notation():
 
 def test_unknown_row_and_nothing_to_run_are_errors(tmp_path):
     proc = run_cli("specs", "test", "--row", "no.such.row")
-    assert proc.returncode == 2 and "unknown row id(s): no.such.row" in proc.stderr
+    assert proc.returncode == 2 and "unknown row or rule id(s): no.such.row" in proc.stderr

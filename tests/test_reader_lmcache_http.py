@@ -9,6 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inferguard.engine.verdicts import judge
 from inferguard.readers import lmcache_http as reader
 from inferguard.spec.kinds import http_endpoints as he
 from inferguard.spec.yamlload import load_all
@@ -185,7 +186,7 @@ def test_every_real_body_parses(body):
 
 @pytest.mark.parametrize("folder", _body_dirs(), ids=lambda p: p.parent.name if p != FIXTURE else "fixture")
 def test_folder_summary(folder):
-    res = reader.read(str(folder))
+    res = judge(reader.read(str(folder)))
     s = res.summary
     assert res.problems == []
     assert s["server"] == "mp"
@@ -250,7 +251,7 @@ def test_unhealthy_503_is_recorded_not_fatal():
                     source="live", http_status=503),
         reader.Body(b'"0.5.6"', path="/lmc_version", route_id="mp.lmc_version", source="live", http_status=200),
     ]
-    res = reader.read_bodies(bodies)
+    res = judge(reader.read_bodies(bodies))
     s = res.summary
     assert s["health"]["state"] == "unhealthy"
     assert "engine not initialized" in s["health"]["reasons"][0]
@@ -261,15 +262,15 @@ def test_unhealthy_503_is_recorded_not_fatal():
 
 
 def test_saved_unhealthy_body_without_status_line():
-    res = reader.read_bodies([reader.Body(b'{"status":"unhealthy","reason":"x"}', flag="health")])
+    res = judge(reader.read_bodies([reader.Body(b'{"status":"unhealthy","reason":"x"}', flag="health")]))
     assert res.summary["health"]["state"] == "unhealthy"
     assert res.summary["endpoints"][0]["http_status"] == 503
     assert res.summary["endpoints"][0]["status_inferred"] is True
 
 
 def test_transport_error_recorded():
-    res = reader.read_bodies([reader.Body(b"", path="/healthcheck", route_id="mp.healthcheck", source="live",
-                                          error="connection refused")])
+    res = judge(reader.read_bodies([reader.Body(b"", path="/healthcheck", route_id="mp.healthcheck", source="live",
+                                                error="connection refused")]))
     assert res.signals["endpoints_transport_error"] == 1
     assert res.summary["health"]["state"] == "unknown"
 
@@ -343,8 +344,8 @@ _ROUTE_IDS = [
 @given(data=st.binary(max_size=2048), route=st.sampled_from(_ROUTE_IDS),
        code=st.sampled_from([None, 200, 404, 409, 500, 503]), flag=st.sampled_from([None, "status", "health"]))
 def test_arbitrary_bytes_never_raise(data, route, code, flag):
-    res = reader.read_bodies([reader.Body(data, route_id=route, http_status=code, flag=flag if route is None else None)])
-    assert res.records == 1
+    res = judge(reader.read_bodies([reader.Body(data, route_id=route, http_status=code, flag=flag if route is None else None)]))
+    assert res.records == 1 and res.summary["health"]["state"] in ("healthy", "unhealthy", "unknown")
     json.dumps(res.to_json())
 
 
@@ -362,7 +363,7 @@ json_values = st.recursive(
 @given(value=json_values, route=st.sampled_from(_ROUTE_IDS))
 def test_arbitrary_json_shapes_never_raise(value, route):
     data = json.dumps(value).encode()
-    res = reader.read_bodies([reader.Body(data, route_id=route, http_status=200)])
+    res = judge(reader.read_bodies([reader.Body(data, route_id=route, http_status=200)]))
     json.dumps(res.to_json())
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from inferguard._data import schemas_dir
+from inferguard.engine.verdicts import judge
 from inferguard.readers import lct, trace_replay as tr
 from conftest import scratch_dir
 
@@ -77,7 +78,7 @@ def test_each_replay_view_matches_trace_info(view):
     assert s["failed"] == 0
     assert r.signals["records"] == total and r.signals["failed"] == 0
     assert {k[3:]: v for k, v in r.signals.items() if k.startswith("op.")} == ops
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_summary_and_csv_latencies():
@@ -140,7 +141,7 @@ def test_trace_info_view(info_path, lct_name):
             assert ti["events"][k] == rec["events"][k], k
     else:
         assert ti["events"] is None
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 # --------------------------------------------------------------------------- directories
@@ -148,6 +149,9 @@ def test_trace_info_view(info_path, lct_name):
 def test_directory_counts_each_op_once():
     total, ops, _ = info_counts(INFO_STORAGE)
     r = tr.read(REPLAY)
+    # the reader counts disagreements; whether the views agree is the engine's verdict
+    assert {c["agrees"] for c in r.summary["cross_checks"]} == {None}
+    r = judge(r)
     assert r.problems == []
     s = r.summary
     assert s["view"] == "directory"
@@ -162,7 +166,7 @@ def test_directory_counts_each_op_once():
     roles = {f["file"]: f["role"] for f in s["files"]}
     assert roles == {"replay_records.jsonl": "authoritative", "trace_replay_ops.csv": "cross_check",
                      "trace_replay_summary.json": "cross_check", "replay_stdout.log": "cross_check"}
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 @pytest.mark.parametrize("present,expected", [
@@ -179,7 +183,7 @@ def test_authoritative_fallback_order(tmp_path, present, expected):
 
 
 def test_tied_to_the_recording_by_digest_and_counts():
-    r = tr.read(REPLAY, lct=TRACE / "storage_trace.lct")
+    r = judge(tr.read(REPLAY, lct=TRACE / "storage_trace.lct"))
     assert r.problems == []
     s = r.summary
     d = s["config_digest"]
@@ -190,14 +194,14 @@ def test_tied_to_the_recording_by_digest_and_counts():
     assert d["replay_reported"] == "mismatch"       # the replay-side config differed; the trace is the same
     assert s["recording"]["total_records"] == r.records
     assert any(c["view"] == "lct" and c["agrees"] for c in s["cross_checks"])
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_directory_with_recording_and_trace_info(tmp_path):
     d = copy_replay(tmp_path)
     for n in ("storage_trace.lct", "trace_info_storage.txt", "events_trace.lct", "trace_info_events.txt"):
         shutil.copy(TRACE / n, d / n)
-    r = tr.read(d)
+    r = judge(tr.read(d))
     assert r.problems == []
     s = r.summary
     assert r.records == 20
@@ -205,7 +209,7 @@ def test_directory_with_recording_and_trace_info(tmp_path):
     assert s["config_digest"]["matches_recording"] is True
     info_checks = [c for c in s["cross_checks"] if c["view"] == "trace_info"]
     assert len(info_checks) == 2 and all(c["agrees"] for c in info_checks)
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_wrong_recording_is_reported():
@@ -215,7 +219,7 @@ def test_wrong_recording_is_reported():
     messages = " | ".join(p.message for p in r.problems)
     assert "not the same trace" in messages
     assert "holds 69" in messages
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_disagreements_are_problems(tmp_path):
@@ -225,7 +229,7 @@ def test_disagreements_are_problems(tmp_path):
     jl = d / "replay_records.jsonl"
     lines = jl.read_text().splitlines(keepends=True)
     jl.write_text("".join(lines[:-1]))             # drop the last record (finish_read_prefetched)
-    r = tr.read(d)
+    r = judge(tr.read(d))
     s = r.summary
     assert s["authoritative"] == "records_jsonl"
     assert r.records == 19
@@ -236,7 +240,7 @@ def test_disagreements_are_problems(tmp_path):
     messages = [p.message for p in r.problems]
     assert any("finish_write" in m and "5 here, 4" in m for m in messages)
     assert any("errors" in m for m in messages)
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_bad_lines_in_views(tmp_path):
@@ -246,12 +250,12 @@ def test_bad_lines_in_views(tmp_path):
     r = tr.read(p)
     assert r.records == 2 and r.summary["failed"] == 1
     assert sorted(x.line for x in r.problems) == [2, 3, 4]
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
     c = tmp_path / "ops.csv"
     c.write_text("qualname,count,errors,mean_ms\na.b,x,0,1\nc.d,3,0,zz\n")
     r = tr.read(c)
     assert r.records == 3 and len(r.problems) == 2
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 def test_unknown_and_missing_inputs(tmp_path):
@@ -259,12 +263,12 @@ def test_unknown_and_missing_inputs(tmp_path):
     for p in (tmp_path / "x.txt", tmp_path / "missing", TRACE / "storage_trace.lct"):
         r = tr.read(p)
         assert r.problems and r.records == 0
-        assert_valid(r.to_json())
+        assert_valid(judge(r).to_json())  # as written: judged by the engine
     empty = tmp_path / "empty"
     empty.mkdir()
     r = tr.read(empty)
     assert r.problems
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 # --------------------------------------------------------------------------- any bytes
@@ -280,7 +284,7 @@ def test_arbitrary_bytes_never_raise(data, name):
     p.write_bytes(data)
     r = tr.read(p)
     assert isinstance(r.problems, list)
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 
 
 _LINES = st.sampled_from([
@@ -298,5 +302,5 @@ def test_arbitrary_line_mixtures_never_raise(lines):
     p.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
     r = tr.read(p)
     assert isinstance(r.problems, list)
-    assert_valid(r.to_json())
+    assert_valid(judge(r).to_json())  # as written: judged by the engine
 

@@ -71,15 +71,22 @@ RULES = """\
 apiVersion: inferguard.dev/v1
 kind: DiagnosisRules
 rules:
+  - {id: lmcache/zero-hits-after-warmup, title: t, severity: error, basis: measured, inputs: [lmcache_metrics],
+     values: {requested: 'metrics."lmcache_mp.lookup_requested_tokens".value'},
+     when: "values.requested > thresholds.min_requested_tokens",
+     thresholds: {min_requested_tokens: {value: 4096, type: integer, unit: tokens, description: d}},
+     message: "looked up {requested}, more than {thresholds.min_requested_tokens} tokens", remediation: r,
+     next_command: inferguard evaluate ., tests: [{name: a, expect: {fires: true}}, {name: b, expect: {fires: false}}]}
   - id: lmcache/zero-hits-after-warmup
-    severity: error
-    when: "metrics.requested > thresholds.min_requested_tokens && metrics.hit == `0`"
-    thresholds: {min_requested_tokens: {value: 4096, unit: tokens}}
-    message: "looked up more than {thresholds.min_requested_tokens} tokens and hit none"
-  - id: lmcache/zero-hits-after-warmup
+    title: t
     severity: warning
-    when: "metrics.x > thresholds.undeclared"
+    basis: measured
+    inputs: [lmcache_metrics]
+    when: "values.x > thresholds.undeclared"
     message: "uses {thresholds.also_missing}"
+    remediation: r
+    next_command: inferguard evaluate .
+    tests: [{name: a, expect: {fires: true}}, {name: b, expect: {fires: false}}]
 """
 
 
@@ -89,8 +96,9 @@ def test_diagnosis_rules_unknown_thresholds_and_duplicates(tmp_path):
     proc = run_cli("specs", "lint", str(f))
     assert proc.returncode == 2
     out = proc.stdout
-    assert re.search(r"rules\.yaml:9:\d+: diagnosis/duplicate-id: duplicate rule id 'lmcache/zero-hits-after-warmup'", out), out
-    assert re.search(r"rules\.yaml:11:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'undeclared' in when", out), out
-    assert re.search(r"rules\.yaml:12:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'also_missing' in message", out), out
+    assert re.search(r"rules\.yaml:10:\d+: diagnosis/duplicate-id: duplicate rule id 'lmcache/zero-hits-after-warmup'", out), out
+    assert re.search(r"rules\.yaml:15:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'undeclared'", out), out
+    assert re.search(r"rules\.yaml:15:\d+: diagnosis/unknown-value: rule .* reads unknown value 'x'", out), out
+    assert re.search(r"rules\.yaml:16:\d+: diagnosis/unknown-threshold: rule .* uses unknown threshold 'also_missing' in message", out), out
     # the first rule is clean: nothing reported on its lines
-    assert not re.search(r"rules\.yaml:[4-8]:", out), out
+    assert not re.search(r"rules\.yaml:[4-9]:", out), out

@@ -47,7 +47,10 @@ def _aggregate(values: list[float], how: str) -> float | None:
     if not vals or how == "none":
         return None
     if how == "sum":
-        return math.fsum(vals)
+        try:
+            return math.fsum(vals)
+        except (OverflowError, ValueError):  # beyond the float range (two 1e308 series): inf; +Inf with -Inf: NaN
+            return sum(vals)
     if how == "max":
         return max(vals)
     if how == "min":

@@ -20,6 +20,7 @@ Examples:
       --lmcache-metrics-file lmcache.prom --output observability_coverage.json
   inferguard observability-coverage --engine-metrics-url http://127.0.0.1:8000/metrics \\
       --expected-engine vllm --cpu-offload-configured --format json
+  inferguard observability-coverage --engine-metrics-file vllm.prom --fail-on warning
 """
 
 EPILOG_COMPAT = """\b
@@ -161,6 +162,34 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="How to print the report.")(fn)
 
 
+def fail_on_option(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--fail-on SEVERITY` for an evaluating command (dest `fail_on`): never or a severity
+    (info < warning < error < critical), plus the aliases the Vocabulary offers `command`
+    (named selections of checks). Whether the command exits 1 is the engine's decision:
+    `fail_exit(report["findings"], kw["fail_on"])` after the report is printed."""
+    from inferguard.engine.findings import SEVERITIES, fail_on_choices
+
+    aliases = [a for a in _registry()["fail_on"] if command in a["commands"]]
+    text = (f"Exit 1 when a finding at or above this severity exists ({' < '.join(SEVERITIES)}; "
+            "never: do not fail on findings).")
+    for a in aliases:
+        text += f" {a['id']}: {a['help']} (a finding of {', '.join(a['checks'])}, whatever its severity)."
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option("--fail-on", "fail_on", type=click.Choice(fail_on_choices(aliases, command)),
+                            default="never", show_default=True, help=text)(fn)
+
+    return deco
+
+
+def fail_exit(findings: list[dict[str, Any]], fail_on: str) -> None:
+    """Exit 1 when the engine says `findings` fail under `--fail-on fail_on`."""
+    from inferguard.engine.findings import fails
+
+    if fails(fail_on, findings, _registry()["fail_on"]):
+        sys.exit(1)
+
+
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="inferguard", prog_name="inferguard")
 def main() -> None:
@@ -174,7 +203,8 @@ def main() -> None:
     \b
     Exit codes (every command):
       0  ok
-      1  findings at or above --fail-on
+      1  findings at or above --fail-on (observability-coverage, lmcache-compat, evaluate);
+         a failed test (specs test); drift (docs build --check)
       2  usage or input error (one line naming the file and line)
       3  internal error: a defect of InferGuard or a broken install (one line)
     """
@@ -246,6 +276,7 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @context_options("observability-coverage")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write observability_coverage.json here (`-`: standard output).")
+@fail_on_option("observability-coverage")
 @format_option
 @handle_errors
 def observability_coverage_cmd(**kw: Any) -> None:
@@ -260,6 +291,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
     report = observability_coverage(_inputs(kw, ctx), spec)
     title = "InferGuard observability coverage"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    fail_exit(report["findings"], kw["fail_on"])
 
 
 @main.command("lmcache-compat", epilog=EPILOG_COMPAT)
@@ -267,8 +299,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 @context_options("lmcache-compat")
 @lane_options
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
-@click.option("--fail-on", type=click.Choice([p["id"] for p in _registry()["fail_on"]]), default="never",
-              show_default=True, help="Exit 1 on a mode mismatch; missing-required also on a required family absent from a scrape that was read.")
+@fail_on_option("lmcache-compat")
 @format_option
 @handle_errors
 def lmcache_compat_cmd(**kw: Any) -> None:
@@ -283,11 +314,7 @@ def lmcache_compat_cmd(**kw: Any) -> None:
     report = lmcache_compat(_inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
     title = "InferGuard LMCache compatibility"
     emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    from inferguard.engine.verdicts import fails
-    from inferguard.spec.registry import registry_of
-
-    if fails(kw["fail_on"], report, registry_of(spec)["fail_on"]):
-        sys.exit(1)
+    fail_exit(report["findings"], kw["fail_on"])
 
 
 from inferguard.cli.collect import collect_lmcache  # noqa: E402  (click and stdlib only)
@@ -303,9 +330,10 @@ main.add_command(disagg_group)
 @click.argument("packet_dir", type=click.Path(file_okay=False))
 @context_options("evaluate", override=True)
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the evaluation JSON here (`-`: standard output).")
+@fail_on_option("evaluate")
 @format_option
 @handle_errors
-def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> None:
+def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, fail_on: str, **kw: Any) -> None:
     """Run every evaluation that the files found in PACKET_DIR allow, and print one summary.
 
     \b
@@ -330,6 +358,7 @@ def evaluate_cmd(packet_dir: str, output: str | None, fmt: str, **kw: Any) -> No
     report = evaluate_packet(packet_dir, spec, overrides or None)
     title = f"InferGuard evaluation of {packet_dir}"
     emit(report, fmt, output, lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    fail_exit(report["findings"], fail_on)
 
 
 @main.group("specs")
@@ -466,15 +495,23 @@ def _spec_for(specs_path: str | None, root=None):
 
 @specs_group.command("test")
 @_root_option
-@click.option("--row", "rows", multiple=True, help="Only this row id (repeatable).")
+@click.option("--row", "rows", multiple=True, help="Only this row id, or diagnosis rule id (repeatable).")
 @handle_errors
 def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None:
-    """Run every fixture and inline test named in the Surfaces spec through the real pipeline.
+    """Run every fixture and inline test named in the Surfaces and DiagnosisRules specs.
 
     Fixture folders (real captures) are evaluated as packets; inline tests (`tests:` on a
     row: series in the exposition format or promtool's notation, a context, expectations on
     row and item statuses, derived values, detections and gaps) are read and judged the way
-    observability-coverage does. Prints expected versus got for each failure; exit 1 if any.
+    observability-coverage does. Each diagnosis rule's inline cases (packet files as text)
+    and the DiagnosisRules fixture folders are diagnosed as diagnose-bottleneck does, and
+    whether each rule fires, its message and its named causes are checked. Live fixtures
+    listed in the Checklist's `live_validation` are replayed: their saved HTTP bodies served
+    from a loopback server (127.0.0.1, bounded in time), collect-lmcache run against it and
+    the other listed commands on the packet, each checked against the fixture's
+    expectations; a listed command this build lacks is PEND (not a failure, never a pass: no
+    row is live_validated through it). Prints expected versus got for each failure; exit 1
+    if any.
 
     \b
     Example:
@@ -483,14 +520,24 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
     """
 
     from inferguard.flow.matrix import run_fixtures, run_inline_tests
+    from inferguard.flow.replay import run_live_replays
+
+    from inferguard.flow.diagnosis import run_diagnosis_tests
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
     known = {row["id"] for doc in spec.docs("Surfaces") for row in doc.get("rows", [])}
-    unknown = sorted(set(rows) - known)
+    rule_ids = {rule["id"] for doc in spec.docs("DiagnosisRules") for rule in doc.get("rules", [])}
+    unknown = sorted(set(rows) - known - rule_ids)
     if unknown:
-        fail(f"unknown row id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
-    results = run_fixtures(spec, rootp, set(rows) or None) + run_inline_tests(spec, set(rows) or None)
+        fail(f"unknown row or rule id(s): {', '.join(unknown)} (see `inferguard specs list --kind Surfaces`)")
+    only_rows = set(rows) & known
+    only_rules = set(rows) & rule_ids
+    results = []
+    if not rows or only_rows:
+        results += run_fixtures(spec, rootp, only_rows or None) + run_inline_tests(spec, only_rows or None)
+    if not rows or only_rules:
+        results += run_diagnosis_tests(spec, rootp, only_rules or None)
     if not results:
         # Nothing was tested: that is not a pass.
         fail("no fixtures or inline tests to test" + (f" for row(s) {', '.join(rows)}" if rows else " in the Surfaces spec"))
@@ -500,8 +547,27 @@ def specs_test(root: str, specs_path: str | None, rows: tuple[str, ...]) -> None
         click.echo(f"{mark}  {r.row:<32} {r.path}")
         for line in ([] if r.passed else r.diff()):
             click.echo(f"        {line}")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    only = {r.path for r in results} if rows else None
+    replays = run_live_replays(spec, rootp, main, only)
+    marks = {"passed": "pass", "failed": "FAIL", "pending": "PEND", "not_run": "SKIP"}
+    for rp in replays:
+        if rp.error:
+            click.echo(f"FAIL  {'(live replay)':<32} {rp.path}")
+            click.echo(f"        error: {rp.error}")
+        for c in rp.commands:
+            click.echo(f"{marks[c.status]}  {'(live replay) ' + c.command:<32} {rp.path}")
+            for line in ([] if c.status == "passed" else c.failures):
+                click.echo(f"        {line}")
+    bad_replays = [rp for rp in replays if rp.failed]
+    pending = sorted({c for rp in replays for c in rp.pending})
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+    if replays:
+        summary += (f"; live replay: {sum(rp.validated for rp in replays)} validated, {len(bad_replays)} failed, "
+                    f"{sum(1 for rp in replays if rp.pending and not rp.failed)} pending")
+        if pending:
+            summary += f" (missing command(s): {', '.join(pending)}; no row is live_validated until they pass)"
+    click.echo(summary)
+    if failed or bad_replays:
         sys.exit(1)
 
 
@@ -529,7 +595,8 @@ def docs_group() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff summary if the docs drift.")
 @handle_errors
 def docs_build(root: str, specs_path: str | None, check: bool) -> None:
-    """Write docs/coverage-matrix.md, docs/cli.md and the compiled registry (generated; never edit them by hand).
+    """Write docs/coverage-matrix.md, docs/cli.md, docs/spec-checks.md, docs/diagnosis-rules.md and the
+    compiled registry (generated; never edit them by hand).
 
     \b
     Example:
@@ -540,7 +607,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
 
     from inferguard.flow.matrix import build_matrix, fixture_inventory
     from inferguard.packet import write_text_atomic
-    from inferguard.render.docs import cli_reference, coverage_matrix, disagg_reference, spec_checks
+    from inferguard.render.docs import cli_reference, coverage_matrix, diagnosis_rules, disagg_reference, spec_checks
 
     rootp = _checkout(root)
     spec = _spec_for(specs_path, rootp)
@@ -552,6 +619,7 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
         rootp / "docs" / "cli.md": cli_reference(_cli_sections()),
         rootp / "docs" / "spec-checks.md": spec_checks(spec),
         rootp / "docs" / "disagg.md": disagg_reference(spec),
+        rootp / "docs" / "diagnosis-rules.md": diagnosis_rules(spec),
         # the compiled vocabulary the command line reads at start-up (no YAML on the help path)
         rootp / "src" / "inferguard" / "_data" / REGISTRY_FILE: render(compile_registry(spec)),
     }
@@ -578,3 +646,8 @@ def docs_build(root: str, specs_path: str | None, check: bool) -> None:
         click.echo("docs are up to date")
     score = matrix["checklist"]["score"] if matrix["checklist"] else "n/a"
     click.echo(f"score: {score} / 100")
+
+
+from inferguard.cli.diagnose import diagnose_bottleneck  # noqa: E402  (click and stdlib only)
+
+main.add_command(diagnose_bottleneck)

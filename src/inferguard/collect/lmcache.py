@@ -772,7 +772,9 @@ def _http_lane(packet: Packet, opts: CollectOptions, specs: Any, lmcache_prom_ta
 
     if not bodies and not skips:
         return {}
-    res = reader.read_bodies(bodies, specs=specs, path=base or "files", skipped=skips, server=server)
+    from inferguard.engine.verdicts import judge
+
+    res = judge(reader.read_bodies(bodies, specs=specs, path=base or "files", skipped=skips, server=server), specs)
     return res.to_json()
 
 
@@ -944,6 +946,9 @@ def _file_lane(packet: Packet, opts: CollectOptions, specs: Any, spec_info: dict
             try:
                 fn, target = _import_reader(lane)
                 res = _call_reader(fn, str(src), specs=specs, keep_raw=opts.keep_raw, argv=None)
+                from inferguard.engine.verdicts import judge
+
+                judge(res, specs)  # the reader reported facts; the verdicts are the engine's
             except Exception:
                 # Readers never raise on bad input, so this is a defect of ours: the artifact is
                 # marked failed (still named by its digest) and the lane fails loudly

@@ -63,10 +63,14 @@ def item_key(req: dict[str, Any]) -> str:
     return f"lane:{req['lane']}" + (f":{req['name']}" if req.get("name") else "")
 
 
-def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: dict[str, bool]) -> dict[str, Any]:
+def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: dict[str, bool],
+                   live_replayed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """`supported` only when passing fixtures captured from real systems show every required
     item measured (non-zero): an all-zero capture proves parsing, not behaviour, and a
-    synthetic fixture proves the reader, not a deployment; either leaves the row `partial`."""
+    synthetic fixture proves the reader, not a deployment; either leaves the row `partial`.
+    `live_validated` needs more than a live capture: the fixture must also be in
+    `live_replayed`, the live fixtures whose replay passed every command the Checklist's
+    `live_validation` declares (flow/replay.py)."""
     missing_readers = [s for s in row["sources"] if not readers.get(s, False)]
     required = [item_key(r) for r in row["requires"] if not r.get("optional")]
     passing = [r for r in results if r.passed]
@@ -89,11 +93,13 @@ def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: d
         status = CAP_MISSING
     elif uncovered or zero_only or synthetic_only or not real:
         status = CAP_PARTIAL
-    elif any(r.origin == "live" and all(r.got_items.get(k) in (MEASURED, NOT_APPLICABLE) for k in required)
+    elif any(r.origin == "live" and r.path in live_replayed
+             and all(r.got_items.get(k) in (MEASURED, NOT_APPLICABLE) for k in required)
              and any(r.got_items.get(k) == MEASURED for k in required) for r in real):
         status = CAP_LIVE
     else:
         status = CAP_SUPPORTED
+    live_fixtures = sorted({r.path for r in real if r.origin == "live"})
     return {
         "row": row["id"],
         "status": status,
@@ -104,15 +110,19 @@ def row_capability(row: dict[str, Any], results: list[FixtureResult], readers: d
         "fixtures_passing": len(passing),
         "fixtures_passing_real": len(real),
         "fixtures_declared": len(row.get("fixtures", [])),
+        "live_fixtures": live_fixtures,
+        "live_fixtures_not_replayed": [p for p in live_fixtures if p not in live_replayed],
     }
 
 
-def family_capability(fid: str, results: list[FixtureResult], readers: dict[str, bool]) -> str:
-    """Measured (non-zero) in a passing real fixture: fixture_backed (live_validated when live);
-    measured only in synthetic fixtures: synthetic_backed (less credit); present only at zero,
-    or nowhere: parser_only when the Prometheus reader exists."""
+def family_capability(fid: str, results: list[FixtureResult], readers: dict[str, bool],
+                      live_replayed: set[str] | frozenset[str] = frozenset()) -> str:
+    """Measured (non-zero) in a passing real fixture: fixture_backed (live_validated when live
+    and its replay passed every declared command, see row_capability); measured only in
+    synthetic fixtures: synthetic_backed (less credit); present only at zero, or nowhere:
+    parser_only when the Prometheus reader exists."""
     measured = [r for r in results if r.passed and fid in r.families_measured]
-    if any(r.origin == "live" for r in measured):
+    if any(r.origin == "live" and r.path in live_replayed for r in measured):
         return "live_validated"
     if any(r.real for r in measured):
         return "fixture_backed"
@@ -125,7 +135,8 @@ _ROW_TO_LANE = {CAP_MISSING: "missing", CAP_PARTIAL: "parser_only", CAP_SUPPORTE
 
 
 def checklist(spec_doc: dict[str, Any], rows: dict[str, dict[str, Any]], results: list[FixtureResult],
-              readers: dict[str, bool], commands: dict[str, str], destructive_guarded: bool) -> dict[str, Any]:
+              readers: dict[str, bool], commands: dict[str, str], destructive_guarded: bool,
+              live_replayed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """Lane states and the score. `commands`: command -> missing|parser_only|fixture_backed."""
     credits = spec_doc["credits"]
 
@@ -137,7 +148,7 @@ def checklist(spec_doc: dict[str, Any], rows: dict[str, dict[str, Any]], results
                 return f"row {item['row']}", "synthetic_backed"
             return f"row {item['row']}", _ROW_TO_LANE[cap["status"]]
         if "family" in item:
-            return f"family {item['family']}", family_capability(item["family"], results, readers)
+            return f"family {item['family']}", family_capability(item["family"], results, readers, live_replayed)
         if "command" in item:
             return f"command {item['command']}", commands.get(item["command"], "missing")
         return f"http {item['http_policy']} routes", ("destructive_skipped" if destructive_guarded else "missing")

@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from inferguard.engine.detect import applicable_runtimes, family_applies
+from inferguard.engine.findings import item_label
 from inferguard.engine.status import combine, counts, lane_status, metric_status, rollup
 from inferguard.engine.vocab import ABSENT, MEASURED, NOT_APPLICABLE, REGISTERED_NO_SAMPLES
 from inferguard.spec.expr import evaluate, search
@@ -56,6 +57,15 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
         if cut:
             out[fid]["incomplete"] = cut
     return out
+
+
+def _fsum(vals: list[float]) -> float:
+    """An exact float sum, or the plain one where fsum cannot say (partial sums beyond the
+    float range: infinite; +Inf and -Inf together: NaN)."""
+    try:
+        return math.fsum(vals)
+    except (OverflowError, ValueError):
+        return sum(vals)
 
 
 def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
@@ -124,7 +134,7 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
             if any(v is None for v in vals):
                 res["reason"] = why_none(*d.inputs["metrics"])
             else:
-                res["value"] = math.fsum(vals) if d.op == "sum" else vals[0] - math.fsum(vals[1:])
+                res["value"] = _fsum(vals) if d.op == "sum" else vals[0] - _fsum(vals[1:])
         if d.op == "ratio":
             src = metrics.get(d.inputs["numerator"]) or {}
             res["labels"] = src.get("label_values", {})
@@ -265,7 +275,7 @@ def gaps(rows: list[dict[str, Any]], provided: set[str] | None = None,
         for item in r["items"]:
             if item["status"] in (MEASURED, NOT_APPLICABLE) or item["optional"]:
                 continue
-            what = item.get("family") or f"lane {item.get('lane')}" + (f" ({item['name']})" if item.get("name") else "")
+            what = item_label(item)
             kind = "prometheus" if "family" in item else item.get("lane")
             collected = kind in provided or kind in failed
             if item.get("reason"):

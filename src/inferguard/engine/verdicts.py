@@ -1,15 +1,44 @@
 """Verdicts: from the facts readers report to healthy/unhealthy, consistent/inconsistent,
-match/mismatch, and whether a command fails under its --fail-on policy.
+match/mismatch. (Findings and the --fail-on decision: engine/findings.py.)
 
 Readers say what they saw (what a health body said and with which HTTP status, how many
 disagreements each replay view has with the authoritative one); the rules that turn those
 facts into a verdict are here, with their tables in the specs: the `health` section of the
-HttpEndpoints spec, the `satisfies` of each LMCache mode and the `fail_on` policies of the
-Vocabulary. Pure functions over plain data: no I/O.
+HttpEndpoints spec and the `satisfies` of each LMCache mode in the Vocabulary. Pure
+functions over plain data: no I/O.
+
+`judge` is applied to every reader result right after the read, wherever a reader is called
+(the coverage flow, collect-lmcache), so the verdicts land in the lane evidence exactly where
+the readers used to put them.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
+# ---------------------------------------------------------------------------- applying them
+
+
+def judge(result: Any, specs: Any = None) -> Any:
+    """Write the verdicts that `result` (a reader's ReadResult) calls for into its summary and
+    signals, from the facts the reader reported; return it. A result of a reader with no
+    verdict is returned as it is. `specs`: the spec set (or documents) whose tables apply,
+    the bundled one when None."""
+    if result.reader == "lmcache_http":
+        from inferguard.spec.kinds.http_endpoints import load_index
+
+        summary = result.summary
+        status = summary.get("status")
+        if status is not None and status_unhealthy(status):
+            result.bump("status_unhealthy")
+        health, signals = lmcache_health(result.facts.get("healthchecks") or [], status or {},
+                                         summary.get("periodic_threads_health") or {}, load_index(specs).health)
+        for sig, n in signals.items():
+            result.bump(sig, n)
+        summary["health"] = health
+    elif result.reader == "lmcache_trace_replay" and "cross_checks" in result.summary:
+        replay_cross_checks(result.summary["cross_checks"])
+    return result
+
 
 # ---------------------------------------------------------------------------- LMCache health
 
@@ -98,27 +127,3 @@ def mode_check(expected: str, detected: str, signals: Any, modes: list[Mapping[s
     else:
         result = "match" if ok else "mismatch"
     return {"expected": expected, "detected": detected, "result": result, "signals": signals}
-
-
-# ---------------------------------------------------------------------------- --fail-on
-
-
-def fail_policy(policy_id: str, policies: list[Mapping[str, Any]]) -> Mapping[str, Any]:
-    from inferguard.core.problems import InternalError
-
-    policy = next((p for p in policies if p.get("id") == policy_id), None)
-    if policy is None:  # click offers only the declared ids
-        raise InternalError(f"--fail-on {policy_id!r} is not a declared policy")
-    return policy
-
-
-def fails(policy_id: str, report: Mapping[str, Any], policies: list[Mapping[str, Any]]) -> bool:
-    """Whether `report` fails under the --fail-on policy `policy_id`: its mode check result is
-    one the policy lists (`mode_results`), or a gap of a lane that was collected has a status
-    the policy lists (`collected_gap_statuses`; a lane never collected is not counted)."""
-    policy = fail_policy(policy_id, policies)
-    result = (report.get("mode_check") or {}).get("result")
-    if result in (policy.get("mode_results") or ()):
-        return True
-    statuses = policy.get("collected_gap_statuses") or ()
-    return any(g.get("collected") and g.get("status") in statuses for g in report.get("gaps") or ())

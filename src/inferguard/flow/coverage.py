@@ -178,7 +178,9 @@ def load_lane_file(lane: str, path: str, spec, argv: list[str] | None = None) ->
     reader = lane_reader(lane)
     if reader is None:
         raise InputError(f"no reader for lane {lane!r} in this build; pass a LaneEvidence JSON", path)
-    result = call_reader(reader, path, specs=spec, argv=argv)
+    from inferguard.engine.verdicts import judge
+
+    result = judge(call_reader(reader, path, specs=spec, argv=argv), spec)
     return lane_document(lane, [result], spec)
 
 
@@ -260,9 +262,22 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
     }
 
 
+def add_findings(report: dict[str, Any], evidence: dict[str, Any], spec) -> dict[str, Any]:
+    """The report's `findings`: its mode check, health verdict, gaps and problems under the
+    checks the Vocabulary declares (engine.findings); added once the report is complete."""
+    from inferguard.engine.findings import report_findings
+    from inferguard.spec.metrics import catalog
+    from inferguard.spec.registry import registry_of
+
+    names = {mid: [n.name for n in m.names] for mid, m in catalog(spec).metrics.items()}
+    found = report_findings(report, registry_of(spec)["checks"], evidence.get("lanes"), names)
+    report["findings"] = [f.to_json() for f in found]
+    return report
+
+
 def observability_coverage(inputs: Inputs, spec) -> dict[str, Any]:
     evidence = build_evidence(inputs, spec)
-    return coverage_report(evidence, spec, kind="ObservabilityCoverageReport")
+    return add_findings(coverage_report(evidence, spec, kind="ObservabilityCoverageReport"), evidence, spec)
 
 
 def lmcache_compat(inputs: Inputs, spec, expect_mode: str) -> dict[str, Any]:
@@ -274,4 +289,4 @@ def lmcache_compat(inputs: Inputs, spec, expect_mode: str) -> dict[str, Any]:
 
     report["mode_check"] = mode_check(expect_mode, evidence["detected"]["lmcache_mode"],
                                       evidence["detected"]["lmcache_mode_signals"], registry_of(spec)["lmcache_modes"])
-    return report
+    return add_findings(report, evidence, spec)

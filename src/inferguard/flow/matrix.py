@@ -74,10 +74,12 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
     return results
 
 
-def _command_states(spec, root: Path, main, results: list, inline: list) -> dict[str, str]:
-    """command -> missing | parser_only | fixture_backed, from what `specs test` and `docs build`
-    ran, never from reading the test files: a command that exists is parser_only until the
-    proof its Checklist item names (`proven_by`) holds. `main` is the command line's click
+def _command_states(spec, root: Path, main, results: list, inline: list, replays: list | None = None,
+                    diagnosis: list | None = None) -> dict[str, str]:
+    """command -> missing | parser_only | fixture_backed | live_validated, from what `specs test`
+    and `docs build` ran, never from reading the test files: a command that exists is
+    parser_only until the proof its Checklist item names (`proven_by`) holds, and
+    live_validated when, besides, a live replay that ran it passed every declared command. `main` is the command line's click
     group, handed in by the caller (this module does not import the CLI)."""
     import json
 
@@ -105,12 +107,20 @@ def _command_states(spec, root: Path, main, results: list, inline: list) -> dict
             return doc.get("command")
         return None
 
-    cases = list(results) + list(inline)
+    diagnosis = list(diagnosis or [])
+    cases = list(results) + list(inline) + diagnosis
+    replays = list(replays or [])
+    replayed = {c.command for rp in replays if rp.validated for c in rp.commands}
+    diag_real = [r for r in diagnosis if r.kind == "fixture" and _origin(root / r.name) in ("live", "real_capture")]
     proofs = {
+        # every DiagnosisRules case passes, and at least one real or live fixture folder is among them
+        "diagnosis_fixtures": lambda cmd: bool(diag_real) and all(r.passed for r in diagnosis),
         "fixture_folders": lambda cmd: any(r.passed for r in results),
         "inline_tests": lambda cmd: any(r.passed for r in inline),
         "collected_fixture": lambda cmd: any(r.passed and collected_by(r.path) == cmd for r in results),
-        "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases),
+        # a replay that failed is a failing spec test; a pending one (a command this build
+        # lacks) is not a failure, and never a pass either (see engine/capability.py)
+        "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases) and not any(r.failed for r in replays),
         "clean_lint": lambda cmd: not spec.problems and not check_fixture_paths(spec, root)
         and not check_next_commands(spec, main),
     }
@@ -125,7 +135,9 @@ def _command_states(spec, root: Path, main, results: list, inline: list) -> dict
                     if cmd not in names:
                         out[cmd] = "missing"
                     elif item.get("proven_by") and proofs[item["proven_by"]](cmd):
-                        out[cmd] = "fixture_backed"
+                        # its proof holds, and a live capture replayed through every declared
+                        # command (this one among them) passed: live_validated
+                        out[cmd] = "live_validated" if cmd in replayed else "fixture_backed"
                     else:
                         out[cmd] = "parser_only"
     return out
@@ -133,14 +145,18 @@ def _command_states(spec, root: Path, main, results: list, inline: list) -> dict
 
 def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
     """The matrix facts; `cli_group` is the inferguard click group (which commands exist)."""
+    from inferguard.flow.replay import run_live_replays
+
     readers = readers_available()
     results = run_fixtures(spec, root)
+    replays = run_live_replays(spec, root, cli_group)
+    live_replayed = frozenset(r.path for r in replays if r.validated)
     rows_out = []
     caps: dict[str, dict[str, Any]] = {}
     for doc in spec.docs("Surfaces"):
         for row in doc["rows"]:
             mine = [r for r in results if r.row == row["id"]]
-            cap = row_capability(row, mine, readers)
+            cap = row_capability(row, mine, readers, live_replayed)
             caps[row["id"]] = cap
             rows_out.append({"row": row, "capability": cap, "fixtures": mine})
     from inferguard.spec.kinds.http_endpoints import compile as compile_endpoints
@@ -153,9 +169,11 @@ def build_matrix(spec, root: Path, cli_group) -> dict[str, Any]:
     guarded = destructive and lane_reader("lmcache_http") is not None
     cl_docs = spec.docs("Checklist")
     inline = run_inline_tests(spec)
-    commands = _command_states(spec, root, cli_group, results, inline)
-    cl = checklist(cl_docs[0], caps, results, readers, commands, guarded) if cl_docs else None
-    return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers}
+    from inferguard.flow.diagnosis import run_diagnosis_tests
+
+    commands = _command_states(spec, root, cli_group, results, inline, replays, run_diagnosis_tests(spec, root))
+    cl = checklist(cl_docs[0], caps, results, readers, commands, guarded, live_replayed) if cl_docs else None
+    return {"rows": rows_out, "results": results, "checklist": cl, "readers": readers, "replays": replays}
 
 
 

@@ -167,15 +167,17 @@ def manifest_context(manifest: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    from inferguard.flow.coverage import LANES, Inputs, coverage_report, default_context, build_evidence
+def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None):
+    """(Inputs, roles, manifest, packet problems) of a packet folder: its files recognised by
+    the Vocabulary's packet patterns, its recorded context, then a context file, then
+    `context_overrides`. Reads nothing but the folder listing, the manifest and the context."""
+    from inferguard.flow.coverage import LANES, Inputs, default_context
 
     if not os.path.isdir(packet_dir):
         raise InputError("No such directory" if not os.path.exists(packet_dir) else "not a directory", packet_dir)
     roles = classify(packet_dir, spec)
     packet_problems: list[dict[str, Any]] = []
     _drop_unreadable(roles, packet_problems)
-    # what the packet recorded, then a context file, then the command line
     manifest = read_manifest(packet_dir, packet_problems)
     ctx = default_context(**{**manifest_context(manifest),
                              **_context(roles.get("context", []), packet_problems)})
@@ -192,6 +194,13 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     for lane in LANES:
         if roles.get(lane):
             inputs.lane_files[lane] = roles[lane]
+    return inputs, roles, manifest, packet_problems
+
+
+def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    from inferguard.flow.coverage import add_findings, build_evidence, coverage_report
+
+    inputs, roles, manifest, packet_problems = packet_inputs(packet_dir, spec, context_overrides)
     if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
         if packet_problems:
             first = packet_problems[0]
@@ -203,10 +212,10 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     report["packet"] = {"dir": packet_dir, "files": {r: [os.path.basename(f) for f in fs] for r, fs in sorted(roles.items())}}
     state = manifest_state(manifest)
     if state not in (None, "complete"):
-        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST),
+        report["problems"].append({"source": "packet", "path": os.path.join(packet_dir, MANIFEST), "check": "packet/incomplete",
                                    "message": f"the packet is not complete (state {state}): what it lists was collected, the rest was not"})
     extra = roles.get("engine_metrics", [])[1:] + roles.get("lmcache_metrics", [])[1:]
     if extra:
         report["problems"].append({"source": "packet", "path": packet_dir,
                                    "message": f"more than one scrape per role; used the first, ignored {', '.join(map(os.path.basename, extra))}"})
-    return report
+    return add_findings(report, evidence, spec)

@@ -26,6 +26,10 @@ class ReadResult:
     problems: list[Problem] = field(default_factory=list)
     records: int = 0                  # records (lines, frames, rows, samples) understood
     problems_dropped: int = 0
+    # What a verdict is made from but is not itself written (e.g. each healthcheck answer the
+    # LMCache HTTP reader saw): the engine reads it (inferguard.engine.verdicts.judge) and
+    # writes its verdict into `summary` and `signals`. Never serialized.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def problem(self, message: str, line: int | None = None, offset: int | None = None,
                 path: str | None = None) -> None:

@@ -11,8 +11,9 @@ What the summary holds:
   which answered 404, and from version-specific keys in `/status` (spec `body_hints`);
 - `health`: `healthy` | `unhealthy` | `unknown` from `/healthcheck` (`/api/healthcheck`
   before 0.4.5), plus `/status` `is_healthy` and `/periodic-threads-health`: the reader
-  gathers what those bodies said, the verdict is `inferguard.engine.verdicts.lmcache_health`
-  under the `health` rules of the HttpEndpoints spec;
+  gathers what those bodies said (`facts["healthchecks"]`); the verdict, `health` and the
+  health signals, is the engine's (`inferguard.engine.verdicts.judge`) under the `health`
+  rules of the HttpEndpoints spec;
 - `status`: engine type, chunk size, hash algorithm, L1 used/total, L2 adapters,
   registered instances and their models, P2P, worker liveness, KV events;
 - `config`, `quota`, `threads`, `periodic_threads`, `openapi` (routes served but not in the
@@ -34,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from inferguard.engine.verdicts import lmcache_health, status_unhealthy
 from inferguard.readers.base import ReadResult
 from inferguard.readers.payload import number as _num
 
@@ -634,8 +634,6 @@ def read_bodies(
         st = _summarize(index, "status", value, "") or {}
         summary["status"] = st
         res.bump("status", len(status_bodies))
-        if status_unhealthy(st):
-            res.bump("status_unhealthy")
         res.bump("l2_adapters", int(st.get("num_l2_adapters") or 0))
         res.bump("registered_instances", int(st.get("registered_instances") or 0))
         if len(status_bodies) > 1:
@@ -698,12 +696,8 @@ def read_bodies(
         res.bump("openapi")
         res.bump("openapi_routes_unlisted", len(oa.get("unlisted") or []))
 
-    # ---- health: the facts above, judged by the engine under the spec's health rules
-    health, health_signals = lmcache_health(health_states, summary.get("status") or {},
-                                            summary.get("periodic_threads_health") or {}, index.health)
-    for sig, n in health_signals.items():
-        res.bump(sig, n)
-    summary["health"] = health
+    # ---- health: the facts above; the engine judges them under the spec's health rules
+    res.facts["healthchecks"] = health_states
     res.summary = summary
     return res
 

@@ -30,7 +30,6 @@ import os
 import re
 from typing import Any
 
-from inferguard.engine.verdicts import replay_cross_checks
 from inferguard.readers.base import ReadResult, iter_json_objects, json_safe, open_input
 
 READER_ID = "lmcache_trace_replay"
@@ -861,7 +860,7 @@ def _summarize(res: ReadResult, mode: str, views: list[dict[str, Any]], ignored:
         "ops": ops,
         "ops_untracked": auth["ops_untracked"] if auth else 0,
         "latency_view": latency_view,
-        "cross_checks": replay_cross_checks(cross),  # consistent or not: the engine's verdict
+        "cross_checks": cross,  # `agrees` (consistent or not) is the engine's verdict
         "recording": ({k: recording[k] for k in ("source", "file", "level", "total_records", "duration_s",
                                                   "sm_config_digest", "ops")} if recording else None),
         "config_digest": _digest_block(replay, recording, res),

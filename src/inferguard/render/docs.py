@@ -1,6 +1,7 @@
 """Markdown for the generated docs. It prints what the engine computed; it decides nothing."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from inferguard.engine.vocab import ITEM_STATE_MEANINGS
@@ -35,7 +36,12 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
             "fixture captured from a real system: no fixture, all-zero evidence only (it proves parsing, not behaviour), "
             "or synthetic fixtures only.",
             "- `supported`: every required family and lane is measured, with non-zero values, in a passing real capture.",
-            "- `live_validated`: supported, and a passing fixture captured live (provenance `live`) measures them all.",
+            "- `live_validated`: supported, and a passing fixture captured live (provenance `live`) measures them all "
+            "and is replayed through every command the Checklist's `live_validation` lists ("
+            + ", ".join(f"`{c['command']}`" for c in (spec.docs("Checklist")[0].get("live_validation") or {}).get("commands", []))
+            + "), each meeting that fixture's expectations: its captured HTTP bodies served from a loopback server, "
+            "the packet collected from it, then judged. A command this build does not have leaves the replay pending "
+            "and the row at most `supported`.",
             "",
             "Checklist lane states: `missing`, `parser_only` (reader or command exists, nothing proves it on data), "
             "`synthetic_backed` (measured in synthetic fixtures only), "
@@ -105,8 +111,23 @@ def coverage_matrix(spec, matrix: dict[str, Any], inventory: list[dict[str, Any]
         if cap.get("synthetic_only_items") and cap["status"] != "missing":
             plan.append(f"- `{row['id']}`: a real capture would back {', '.join(f'`{i}`' for i in cap['synthetic_only_items'])} (synthetic fixtures only today)")
         if cap["status"] == "supported":
-            plan.append(f"- `{row['id']}`: a live capture (provenance `live`) would make it live_validated")
+            if cap.get("live_fixtures_not_replayed"):
+                plan.append(f"- `{row['id']}`: live capture(s) {', '.join(f'`{p}`' for p in cap['live_fixtures_not_replayed'])} "
+                            "not validated by the live replay (see Live replay)")
+            else:
+                plan.append(f"- `{row['id']}`: a live capture (provenance `live`) replayed through every live_validation "
+                            "command would make it live_validated")
     out += plan or ["Nothing planned."]
+    out += ["", "## Live replay", "",
+            "Each live fixture of the Checklist's `live_validation`, replayed through its commands "
+            "(`passed`, `failed`, `pending`: the command does not exist in this build, `not_run`: an earlier command failed).", "",
+            "| Fixture | Result | Commands |", "|---|---|---|"]
+    for rp in matrix.get("replays") or []:
+        verdict = "validated" if rp.validated else ("FAILED" if rp.failed else "pending")
+        cmds = "<br>".join(f"`{c.command}`: {c.status}" for c in rp.commands) or _c(rp.error or "")
+        out.append(f"| `{rp.path}` | {verdict} | {cmds} |")
+    if not matrix.get("replays"):
+        out.append("| none declared | | |")
     out += ["", "## Targeted test command", "", "```bash",
             "inferguard specs test                      # every fixture above, expected versus got per row",
             "python3 -m pytest tests/test_spec_fixtures.py -k 'ROW_ID'   # one row's fixtures under pytest",
@@ -145,6 +166,95 @@ def spec_checks(spec) -> str:
         out.append(f"| `{ln['id']}` | `{ln['reader']}` | `{ln['evidence_file']}` | {sig} |")
     out += ["", "Runtimes: " + ", ".join(f"`{r['id']}`" for r in reg["runtimes"]) + ". LMCache modes: "
             + ", ".join(f"`{m['id']}`" for m in reg["lmcache_modes"]) + ".", ""]
+    out += ["## Checks of findings", "",
+            "`observability-coverage`, `lmcache-compat` and `evaluate` report these findings (`checks` in",
+            "`specs/vocabulary.yaml`; the first check of a part that matches an entry makes its finding).",
+            "`--fail-on SEVERITY` exits 1 on a finding at or above it.", "",
+            "| check | severity | reads | matches | what it finds |", "|---|---|---|---|---|"]
+    for c in reg.get("checks", []):
+        match = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else json.dumps(v)}"
+                          for k, v in (c.get("match") or {}).items()) or "only a problem that names it"
+        out.append(f"| `{c['id']}` | {c['severity']} | {c['from']} | {_c(match)} | {_c(c['description'])} |")
+    out += ["", "| --fail-on alias | commands | fails on a finding of |", "|---|---|---|"]
+    for a in reg.get("fail_on", []):
+        out.append(f"| `{a['id']}` | {', '.join(a['commands'])} | {', '.join(f'`{c}`' for c in a['checks'])} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def diagnosis_rules(spec) -> str:
+    """docs/diagnosis-rules.md: every DiagnosisRules rule with its condition, thresholds (default,
+    unit, source), causes and next command; the view the conditions read; the verdict priority."""
+    from inferguard.engine.diagnosis import EXTRA_FUNCTIONS, VERDICT_PRIORITY, rules_of
+
+    rules = rules_of(spec)
+    out = [BANNER, "", "# Diagnosis rules", "",
+           "`inferguard diagnose-bottleneck --job-dir DIR --output-dir OUT` evaluates every rule below over",
+           "the evidence found in DIR and writes `bottleneck_diagnosis.json` and `bottleneck_diagnosis.md`.",
+           "The rules live in `specs/diagnosis/*.yaml` (kind `DiagnosisRules`); `inferguard specs lint`",
+           "resolves every name they read and `inferguard specs test` runs their cases and fixtures.", "",
+           "## Verdict priority", ""]
+    out += [f"{i}. {p[0].upper() + p[1:]}." for i, p in enumerate(VERDICT_PRIORITY, 1)]
+    out += ["", "A finding with `basis: gap` (something configured whose evidence is absent) annotates the",
+            "verdict; it is never the verdict while a finding on measured evidence exists. When no rule",
+            "fires the verdict is `no_finding`; when none could be evaluated, `insufficient_evidence`.", "",
+            "## Confidence and missing inputs", "",
+            "Each rule names the inputs it reads (packet roles: `engine_metrics`, `lmcache_metrics`,",
+            "`engine_argv`, `lmcache_argv`, or a lane). A finding's confidence is",
+            "(1 + inputs present) / (1 + inputs declared); the missing ones are listed with it. A rule",
+            "none of whose inputs is present is `not_evaluated`, never silent.", "",
+            "## What conditions read", "",
+            "jmespath over the diagnosis view: `metrics.\"<id>\"` (`value`, `count`/`sum` of a histogram,",
+            "`label_values`, `series`; from one snapshot a counter is cumulative since the process started;",
+            "`delta`, `rate`, `quantiles` and `window` (a gauge's `min`, `max`, `last`) come from a",
+            "collect-metrics `metrics_summary.json`, which alone is enough), `derived.\"<id>\"`,",
+            "`logs.<category>` (`count`, `lines`, `captures.<name>` with `sum/min/max` or distinct `values`),",
+            "`http.<part>` (health, status, config, ... of the LMCache HTTP lane), `lookup_hash.reuse`,",
+            "`otel.spans`, `trace.records`, `cacheblend` (`records`, `totals`, `kinds` of the blend lane),",
+            "`signals.<lane>`, `argv.engine` / `argv.lmcache` (one string), `inputs.<role>`,",
+            "`context`, `detected`, `basis`; then the rule's `values.<name>` and `thresholds.<name>`.",
+            "Functions besides jmespath's own: " + ", ".join(f"`{f}()`" for f in EXTRA_FUNCTIONS)
+            + " (null when an argument is null: a missing input makes a condition false).", "",
+            "## Overriding thresholds", "",
+            "```yaml",
+            "# --rule-config FILE",
+            "thresholds:",
+            "  lmcache/hit-rate-below-floor: {hit_rate_floor: 0.3}",
+            "```", "",
+            "An unknown rule or threshold, or a value of the wrong type (integer, number, ratio in [0, 1]),",
+            "is an error (exit 2) naming the file and line.", "",
+            "## Rules", "",
+            "| rule | severity | basis | inputs | causes |", "|---|---|---|---|---|"]
+    for r in rules:
+        exp = " (experimental)" if r.status == "experimental" else ""
+        out.append(f"| `{r.id}`{exp} | {r.severity} | {r.basis} | {', '.join(r.inputs)} | "
+                   f"{', '.join('`' + c + '`' for c in r.causes) or '-'} |")
+    for r in rules:
+        out += ["", f"### `{r.id}` — {r.title}", "",
+                f"Severity **{r.severity}**, basis {r.basis}, status {r.status}; inputs: {', '.join(r.inputs)}.", "",
+                "Fires when: `" + " ".join(r.when.split()) + "`", ""]
+        if r.values:
+            out.append("Values:")
+            out += [f"- `{k}` = `{' '.join(v.split())}`" for k, v in r.values.items()]
+            out.append("")
+        if r.thresholds:
+            out += ["| threshold | default | unit | type | where the default comes from |", "|---|---|---|---|---|"]
+            for k, t in r.thresholds.items():
+                out.append(f"| `{k}` | {t['value']} | {t['unit']} | {t['type']} | {_c(' '.join(t['description'].split()))} |")
+            out.append("")
+        if r.causes:
+            out += ["Likely causes named when they fire too: " + ", ".join(f"`{c}`" for c in r.causes) + ".", ""]
+        out += [f"Message: {_c(' '.join(r.message.split()))}", "",
+                f"Remediation: {_c(' '.join(r.remediation.split()))}", "",
+                f"Next: `{r.next_command}`", "",
+                f"Cases: {sum(1 for c in r.tests if c['expect']['fires'])} firing, "
+                f"{sum(1 for c in r.tests if not c['expect']['fires'])} silent."]
+    fx = [f for d in spec.docs("DiagnosisRules") for f in d.get("fixtures", [])]
+    if fx:
+        out += ["", "## Fixture folders", "", "| folder | fires | silent |", "|---|---|---|"]
+        for f in fx:
+            out.append(f"| `{f['path']}` | {', '.join(f.get('fires', [])) or '-'} | {', '.join(f.get('silent', [])) or '-'} |")
+    out.append("")
     return "\n".join(out)
 
 

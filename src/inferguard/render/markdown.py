@@ -33,5 +33,13 @@ def coverage_markdown(report: dict[str, Any], title: str) -> str:
         out.append("None.")
     for g in report["gaps"]:
         out.append(f"- `{g['row']}`: {_cell(g['item'])} is {g['status']}; next: `{g['next_command']}`")
+    if "findings" in report:
+        out += ["", "## Findings", ""]
+        if not report["findings"]:
+            out.append("None.")
+        else:
+            out += ["| Severity | Check | Subject | Finding |", "|---|---|---|---|"]
+            for f in report["findings"]:
+                out.append(f"| {f['severity']} | `{f['check']}` | {_cell(f.get('subject') or '')} | {_cell(f['message'])} |")
     out.append("")
     return "\n".join(out)

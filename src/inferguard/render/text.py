@@ -134,4 +134,21 @@ def coverage_text(report: dict[str, Any], title: str) -> str:
             out.append(f"  {loc}: {p.get('message')}")
         if len(probs) > 5:
             out.append(f"  ... {len(probs) - 5} more (see --output JSON)")
+    out.extend(findings_lines(report.get("findings")))
     return "\n".join(out)
+
+
+def findings_lines(findings: list[dict[str, Any]] | None, limit: int = 12) -> list[str]:
+    """The findings as the report lists them (worst first), with their count per severity."""
+    if findings is None:
+        return []
+    per: dict[str, int] = {}
+    for f in findings:
+        per[f["severity"]] = per.get(f["severity"], 0) + 1
+    out = [f"Findings: {len(findings)}" + (f" ({', '.join(f'{n} {s}' for s, n in per.items())})" if per else "")]
+    for f in findings[:limit]:
+        where = f" {f['subject']}:" if f.get("subject") else ""
+        out.append(f"  {f['severity']:<9}{f['check']:<34}{where} {f['message']}")
+    if len(findings) > limit:
+        out.append(f"  ... {len(findings) - limit} more (see --output JSON)")
+    return out

@@ -1,5 +1,5 @@
-"""The compiled vocabulary: runtimes, LMCache modes, context keys, lanes, HTTP body flags and
-the packet file roles, from the Vocabulary, SpecSet and HttpEndpoints documents.
+"""The compiled vocabulary: runtimes, LMCache modes, the checks of findings and the --fail-on
+aliases, context keys, lanes, HTTP body flags and the packet file roles, from the Vocabulary, SpecSet and HttpEndpoints documents.
 
 One registry serves the command line (its options), the packet classifier, collect-lmcache
 and `specs lint`. The bundled spec set's registry is also stored, compiled, as
@@ -63,6 +63,7 @@ def compile_registry(spec) -> dict[str, Any]:
     return {
         "runtimes": [dict(r) for r in vocab.get("runtimes", [])],
         "lmcache_modes": [dict(m) for m in vocab.get("lmcache_modes", [])],
+        "checks": [{**c, "match": dict(c["match"]) if "match" in c else None} for c in vocab.get("checks", [])],
         "fail_on": [dict(p) for p in vocab.get("fail_on", [])],
         "context": context,
         "lanes": lanes,

@@ -179,33 +179,194 @@ def checklist(spec) -> list[Problem]:
         if abs(total - 100.0) > 1e-9:
             line, col = locate(doc, ["lanes"])
             out.append(Problem("spec", sd.path, f"lane and closeout weights sum to {total:g}, not 100", line, col, rule="checklist/weights"))
+        out.extend(_live_validation(sd))
+    return out
+
+
+def _live_validation(sd) -> list[Problem]:
+    """The live replay section: every command a fixture names is a declared one, every declared
+    command has an expectation on every fixture (a replay without one cannot pass), and every
+    jmespath expression compiles."""
+    doc = sd.data
+    lv = doc.get("live_validation")
+    out: list[Problem] = []
+    if not lv:
+        return out
+    declared = [c["command"] for c in lv["commands"]]
+    for ci, name in enumerate(declared):
+        if name in declared[:ci]:
+            line, col = locate(doc, ["live_validation", "commands", ci, "command"])
+            out.append(Problem("spec", sd.path, f"command {name!r} is listed twice", line, col,
+                               rule="checklist/live-unknown-command"))
+    for fi, fx in enumerate(lv.get("fixtures") or []):
+        where = ["live_validation", "fixtures", fi]
+        for key in ("expect", "extra_args"):
+            for name in (fx.get(key) or {}):
+                if name not in declared:
+                    line, col = locate(doc, where + [key, name])
+                    out.append(Problem("spec", sd.path, f"{key} names {name!r}, not a command of live_validation "
+                                       f"({', '.join(declared)})", line, col, rule="checklist/live-unknown-command"))
+        for name in declared:
+            if name not in (fx.get("expect") or {}):
+                line, col = locate(doc, where + ["expect"])
+                out.append(Problem("spec", sd.path, f"fixture {fx['path']!r} declares no expectation for {name!r}",
+                                   line, col, rule="checklist/live-missing-expectation"))
+        for name, exp in (fx.get("expect") or {}).items():
+            for expr in (exp.get("json") or {}):
+                _expr(doc, sd.path, where + ["expect", name, "json", expr], expr, out)
     return out
 
 
 _THRESHOLD_REF = re.compile(r"\bthresholds\.([A-Za-z_][A-Za-z0-9_]*)")
+_VALUE_REF = re.compile(r"\bvalues\.([A-Za-z_][A-Za-z0-9_]*)")
+_METRIC_REF = re.compile(r'\bmetrics\."([^"]+)"')
+_DERIVED_REF = re.compile(r'\bderived\."([^"]+)"')
+_LOG_REF = re.compile(r"\blogs\.([A-Za-z_][A-Za-z0-9_]*)")
+_INPUT_REF = re.compile(r"\binputs\.([A-Za-z_][A-Za-z0-9_]*)")
+_FUNC_REF = re.compile(r"\b([a-z_]+)\(")
+# `!a.b` is (!a).b in jmespath (not binds tighter than the dot): always null, never the intent.
+_LOOSE_NOT = re.compile(r"!\s*[A-Za-z_\"][^\s()&|]*\.")
+_JMESPATH_BUILTINS = {"abs", "avg", "contains", "ceil", "ends_with", "floor", "join", "keys", "length", "map",
+                      "max", "max_by", "merge", "min", "min_by", "not_null", "reverse", "sort", "sort_by",
+                      "starts_with", "sum", "to_array", "to_string", "to_number", "type", "values"}
+
+
+def _diag_problem(out: list[Problem], sd, where: list, message: str, rule: str) -> None:
+    line, col = locate(sd.data, where)
+    out.append(Problem("spec", sd.path, message, line, col, rule=rule))
 
 
 @register
 def diagnosis_rules(spec) -> list[Problem]:
-    """Rule ids are unique, `when` compiles, and every threshold a rule names is declared."""
+    """Rule ids are unique; expressions compile and every name they read resolves (metric ids
+    against MetricFamilies, log categories against LogPatterns, inputs against the packet roles
+    and the Vocabulary's lanes, thresholds and values against the rule's own); templates name
+    only the rule's values and thresholds; causes, evidence pointers and fixture expectations
+    name rules and sources that exist."""
+    from inferguard.engine.diagnosis import EXTRA_FUNCTIONS, SCRAPE_ROLES, TEMPLATE_REF
+
     out: list[Problem] = []
+    docs = spec.spec_docs("DiagnosisRules")
+    if not docs:
+        return out
+    if spec.docs("MetricFamilies"):
+        cat = catalog(spec)
+    else:  # a lint of a few files resolves metric ids against the bundled spec set
+        from inferguard.spec import default_specs
+
+        cat = catalog(default_specs())
+    categories = {p.get("category") for d in _docs_or_bundled(spec, "LogPatterns") for p in d.get("patterns", [])}
+    lanes = {ln["id"] for ln in _registry(spec)["lanes"]}
+    roles = set(SCRAPE_ROLES) | lanes
+    functions = _JMESPATH_BUILTINS | set(EXTRA_FUNCTIONS)
+    ids = [r["id"] for sd in docs for r in sd.data["rules"]]
+    known_ids = set(ids)
     seen: set[str] = set()
-    for sd in spec.spec_docs("DiagnosisRules"):
+    for sd in docs:
         doc = sd.data
         for ri, rule in enumerate(doc["rules"]):
             where = ["rules", ri]
-            if rule["id"] in seen:
-                line, col = locate(doc, where + ["id"])
-                out.append(Problem("spec", sd.path, f"duplicate rule id {rule['id']!r}", line, col, rule="diagnosis/duplicate-id"))
-            seen.add(rule["id"])
-            _expr(doc, sd.path, where + ["when"], rule["when"], out)
+            rid = rule["id"]
+            if rid in seen:
+                _diag_problem(out, sd, where + ["id"], f"duplicate rule id {rid!r}", "diagnosis/duplicate-id")
+            seen.add(rid)
             declared = set(rule.get("thresholds", {}))
-            for field in ("when", "message", "remediation"):
-                for name in _THRESHOLD_REF.findall(rule.get(field, "")):
+            value_names = list(rule.get("values", {}))
+            exprs = [(["values", k], v) for k, v in rule.get("values", {}).items()] + [(["when"], rule["when"])]
+            for sub, text in exprs:
+                _expr(doc, sd.path, where + sub, text, out)
+                for name in _THRESHOLD_REF.findall(text):
                     if name not in declared:
-                        line, col = locate(doc, where + [field])
-                        out.append(Problem("spec", sd.path, f"rule {rule['id']!r} uses unknown threshold {name!r} in {field}",
-                                           line, col, rule="diagnosis/unknown-threshold"))
+                        _diag_problem(out, sd, where + sub, f"rule {rid!r} uses unknown threshold {name!r}",
+                                      "diagnosis/unknown-threshold")
+                for name in _VALUE_REF.findall(text):
+                    # a value reads only values declared before it; `when` reads all of them
+                    visible = value_names if sub == ["when"] else value_names[:value_names.index(sub[1])]
+                    if name not in visible:
+                        _diag_problem(out, sd, where + sub, f"rule {rid!r} reads value {name!r} before it is declared"
+                                      if name in value_names else f"rule {rid!r} reads unknown value {name!r}",
+                                      "diagnosis/unknown-value")
+                for mid in _METRIC_REF.findall(text):
+                    if mid not in cat.metrics:
+                        _diag_problem(out, sd, where + sub, f"unknown metric id {mid!r} (see specs/metrics/*.yaml)",
+                                      "diagnosis/unknown-metric")
+                for did in _DERIVED_REF.findall(text):
+                    if did not in cat.derived:
+                        _diag_problem(out, sd, where + sub, f"unknown derived value {did!r}", "diagnosis/unknown-metric")
+                for c in _LOG_REF.findall(text):
+                    if c not in categories:
+                        _diag_problem(out, sd, where + sub, f"unknown log pattern category {c!r} (see specs/logs/*.yaml)",
+                                      "diagnosis/unknown-log-category")
+                for r in _INPUT_REF.findall(text):
+                    if r not in roles:
+                        _diag_problem(out, sd, where + sub, f"unknown input {r!r}", "diagnosis/unknown-input")
+                for fn in _FUNC_REF.findall(text):
+                    if fn not in functions:
+                        _diag_problem(out, sd, where + sub, f"unknown function {fn}()", "diagnosis/unknown-function")
+                if _LOOSE_NOT.search(text):
+                    _diag_problem(out, sd, where + sub, "`!a.b` negates `a`, not `a.b` (write `!(a.b)`)",
+                                  "diagnosis/loose-not")
+            for ii, role in enumerate(rule["inputs"]):
+                if role not in roles:
+                    _diag_problem(out, sd, where + ["inputs", ii],
+                                  f"unknown input {role!r} (one of {', '.join(sorted(roles))})", "diagnosis/unknown-input")
+            for field in ("message", "remediation"):
+                for m in TEMPLATE_REF.finditer(rule[field]):
+                    ref = m.group("ref")
+                    if ref == "causes":
+                        if not rule.get("causes"):
+                            _diag_problem(out, sd, where + [field], f"rule {rid!r} renders {{causes}} but declares none",
+                                          "diagnosis/unknown-template-ref")
+                    elif ref.startswith("thresholds."):
+                        if ref.split(".", 1)[1] not in declared:
+                            _diag_problem(out, sd, where + [field],
+                                          f"rule {rid!r} uses unknown threshold {ref.split('.', 1)[1]!r} in {field}",
+                                          "diagnosis/unknown-threshold")
+                    elif ref not in value_names:
+                        _diag_problem(out, sd, where + [field], f"rule {rid!r} renders {{{ref}}}, which is not one of its values",
+                                      "diagnosis/unknown-template-ref")
+            for name in declared:
+                uses = [rule["when"], rule["message"], *rule.get("values", {}).values()]
+                if not any(f"thresholds.{name}" in u for u in uses):
+                    _diag_problem(out, sd, where + ["thresholds", name], f"threshold {name!r} is declared but never used",
+                                  "diagnosis/unused-threshold")
+                t = rule["thresholds"][name]
+                from inferguard.engine.diagnosis import threshold_type_ok
+
+                why = threshold_type_ok(t["type"], t["value"])
+                if why:
+                    _diag_problem(out, sd, where + ["thresholds", name, "value"], f"default of {name!r}: {why}",
+                                  "diagnosis/threshold-type")
+                if not any(f"{{thresholds.{name}" in rule["message"] for _ in [0]):
+                    _diag_problem(out, sd, where + ["message"], f"the message does not render threshold {name!r}",
+                                  "diagnosis/message-threshold")
+            for ci, c in enumerate(rule.get("causes", [])):
+                if c not in known_ids or c == rid:
+                    _diag_problem(out, sd, where + ["causes", ci], f"cause {c!r} is not another rule's id",
+                                  "diagnosis/unknown-rule")
+            for ei, ref in enumerate(rule.get("evidence", [])):
+                (kind, name), = ref.items()
+                bad = ((kind == "metric" and name not in cat.metrics) or (kind == "log" and name not in categories)
+                       or (kind == "lane" and name not in lanes))
+                if bad:
+                    _diag_problem(out, sd, where + ["evidence", ei], f"evidence pointer names unknown {kind} {name!r}",
+                                  "diagnosis/unknown-evidence")
+            fires = {c["expect"]["fires"] for c in rule.get("tests", [])}
+            if fires != {True, False}:
+                _diag_problem(out, sd, where + ["tests"], f"rule {rid!r} needs a positive and a negative test case",
+                              "diagnosis/tests-both-ways")
+            for ti, case in enumerate(rule.get("tests", [])):
+                for c in case["expect"].get("causes", []):
+                    if c not in rule.get("causes", []):
+                        _diag_problem(out, sd, where + ["tests", ti, "expect"], f"expects cause {c!r}, which the rule does not declare",
+                                      "diagnosis/unknown-rule")
+        for fi, fx in enumerate(doc.get("fixtures", [])):
+            named = list(fx.get("fires", [])) + list(fx.get("silent", [])) + list(fx.get("causes", {}))
+            named += [c for cs in fx.get("causes", {}).values() for c in cs]
+            for rid in named:
+                if rid not in known_ids:
+                    _diag_problem(out, sd, ["fixtures", fi], f"fixture expectation names unknown rule {rid!r}",
+                                  "diagnosis/unknown-rule")
     return out
 
 
@@ -339,6 +500,8 @@ def _expressions(spec):
     for sd in spec.spec_docs("DiagnosisRules"):
         for ri, rule in enumerate(sd.data["rules"]):
             yield sd, ["rules", ri, "when"], rule["when"]
+            for name, text in (rule.get("values") or {}).items():
+                yield sd, ["rules", ri, "values", name], text
 
 
 @register
@@ -351,6 +514,65 @@ def context_keys(spec) -> list[Problem]:
                 line, col = locate(sd.data, where)
                 out.append(Problem("spec", sd.path, f"unknown context key {key!r} (declared: {', '.join(sorted(keys))})",
                                    line, col, rule="expr/unknown-context-key"))
+    return out
+
+
+# Every entry of a report part that a check must turn into a finding (see `checks` in the
+# Vocabulary): gap status x collected, the failing mode check results, the unhealthy state.
+_MUST_MATCH: tuple[tuple[str, dict[str, Any]], ...] = (
+    *(("gap", {"status": st, "collected": c}) for st in ("absent", "present_zero", "registered_no_samples")
+      for c in (True, False)),
+    ("mode_check", {"result": "mismatch"}), ("mode_check", {"result": "no_lmcache"}),
+    ("lmcache_health", {"state": "unhealthy"}),
+)
+
+
+def _vocabulary_checks(spec, sd) -> list[Problem]:
+    """The checks of findings: ids declared once; every --fail-on alias names declared checks
+    (of the Vocabulary or a DiagnosisRules document); every gap, failing mode result,
+    unhealthy verdict and the problems of every lane (and of any other source) have a check."""
+    from inferguard.engine.findings import check_matches
+
+    doc = sd.data
+    out: list[Problem] = []
+    checks = doc.get("checks", [])
+    seen: set[str] = set()
+    for i, c in enumerate(checks):
+        if c["id"] in seen:
+            line, col = locate(doc, ["checks", i, "id"])
+            out.append(Problem("spec", sd.path, f"duplicate check {c['id']!r}", line, col, rule="vocabulary/duplicate-id"))
+        seen.add(c["id"])
+    rule_ids = {r["id"] for d in spec.docs("DiagnosisRules") for r in d.get("rules", [])}
+    for i, c in enumerate(checks):
+        if c["id"] in rule_ids:  # one id, one severity: a check is declared in one place
+            line, col = locate(doc, ["checks", i, "id"])
+            out.append(Problem("spec", sd.path, f"check {c['id']!r} is also a DiagnosisRules rule id", line, col,
+                               rule="vocabulary/duplicate-id"))
+    known = seen | rule_ids
+    for i, p in enumerate(doc.get("fail_on", [])):
+        for j, cid in enumerate(p["checks"]):
+            if cid not in known:
+                line, col = locate(doc, ["fail_on", i, "checks", j])
+                out.append(Problem("spec", sd.path, f"--fail-on {p['id']} names check {cid!r}, which no Vocabulary "
+                                   "or DiagnosisRules document declares", line, col, rule="vocabulary/unknown-check"))
+    if not checks:
+        return out
+    line, col = locate(doc, ["checks"])
+    for part, entry in _MUST_MATCH:
+        if not any(c["from"] == part and check_matches(c, entry) for c in checks):
+            what = ", ".join(f"{k} {v}" for k, v in entry.items())
+            out.append(Problem("spec", sd.path, f"no check of `from: {part}` matches {what}: it would make no finding",
+                               line, col, rule="vocabulary/uncovered-finding"))
+    sources = {s for c in checks if c["from"] == "problem" for s in (c.get("match") or {}).get("sources", [])}
+    if "*" not in sources:
+        out.append(Problem("spec", sd.path, "no check of `from: problem` takes any source (\"*\"): a problem of "
+                           "another source would make no finding", line, col, rule="vocabulary/uncovered-finding"))
+    for i, lane in enumerate(doc["lanes"]):
+        if lane["id"] not in sources:
+            lline, lcol = locate(doc, ["lanes", i, "id"])
+            out.append(Problem("spec", sd.path, f"lane {lane['id']!r}: no check of `from: problem` names it in "
+                               "`sources`; its reader's problems would fall to the catch-all check", lline, lcol,
+                               rule="vocabulary/uncovered-finding"))
     return out
 
 
@@ -379,6 +601,7 @@ def vocabulary(spec) -> list[Problem]:
                 line, col = locate(doc, ["fail_on", i, "id"])
                 out.append(Problem("spec", sd.path, f"duplicate fail_on policy {p['id']!r}", line, col, rule="vocabulary/duplicate-id"))
             seen_policies.add(p["id"])
+        out += _vocabulary_checks(spec, sd)
         # what a detected mode satisfies: `auto` or a declared mode (what --expect-mode offers)
         expectable = {"auto"} | {m["id"] for m in doc["lmcache_modes"]}
         for i, m in enumerate(doc["lmcache_modes"]):
@@ -505,37 +728,51 @@ def check_next_commands(spec, main) -> list[Problem]:
     import click
 
     out: list[Problem] = []
-    for sd in spec.spec_docs("Surfaces"):
-        for ri, row in enumerate(sd.data["rows"]):
-            text = row.get("next_command")
-            if not text:
-                continue
-            msg = None
-            try:
-                words = shlex.split(text)
-            except ValueError as exc:
-                words, msg = [], f"does not split as a shell command line: {exc}"
-            if words and words[0] != "inferguard":
-                msg = "does not start with `inferguard`"
-            elif words:
-                cmd: click.Command = main
-                args = words[1:]
-                while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
-                    cmd = cmd.commands[args[0]]
-                    args = args[1:]
-                if isinstance(cmd, click.Group):
-                    msg = f"names no inferguard command ({' '.join(words[:3])})"
-                else:
-                    try:
-                        cmd.make_context(cmd.name or "", list(args), resilient_parsing=False)
-                    except click.exceptions.Exit:
-                        pass
-                    except click.ClickException as exc:
-                        msg = f"does not parse: {exc.format_message()}"
-            if msg:
-                line, col = locate(sd.data, ["rows", ri, "next_command"])
-                out.append(Problem("spec", sd.path, f"next command {msg}", line, col, rule="surfaces/next-command"))
+    commands = [(sd, ["rows", ri, "next_command"], row.get("next_command"), "surfaces/next-command")
+                for sd in spec.spec_docs("Surfaces") for ri, row in enumerate(sd.data["rows"])]
+    commands += [(sd, ["rules", ri, "next_command"], rule.get("next_command"), "diagnosis/next-command")
+                 for sd in spec.spec_docs("DiagnosisRules") for ri, rule in enumerate(sd.data["rules"])]
+    for sd, where, text, check in commands:
+        if not text:
+            continue
+        msg = None
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            words, msg = [], f"does not split as a shell command line: {exc}"
+        if words and words[0] != "inferguard":
+            msg = "does not start with `inferguard`"
+        elif words:
+            cmd: click.Command = main
+            args = words[1:]
+            while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
+                cmd = cmd.commands[args[0]]
+                args = args[1:]
+            if isinstance(cmd, click.Group):
+                msg = f"names no inferguard command ({' '.join(words[:3])})"
+            else:
+                try:
+                    cmd.make_context(cmd.name or "", list(args), resilient_parsing=False)
+                except click.exceptions.Exit:
+                    pass
+                except click.ClickException as exc:
+                    msg = f"does not parse: {exc.format_message()}"
+        if msg:
+            line, col = locate(sd.data, where)
+            out.append(Problem("spec", sd.path, f"next command {msg}", line, col, rule=check))
     return out
+
+
+def _provenance_origin(fixture_dir) -> str | None:
+    import yaml
+
+    from inferguard.spec.yamlload import safe_load
+
+    try:
+        data = safe_load((fixture_dir / "PROVENANCE.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get("origin") if isinstance(data, dict) else None
 
 
 def check_fixture_paths(spec, root) -> list[Problem]:
@@ -548,6 +785,25 @@ def check_fixture_paths(spec, root) -> list[Problem]:
                     line, col = locate(sd.data, ["rows", ri, "fixtures", fi, "path"])
                     out.append(Problem("spec", sd.path, f"fixture folder {fx['path']!r} does not exist under {root}",
                                        line, col, rule="surfaces/missing-fixture"))
+    for sd in spec.spec_docs("DiagnosisRules"):
+        for fi, fx in enumerate(sd.data.get("fixtures", [])):
+            if not (root / fx["path"]).is_dir():
+                line, col = locate(sd.data, ["fixtures", fi, "path"])
+                out.append(Problem("spec", sd.path, f"fixture folder {fx['path']!r} does not exist under {root}",
+                                   line, col, rule="diagnosis/missing-fixture"))
+    for sd in spec.spec_docs("Checklist"):
+        for fi, fx in enumerate((sd.data.get("live_validation") or {}).get("fixtures") or []):
+            d = root / fx["path"]
+            why = None
+            if not d.is_dir():
+                why = f"live fixture folder {fx['path']!r} does not exist under {root}"
+            elif not (d / "http").is_dir():
+                why = f"live fixture {fx['path']!r} has no http/ folder of captured bodies to replay"
+            elif _provenance_origin(d) != "live":
+                why = f"live fixture {fx['path']!r} is not a live capture (PROVENANCE.yaml origin {_provenance_origin(d)})"
+            if why:
+                line, col = locate(sd.data, ["live_validation", "fixtures", fi, "path"])
+                out.append(Problem("spec", sd.path, why, line, col, rule="checklist/live-fixture"))
     return out
 
 

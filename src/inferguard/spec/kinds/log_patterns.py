@@ -140,6 +140,12 @@ WRAPPER_PROBE_BYTES = 16 * 1024
 TQDM_FRAME_B = re.compile(rb"^[^\r\n]{0,200}?\d{1,3}%(?:\|[^|\r\n]{0,400}\|| Completed \|) *\d+/\d+ \[[^\]\r\n]{0,80}\]")
 
 
+# A tqdm frame glued straight before a log header, its carriage return lost (a log pasted into
+# an issue or through a collector that strips `\r`): `...| 34/10000 [00:29<3:36:54, ...]INFO 06-16 ...`.
+TQDM_GLUED_B = re.compile(rb"(?m)^[^\r\n]{0,200}?\d{1,3}%(?:\|[^|\r\n]{0,400}\|| Completed \|) *\d+/\d+ "
+                          rb"\[[^\]\r\n]{0,240}\](?=(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) )")
+
+
 def _after_carriage_return(line: bytes) -> bytes:
     """A line that tqdm shared through carriage returns: the text after the last one."""
     body = line.rstrip(b"\r")
@@ -155,10 +161,13 @@ def unwrap(buf: bytes) -> bytes:
     """`buf` (a newline, then whole lines) with line wrappers and tqdm frames taken off.
 
     Only newlines are kept in place, so line numbers do not move. A block without a carriage
-    return inside a line, or without a wrapper in its first WRAPPER_PROBE_BYTES, is returned
-    as it is (one `find` and one bounded `search`)."""
+    return inside a line, without a tqdm bar (`%|`), and without a wrapper in its first
+    WRAPPER_PROBE_BYTES, is returned as it is (three `find`s and one bounded `search`). A tqdm
+    frame glued before a log header with its carriage return lost is taken off too."""
     if WRAPPER_B.search(buf, 0, WRAPPER_PROBE_BYTES):
         buf = WRAPPER_B.sub(b"", buf)
+    if buf.find(b"%|") >= 0 or buf.find(b"% Completed |") >= 0:
+        buf = TQDM_GLUED_B.sub(b"", buf)
     i = buf.find(b"\r")
     if i < 0:
         return buf
