@@ -294,6 +294,10 @@ from inferguard.cli.collect import collect_lmcache  # noqa: E402  (click and std
 
 main.add_command(collect_lmcache)
 
+from inferguard.cli.metrics import collect_metrics  # noqa: E402  (click and stdlib only)
+
+main.add_command(collect_metrics)
+
 
 @main.command("evaluate")
 @click.argument("packet_dir", type=click.Path(file_okay=False))
