@@ -192,7 +192,16 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     for lane in LANES:
         if roles.get(lane):
             inputs.lane_files[lane] = roles[lane]
-    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
+    if roles.get("metrics_window"):
+        # A collect-metrics output folder: its window, read through metrics_summary.json.
+        inputs.metrics_window_dir = packet_dir
+        for attr in ("engine_metrics_file", "lmcache_metrics_file"):
+            if getattr(inputs, attr):
+                packet_problems.append({"source": "packet", "path": getattr(inputs, attr),
+                                        "message": "not used: the packet's collect-metrics window is judged instead of a single scrape"})
+                setattr(inputs, attr, None)
+    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files,
+                inputs.metrics_window_dir]):
         if packet_problems:
             first = packet_problems[0]
             raise InputError(f"no readable evidence files; {first['path']}: {first['message']}", packet_dir)

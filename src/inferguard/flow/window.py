@@ -387,14 +387,48 @@ class Window:
 
 # --------------------------------------------------------------------------- window evidence
 
-def window_evidence(summary: dict[str, Any], path: str, spec, context: dict[str, Any]) -> dict[str, Any]:
-    """Evidence for the engine from a window summary: a metric is present when the last tick
-    that answered had it; it is measured when it moved during the window (a counter or a
-    histogram with a positive delta, a gauge with a non-zero value), present_zero when it was
-    flat; a metric no tick had is absent. Values are the window's (deltas for counters)."""
-    from inferguard.evidence import new_evidence
+MAX_SUMMARY_BYTES = 256 * 1024 * 1024
 
-    evidence = new_evidence(spec, context)
+
+def load_summary(folder: str) -> tuple[dict[str, Any], str]:
+    """The window summary of a collect-metrics output folder, checked against its schema."""
+    import os
+
+    from inferguard.core.filecheck import require_input
+    from inferguard.core.problems import InputError
+    from inferguard.readers.jsonio import JsonInputError, load_file
+    from inferguard.spec.loader import schema_validator
+
+    path = os.path.join(folder, SUMMARY_FILE) if os.path.isdir(folder) else folder
+    if not os.path.exists(path):
+        part = os.path.join(folder, TIMELINE_FILE + ".part")
+        why = " (a run was killed before it ended: only the timeline .part is there)" if os.path.exists(part) else ""
+        raise InputError(f"no {SUMMARY_FILE}: not a collect-metrics output folder{why}", folder)
+    require_input(path)
+    try:
+        doc = load_file(path, MAX_SUMMARY_BYTES)
+    except JsonInputError as exc:
+        raise InputError(f"not usable JSON at byte {exc.offset}: {exc.message}", path) from None
+    if not isinstance(doc, dict) or doc.get("kind") != SUMMARY_KIND:
+        raise InputError(f"not a {SUMMARY_KIND} document", path)
+    v = schema_validator("metrics_summary.v1.schema.json")
+    if v is None:
+        from inferguard.core.problems import InternalError
+
+        raise InternalError("schemas/metrics_summary.v1.schema.json is missing from this install")
+    errors = sorted(v.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(top)"
+        raise InputError(f"not a valid metrics summary at {where}: {errors[0].message[:200]}", path)
+    return doc, path
+
+
+def add_window(evidence: dict[str, Any], summary: dict[str, Any], path: str) -> None:
+    """Window evidence from a summary: a metric is present when the last tick that answered
+    had it; it is measured when it moved during the window (a counter or a histogram with a
+    positive delta, a gauge with a non-zero value), present_zero when it was flat; a metric
+    no tick had is absent. Values are the window's (deltas for counters and histograms, the
+    last value for gauges)."""
     ok_targets = {t["name"]: t for t in summary.get("targets", [])}
     for t in summary.get("targets", []):
         evidence["sources"].append({
@@ -448,8 +482,7 @@ def window_evidence(summary: dict[str, Any], path: str, spec, context: dict[str,
         else:
             metrics[mid] = entry
     evidence["window"] = {"path": path, "ticks": summary.get("ticks"), "schedule": summary.get("schedule"),
-                          "stopped_early": summary.get("stopped_early")}
-    return evidence
+                          "stopped_early": summary.get("stopped_early"), "labels": summary.get("labels") or {}}
 
 
 def _label_values(series: list[dict[str, Any]]) -> dict[str, list[str]]:
