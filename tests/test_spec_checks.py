@@ -43,6 +43,8 @@ TYPOS = [
      "surfaces/next-command"),
     ("context key in the vocabulary", "vocabulary.yaml", "implies: [external_cache_configured]",
      "implies: [external_cache_configurd]", "vocabulary/unknown-implied-key"),
+    ("window group", "metrics/vllm.yaml", "window: {group: queue}", "window: {group: queu}",
+     "metrics/unknown-window-group"),
 ]
 
 

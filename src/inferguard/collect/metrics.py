@@ -192,6 +192,37 @@ def _scrape_live(client, url: str, window: Window, t0: float) -> tuple[dict[str,
     return scrape, expo, probs, at
 
 
+# --------------------------------------------------------------------------- Ctrl-C
+
+class _Interrupts:
+    """While a run goes, the first Ctrl-C (SIGINT) asks it to stop after the tick in progress is
+    recorded; a second one interrupts at once. Only in the main thread (where signals land)."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.hit = False
+        self._old: Any = None
+
+    def __enter__(self) -> "_Interrupts":
+        import signal
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+        self.stop.set()
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 # --------------------------------------------------------------------------- live
 
 def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
@@ -216,13 +247,15 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
     t0 = time.monotonic()
     wall0 = time.time()
     pool = ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="inferguard-scrape")
+    interrupts = _Interrupts(stop)
     try:
         try:
+            interrupts.__enter__()
             for i in range(n_ticks):
                 slot = t0 + i * interval
                 wait = slot - time.monotonic()
-                if wait > 0 and stop.wait(wait):
-                    window.stopped_early = "stopped"
+                if stop.is_set() or (wait > 0 and stop.wait(wait)):
+                    window.stopped_early = "interrupted" if interrupts.hit else "stopped"
                     break
                 lag = time.monotonic() - slot
                 if i > 0 and lag > interval:
@@ -245,6 +278,7 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
         except KeyboardInterrupt:
             window.stopped_early = "interrupted"
     finally:
+        interrupts.__exit__()
         pool.shutdown(wait=False, cancel_futures=True)
     window.schedule = _schedule(interval, n_ticks, done, skipped, late, tick_ms, wall0, opts, "live")
     return _finish(window, out, d, write_json_atomic)
@@ -361,8 +395,14 @@ def run_offline(targets: list[TargetSpec], opts: RunOptions, spec,
     first = min((ts for t in targets for _, ts in t.files if ts is not None), default=None)
     base_wall = first if first is not None else 0.0
     done = 0
+    stop = threading.Event()
+    interrupts = _Interrupts(stop)
     try:
+        interrupts.__enter__()
         for i in range(n):
+            if stop.is_set():
+                window.stopped_early = "interrupted"
+                break
             for t, tg in zip(targets, tgs):
                 if i >= len(t.files):
                     continue
@@ -389,6 +429,8 @@ def run_offline(targets: list[TargetSpec], opts: RunOptions, spec,
                 on_tick(done, n)
     except KeyboardInterrupt:
         window.stopped_early = "interrupted"
+    finally:
+        interrupts.__exit__()
     window.schedule = _schedule(interval, n, done, 0, [], [], base_wall, opts, "offline")
     window.schedule["timestamps"] = "file names" if first is not None else "order given, spaced by --interval-seconds"
     return _finish(window, out, d, write_json_atomic)
