@@ -420,3 +420,31 @@ def test_a_folder_without_a_summary_is_one_line_exit_2(tmp_path):
     (tmp_path / "engine_metrics_timeline.jsonl.part").write_text("")
     r = run_cli("observability-coverage", "--collect-metrics-dir", str(tmp_path))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "killed" in r.stderr
+
+
+def test_groups_and_quantiles_come_from_the_specs(tmp_path):
+    """Moving a family to another timeline group, with its own quantiles, is a spec edit."""
+    import shutil
+
+    from inferguard.collect.metrics import RunOptions, TargetSpec, offline_files, run_offline
+    from inferguard.spec import load_specs
+
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    vllm = specs / "metrics" / "vllm.yaml"
+    text = vllm.read_text()
+    assert "  - id: vllm.scheduler\n    window: {group: queue}\n" in text
+    vllm.write_text(text.replace("  - id: vllm.scheduler\n    window: {group: queue}\n",
+                                 "  - id: vllm.scheduler\n    window: {group: decode, quantiles: [0.9]}\n"))
+    spec = load_specs([specs])
+    d = tmp_path / "scrapes"
+    d.mkdir()
+    for i in range(11):
+        (d / f"{1764760000 + i}.prom").write_text(f"# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting {float(i)}\n")
+    out = tmp_path / "out"
+    run_offline([TargetSpec("engine", "engine_metrics", files=offline_files([str(d)], "--engine-metrics-file"))],
+                RunOptions(output_dir=str(out)), spec)
+    rows = _rows(out)
+    assert {r["group"] for r in rows} == {"decode"}
+    w = _summary(out)["metrics"]["vllm.num_requests_waiting"]["window"]
+    assert w["p90"] == pytest.approx(9.0) and "p50" not in w and w["max"] == 10.0

@@ -21,6 +21,8 @@ TIMELINE_FILE = "engine_metrics_timeline.jsonl"
 RAW_FILE = "raw_samples.jsonl"
 SUMMARY_FILE = "metrics_summary.json"
 LABEL_CACHE_BUDGET = 200_000
+FINDINGS_KEPT = 1000        # findings kept in full over a run; past it they are only counted
+ERRORS_KEPT = 1000          # failed ticks kept in full per target; past it they are only counted
 
 
 class SeriesKeys:
@@ -138,6 +140,7 @@ class Target:
         self.ticks = 0
         self.ok_ticks = 0
         self.errors: list[dict[str, Any]] = []
+        self.failed_ticks = 0
         self.latencies: list[float] = []
         self.last_ok_tick: int | None = None
         self.last_tick_metrics: set[str] = set()
@@ -169,6 +172,7 @@ class Window:
         self.ticks = 0
         self.namespaces = [ns for doc in spec.docs("Detection") for ns in doc.get("namespaces", [])]
         self.findings: list[dict[str, Any]] = []
+        self.findings_total = 0
         self.stopped_early: str | None = None
         self.schedule: dict[str, Any] = {}
 
@@ -181,6 +185,11 @@ class Window:
         if t is None:
             t = self.targets[name] = Target(name, role, source)
         return t
+
+    def _finding(self, f: dict[str, Any]) -> None:
+        self.findings_total += 1
+        if len(self.findings) < FINDINGS_KEPT:
+            self.findings.append(f)
 
     def add_scrape(self, target: Target, tick: int, wall: float, t: float, expo: Exposition | None,
                    scrape: dict[str, Any], problems: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -199,13 +208,15 @@ class Window:
             f = {"check": "scrape/" + scrape.get("error_kind", "failed"), "severity": "warning",
                  "message": f"{target.name}: tick {tick}: {scrape['error']}",
                  "evidence": {"target": target.name, "source": scrape.get("source", target.source), "tick": tick}}
-            target.errors.append({"tick": tick, "time": wall, "error": scrape["error"],
-                                  "kind": scrape.get("error_kind", "failed"), "latency_ms": scrape.get("latency_ms")})
-            self.findings.append(f)
+            target.failed_ticks += 1
+            if len(target.errors) < ERRORS_KEPT:
+                target.errors.append({"tick": tick, "time": wall, "error": scrape["error"],
+                                      "kind": scrape.get("error_kind", "failed"), "latency_ms": scrape.get("latency_ms")})
+            self._finding(f)
         for p in problems or []:
             target.parse_problems += 1
             if target.parse_problems <= 20:
-                self.findings.append({"check": "scrape/parse-problem", "severity": "warning",
+                self._finding({"check": "scrape/parse-problem", "severity": "warning",
                                       "message": f"{target.name}: tick {tick}: {p.get('message')}",
                                       "evidence": {"target": target.name, "source": scrape.get("source", target.source),
                                                    "tick": tick, "line": p.get("line")}})
@@ -268,11 +279,11 @@ class Window:
 
             targets.append({
                 "name": tg.name, "role": tg.role, "source": tg.source, "ticks": tg.ticks, "ok_ticks": tg.ok_ticks,
-                "failed_ticks": len(tg.errors), "first_time": tg.first_time, "last_time": tg.last_time,
+                "failed_ticks": tg.failed_ticks, "first_time": tg.first_time, "last_time": tg.last_time,
                 "last_ok_tick": tg.last_ok_tick,
                 "scrape_latency_ms": {"p50": quantile_of_values(lat, 0.5), "p95": quantile_of_values(lat, 0.95),
                                       "max": lat[-1] if lat else None},
-                "errors": tg.errors[:100], "errors_not_shown": max(0, len(tg.errors) - 100),
+                "errors": tg.errors[:100], "errors_not_shown": max(0, tg.failed_ticks - 100),
                 "parse_problems": tg.parse_problems,
                 "namespaces": tg.namespaces,
             })
@@ -311,7 +322,7 @@ class Window:
             "metrics": dict(sorted(metrics.items())),
             "derived": derived,
             "findings": findings[:500],
-            "findings_total": len(findings),
+            "findings_total": self.findings_total,
         }
 
     def _derived(self, metrics: dict[str, Any]) -> dict[str, Any]:
