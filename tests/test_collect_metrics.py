@@ -448,3 +448,53 @@ def test_groups_and_quantiles_come_from_the_specs(tmp_path):
     assert {r["group"] for r in rows} == {"decode"}
     w = _summary(out)["metrics"]["vllm.num_requests_waiting"]["window"]
     assert w["p90"] == pytest.approx(9.0) and "p50" not in w and w["max"] == 10.0
+
+
+# --------------------------------------------------------------------------- real captures
+
+REAL_HTTP = ROOT / "fixtures" / "real" / "lmcache-0.5.6-cpu" / "run1" / "http"
+
+
+def test_real_lmcache_window_counts_counters_that_appear_with_their_first_event(tmp_path):
+    """LMCache 0.5.6 (real /metrics bodies): at start-up the lookup counters are absent (OTel
+    counters appear with their first event); after traffic they hold 192 hit of 512 requested
+    tokens. They were created during the window, so all of it is the window's."""
+    out = tmp_path / "w"
+    files = [str(REAL_HTTP / n) for n in ("GET_metrics.body", "GET_metrics_after_traffic.body",
+                                          "GET_metrics_after_clear.body")]
+    r = _cli("collect-metrics", "--output-dir", str(out), "--engine", "lmcache", "--interval-seconds", "10",
+             *[a for f in files for a in ("--engine-metrics-file", f)])
+    assert r.exit_code == 0, r.output
+    s = _summary(out)
+    hit = s["metrics"]["lmcache_mp.lookup_hit_tokens"]
+    assert hit["series"][0]["appeared_in_window"] is True and hit["window"]["delta"] == 192.0
+    hr = s["derived"]["lmcache_mp.lookup_hit_rate"]
+    assert hr["value"] == pytest.approx(192.0 / 512.0)
+    assert hr["from"] == {"numerator": ["lmcache_mp_lookup_hit_tokens_total"],
+                          "denominator": ["lmcache_mp_lookup_requested_tokens_total"]}
+    # the eviction-loop heartbeat was there from the start: only its increase counts
+    beat = s["metrics"]["lmcache_mp.l1_eviction_loop_ticks"]["window"]
+    assert beat["first"] > 0 and beat["delta"] == beat["last"] - beat["first"]
+
+
+def test_real_lmcache_window_after_traffic_is_flat(tmp_path):
+    """Between the after-traffic and after-reset bodies nothing was looked up (POST
+    /metrics/reset does not reset the counters): the lookup family is present_zero over that
+    window, while the last body alone, a cumulative snapshot, says measured."""
+    out = tmp_path / "w"
+    r = _cli("collect-metrics", "--output-dir", str(out), "--engine", "lmcache",
+             "--engine-metrics-file", str(REAL_HTTP / "GET_metrics_after_traffic.body"),
+             "--engine-metrics-file", str(REAL_HTTP / "GET_metrics_after_clear.body"))
+    assert r.exit_code == 0, r.output
+    win = json.loads(run_cli("lmcache-compat", "--collect-metrics-dir", str(out), "--format", "json").stdout)
+    snap = json.loads(run_cli("lmcache-compat", "--lmcache-metrics-file", str(REAL_HTTP / "GET_metrics_after_clear.body"),
+                              "--format", "json").stdout)
+
+    def status(rep, fam):
+        return next(f for f in rep["families"] if f["id"] == fam)["status"]
+
+    assert status(snap, "lmcache_mp.lookup") == "measured"
+    assert status(win, "lmcache_mp.lookup") == "present_zero"
+    assert status(win, "lmcache_mp.l1_failures") == "absent"
+    assert win["derived"]["lmcache_mp.lookup_hit_rate"]["value"] is None
+    assert win["mode_check"]["detected"] == "mp"

@@ -181,8 +181,8 @@ def _scrape_live(client, url: str, window: Window, t0: float) -> tuple[dict[str,
     cut = resp.cut
     expo, result = _parse(url, text, window, cut)
     probs = [p.to_json() for p in result.problems]
-    if cut:
-        scrape["cut"] = cut
+    if result.summary.get("cut"):
+        scrape["cut"] = result.summary["cut"]["reason"]
     if probs and expo.samples == 0 and not expo.declared:
         scrape["error"] = f"not a Prometheus exposition ({len(probs)} line(s) not understood, no sample)"
         scrape["error_kind"] = "unparseable"
@@ -419,6 +419,8 @@ def run_offline(targets: list[TargetSpec], opts: RunOptions, spec,
                     expo = None
                 elif probs:
                     scrape["problems"] = len(probs)
+                if result.summary.get("cut"):
+                    scrape["cut"] = result.summary["cut"]["reason"]
                 rows = window.add_scrape(tg, i, wall, at, expo, scrape, probs[:20])
                 out.write_rows([_clean(r) for r in rows])
                 if out.raw is not None and expo is not None:

@@ -115,9 +115,10 @@ def aggregate(values: list[float], how: str) -> float | None:
 class CounterSeries:
     """One counter series over the window."""
 
-    __slots__ = ("first", "last", "first_t", "last_t", "delta", "resets", "ticks", "first_tick")
+    __slots__ = ("first", "last", "first_t", "last_t", "delta", "resets", "ticks", "first_tick", "born")
 
     def __init__(self, t: float, v: float, tick: int):
+        self.born = False   # created during the window (absent from an earlier complete scrape)
         self.first = self.last = v
         self.first_t = self.last_t = t
         self.delta = 0.0
@@ -140,18 +141,22 @@ class CounterSeries:
 
     def summary(self) -> dict[str, Any]:
         span = self.last_t - self.first_t
-        return {"first": self.first, "last": self.last, "delta": self.delta,
-                "rate": (self.delta / span) if span > 0 else None, "resets": self.resets,
-                "seconds": span, "ticks": self.ticks}
+        out = {"first": self.first, "last": self.last, "delta": self.delta,
+               "rate": (self.delta / span) if span > 0 else None, "resets": self.resets,
+               "seconds": span, "ticks": self.ticks}
+        if self.born:
+            out["appeared_in_window"] = True
+        return out
 
 
 class HistogramSeries:
     """One histogram series over the window: bucket, count and sum deltas."""
 
     __slots__ = ("last_buckets", "last_count", "last_sum", "d_buckets", "d_count", "d_sum",
-                 "resets", "ticks", "first_t", "last_t", "first_tick", "layout_changes")
+                 "resets", "ticks", "first_t", "last_t", "first_tick", "layout_changes", "born")
 
     def __init__(self, t: float, buckets: dict[str, float], count: float | None, sum_: float | None, tick: int):
+        self.born = False   # created during the window (absent from an earlier complete scrape)
         self.last_buckets = dict(buckets)
         self.last_count = count
         self.last_sum = sum_
@@ -267,17 +272,24 @@ class MetricWindow:
         self.tick_times: list[float] = []
         self.nonfinite = 0
 
-    def add_tick(self, tick: int, t: float, name: str, kind: str, series: dict[str, Any]) -> dict[str, Any]:
+    def add_tick(self, tick: int, t: float, name: str, kind: str, series: dict[str, Any],
+                 born_after: float | None = None) -> dict[str, Any]:
         """Take one scrape's series of this metric. `kind` is `value` (series -> float) or
         `histogram` (series -> (buckets {le: cumulative}, count, sum)). Returns the tick's
         view for the timeline: the aggregate value, and the increase since the previous tick
-        (counters, histograms)."""
+        (counters, histograms).
+
+        `born_after`: the time of the target's previous complete scrape, when there was one. A
+        counter or histogram series that was not in it was created since (a counter appears
+        with its first event): it started from zero at that scrape, so what it holds now was
+        counted during the window. Without a previous complete scrape, a series' first value
+        is where its window starts (its history before the window is unknown)."""
         self.exposed.setdefault(name, None)
         self.ticks_present += 1
         self.last_tick_present = tick
         self.last_series = len(series)
         if kind == "histogram":
-            return self._histogram_tick(tick, t, series)
+            return self._histogram_tick(tick, t, series, born_after)
         if self.type == "counter":
             incs: list[float] = []
             vals: list[float] = []
@@ -286,6 +298,9 @@ class MetricWindow:
                     self.nonfinite += 1
                     continue
                 s = self.series.get(key)
+                if s is None and born_after is not None:
+                    s = self.series[key] = CounterSeries(born_after, 0.0, tick)
+                    s.born = True
                 if s is None:
                     self.series[key] = CounterSeries(t, v, tick)
                 else:
@@ -310,7 +325,7 @@ class MetricWindow:
             self.tick_values.append(agg)
         return {"value": agg}
 
-    def _histogram_tick(self, tick: int, t: float, series: dict[str, Any]) -> dict[str, Any]:
+    def _histogram_tick(self, tick: int, t: float, series: dict[str, Any], born_after: float | None) -> dict[str, Any]:
         incs_c: list[float] = []
         incs_s: list[float] = []
         counts: list[float] = []
@@ -320,6 +335,9 @@ class MetricWindow:
                 self.nonfinite += 1
                 continue
             s = self.series.get(key)
+            if s is None and born_after is not None:
+                s = self.series[key] = HistogramSeries(born_after, {le: 0.0 for le in buckets}, 0.0, 0.0, tick)
+                s.born = True
             if s is None:
                 self.series[key] = HistogramSeries(t, buckets, count, sum_, tick)
             else:
@@ -374,7 +392,8 @@ class MetricWindow:
             for key, s in zip(self.series, hs):
                 st = histogram_stats(s.d_buckets, s.d_count, s.d_sum, quantiles)
                 per.append({"labels": labels_of(key), **st, "resets": s.resets, "ticks": s.ticks,
-                            **({"layout_changes": s.layout_changes} if s.layout_changes else {})})
+                            **({"layout_changes": s.layout_changes} if s.layout_changes else {}),
+                            **({"appeared_in_window": True} if s.born else {})})
             agg = None
             if self.aggregate != "none":
                 # Buckets add up across series only when their layouts agree.

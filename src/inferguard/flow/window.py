@@ -150,6 +150,7 @@ class Target:
         self.parse_problems = 0
         self.prev_t: float | None = None     # the time of the previous scrape that answered
         self.last_seen: dict[str, Any] = {}  # the series of the last scrape that answered
+        self.prev_complete = False           # the previous scrape that answered was read whole
 
 
 class Window:
@@ -225,6 +226,7 @@ class Window:
             base["labels"] = self.labels
         if expo is None:  # the last tick that answered keeps saying what was present
             return [{**base, "group": None, "scrape": scrape, "values": {}}]
+        born_after = target.prev_t if target.prev_complete else None
         target.ok_ticks += 1
         target.last_ok_tick = tick
         target.registered.update(registered_metrics(expo, self.cat))
@@ -239,7 +241,7 @@ class Window:
             mw = target.metrics.get(mid)
             if mw is None:
                 mw = target.metrics[mid] = MetricWindow(mid, mdef.type if kind != "histogram" else "histogram", mdef.aggregate)
-            view = mw.add_tick(tick, t, name, kind, series)
+            view = mw.add_tick(tick, t, name, kind, series, born_after)
             group = mdef.window_group
             if group is None:
                 continue
@@ -253,6 +255,8 @@ class Window:
                 view["rate"] = view["increase"] / dt if dt > 0 else None
             by_group.setdefault(group, {})[mid] = {k: v for k, v in view.items() if v is not None}
         target.prev_t = t
+        # a series missing from a scrape that was cut may lie past the cut: not "created since"
+        target.prev_complete = not scrape.get("cut")
         rows = [{**base, "group": g, "scrape": scrape, "values": vals}
                 for g in self.groups for vals in [by_group.get(g)] if vals]
         return rows or [{**base, "group": None, "scrape": scrape, "values": {}}]
