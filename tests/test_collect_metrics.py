@@ -498,3 +498,39 @@ def test_real_lmcache_window_after_traffic_is_flat(tmp_path):
     assert status(win, "lmcache_mp.l1_failures") == "absent"
     assert win["derived"]["lmcache_mp.lookup_hit_rate"]["value"] is None
     assert win["mode_check"]["detected"] == "mp"
+
+
+def test_progress_bar_on_a_terminal_and_quiet_otherwise(tmp_path):
+    import pty
+    import select
+
+    def render(t: float) -> bytes:
+        return _counter("vllm:prompt_tokens", {'model_name="m"': 100.0 * t}).encode()
+
+    with MetricsServer(render) as srv:
+        args = [sys.executable, "-m", "inferguard", "collect-metrics", "--engine", "vllm", "--engine-metrics-url", srv.url,
+                "--duration-seconds", "0.6", "--interval-seconds", "0.2"]
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(args + ["--output-dir", str(tmp_path / "tty")], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=slave, text=True)
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+        proc.wait(timeout=30)
+        os.close(master)
+        quiet = run_cli(*args[3:], "--output-dir", str(tmp_path / "pipe"))
+    assert proc.returncode == 0
+    assert b"collecting" in seen and b"100%" in seen, seen
+    assert quiet.returncode == 0 and quiet.stderr == ""
