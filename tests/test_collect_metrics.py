@@ -534,3 +534,33 @@ def test_progress_bar_on_a_terminal_and_quiet_otherwise(tmp_path):
     assert proc.returncode == 0
     assert b"collecting" in seen and b"100%" in seen, seen
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_aggregate_none_keeps_series_apart_with_no_pooled_value(tmp_path):
+    import shutil
+
+    from inferguard.collect.metrics import RunOptions, TargetSpec, offline_files, run_offline
+    from inferguard.spec import load_specs
+
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    vllm = specs / "metrics" / "vllm.yaml"
+    old = "      - id: vllm.prompt_tokens\n        window: {group: prefill}\n        title: Prompt (prefill) tokens processed\n        type: counter\n        unit: tokens\n        aggregate: sum\n"
+    text = vllm.read_text()
+    assert old in text
+    vllm.write_text(text.replace(old, old.replace("aggregate: sum", "aggregate: none")))
+    spec = load_specs([specs])
+    d = tmp_path / "scrapes"
+    d.mkdir()
+    for i in range(3):
+        (d / f"{1764760000 + 10 * i}.prom").write_text(
+            _counter("vllm:prompt_tokens", {'model_name="a"': 100.0 * i, 'model_name="b"': 300.0 * i}))
+    out = tmp_path / "out"
+    run_offline([TargetSpec("engine", "engine_metrics", files=offline_files([str(d)], "--engine-metrics-file"))],
+                RunOptions(output_dir=str(out)), spec)
+    m = _summary(out)["metrics"]["vllm.prompt_tokens"]
+    assert m["aggregate"] == "none" and m["window"] is None
+    assert {s["labels"]["model_name"]: s["delta"] for s in m["series"]} == {"a": 200.0, "b": 600.0}
+    row = [r for r in _rows(out) if r["group"] == "prefill"][-1]
+    assert sorted(s["value"] for s in row["values"]["vllm.prompt_tokens"]["series"]) == [200.0, 600.0]
+    assert "value" not in row["values"]["vllm.prompt_tokens"]

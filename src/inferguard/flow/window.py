@@ -218,9 +218,9 @@ class Window:
             target.parse_problems += 1
             if target.parse_problems <= 20:
                 self._finding({"check": "scrape/parse-problem", "severity": "warning",
-                                      "message": f"{target.name}: tick {tick}: {p.get('message')}",
-                                      "evidence": {"target": target.name, "source": scrape.get("source", target.source),
-                                                   "tick": tick, "line": p.get("line")}})
+                               "message": f"{target.name}: tick {tick}: {p.get('message')}",
+                               "evidence": {"target": target.name, "source": scrape.get("source", target.source),
+                                            "tick": tick, "line": p.get("line")}})
         base = {"tick": tick, "time": wall, "target": target.name, "role": target.role}
         if self.labels:
             base["labels"] = self.labels
