@@ -564,3 +564,22 @@ def test_aggregate_none_keeps_series_apart_with_no_pooled_value(tmp_path):
     row = [r for r in _rows(out) if r["group"] == "prefill"][-1]
     assert sorted(s["value"] for s in row["values"]["vllm.prompt_tokens"]["series"]) == [200.0, 600.0]
     assert "value" not in row["values"]["vllm.prompt_tokens"]
+
+
+def test_a_target_slower_than_the_interval_holds_neither_the_others_nor_the_schedule(tmp_path):
+    from inferguard.collect.metrics import RunOptions, TargetSpec, run_live
+    from inferguard.spec import default_specs
+
+    good = lambda t: _counter("vllm:prompt_tokens", {'model_name="m"': 100.0 * t}).encode()  # noqa: E731
+    with MetricsServer(good) as ok, MetricsServer(good, delay=3.0) as slow:
+        targets = [TargetSpec("engine", "engine_metrics", url=ok.url), TargetSpec("slow", "engine_metrics", url=slow.url)]
+        opts = RunOptions(output_dir=str(tmp_path), duration_seconds=1.0, interval_seconds=0.2, timeout_seconds=0.7)
+        summary = run_live(targets, opts, default_specs())
+    by = {t["name"]: t for t in summary["targets"]}
+    assert summary["schedule"]["skipped_ticks"] == 0 and summary["ticks"] == 6
+    assert by["engine"]["ok_ticks"] == 6
+    kinds = [e["kind"] for e in sorted(by["slow"]["errors"], key=lambda e: e["tick"])]
+    assert kinds[0] == "timeout" and "busy" in kinds and by["slow"]["ticks"] == 6
+    engine_rows = [r for r in _rows(tmp_path) if r["target"] == "engine"]
+    starts = [r["scrape"]["started"] for r in engine_rows]
+    assert all(abs(s - 0.2 * r["tick"]) < 0.2 for s, r in zip(starts, engine_rows))  # on its slot, every tick

@@ -5,8 +5,9 @@ Live: tick i starts at t0 + i * interval (a monotonic clock), so the schedule do
 whatever a tick costs; a tick that could not start within one interval of its slot is skipped
 and counted. Each tick scrapes every target once, concurrently (one worker per target), with a
 deadline per request; a slow or failing target is recorded for that tick (its error and
-latency) and does not hold the others beyond that deadline. Ctrl-C stops after the tick in
-progress is recorded, and everything collected is written.
+latency) and does not hold the others or the schedule: a target still busy with an earlier
+tick's scrape is recorded as `busy` for the next one. Ctrl-C stops the schedule, the scrapes
+in flight are recorded (each ends within its deadline), and everything collected is written.
 
 Output files: the two JSONL files are written as `<name>.part` while the run goes and renamed
 when it ends (so a file under its final name is always whole); the summary is written
@@ -228,6 +229,13 @@ class _Interrupts:
 def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
              on_tick: Callable[[int, int], None] | None = None,
              stop: threading.Event | None = None) -> dict[str, Any]:
+    """Scrape `targets` every interval for the duration. Each target has at most one scrape
+    in flight: a target still busy with an earlier tick's scrape when its next tick comes is
+    recorded for that tick as `busy` (not scraped), so a slow target never holds the others
+    or the schedule. Rows are written as scrapes complete; each names its tick."""
+    from concurrent.futures import FIRST_COMPLETED
+    from concurrent.futures import wait as wait_for
+
     from inferguard.collect.http import HttpClient
     from inferguard.packet import write_json_atomic
 
@@ -236,7 +244,8 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
     interval = float(opts.interval_seconds)
     n_ticks = max(1, int(math.floor(opts.duration_seconds / interval + 1e-9)) + 1)
     # No retries: a tick is one attempt per target; the next tick is the retry.
-    client = HttpClient(timeout_seconds=opts.timeout_seconds, retries=0, max_bytes=opts.max_scrape_bytes, max_workers=len(targets))
+    client = HttpClient(timeout_seconds=opts.timeout_seconds, retries=0, max_bytes=opts.max_scrape_bytes,
+                        max_workers=len(targets))
     tgs = [window.target(t.name, t.role, t.url or "") for t in targets]
     out = Outputs(d, opts.keep_raw_samples)
     stop = stop or threading.Event()
@@ -246,6 +255,33 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
     done = 0
     t0 = time.monotonic()
     wall0 = time.time()
+    pending: dict[int, tuple[int, Any]] = {}     # target index -> (tick, future)
+    outstanding: dict[int, list[float]] = {}     # tick -> [scrapes not yet recorded, slot]
+
+    def record(idx: int, tick: int, result: tuple[dict[str, Any], Any, list[dict[str, Any]], float]) -> None:
+        scrape, expo, probs, at = result
+        tg = tgs[idx]
+        wall = round(wall0 + (at - t0), 4)
+        rows = window.add_scrape(tg, tick, wall, at - t0, expo, scrape, probs)
+        out.write_rows([_clean(r) for r in rows])
+        if out.raw is not None and expo is not None:
+            out.write_raw(raw_rows(window, tg, tick, wall, tg.last_seen))
+        left = outstanding[tick]
+        left[0] -= 1
+        if left[0] == 0:  # the tick's last scrape is in: its latency from its slot
+            tick_ms.append((time.monotonic() - left[1]) * 1000.0)
+            del outstanding[tick]
+
+    def harvest(timeout: float | None) -> None:
+        futs = {f: idx for idx, (_tick, f) in pending.items()}
+        if not futs:
+            return
+        finished, _ = wait_for(list(futs), timeout=timeout, return_when=FIRST_COMPLETED)
+        for f in finished:
+            idx = futs[f]
+            tick = pending.pop(idx)[0]
+            record(idx, tick, f.result())
+
     pool = ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="inferguard-scrape")
     interrupts = _Interrupts(stop)
     try:
@@ -253,28 +289,41 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
             interrupts.__enter__()
             for i in range(n_ticks):
                 slot = t0 + i * interval
-                wait = slot - time.monotonic()
-                if stop.is_set() or (wait > 0 and stop.wait(wait)):
+                while not stop.is_set():
+                    wait = slot - time.monotonic()
+                    if wait <= 0:
+                        break
+                    if pending:
+                        harvest(min(wait, 0.1))  # record scrapes as they complete
+                    else:
+                        stop.wait(wait)
+                if stop.is_set():
                     window.stopped_early = "interrupted" if interrupts.hit else "stopped"
                     break
                 lag = time.monotonic() - slot
                 if i > 0 and lag > interval:
-                    skipped += 1  # the previous tick overran this slot: skipped, never shifted
+                    skipped += 1  # this slot passed while recording: skipped, never shifted
                     continue
                 late.append(lag * 1000.0)
-                futures = [pool.submit(_scrape_live, client, t.url, window, t0) for t in targets]
-                results = [f.result() for f in futures]
-                for tg, (scrape, expo, probs, at) in zip(tgs, results):
-                    wall = wall0 + (at - t0)
-                    rows = window.add_scrape(tg, i, round(wall, 4), at - t0, expo, scrape, probs)
-                    out.write_rows([_clean(r) for r in rows])
-                    if out.raw is not None and expo is not None:
-                        out.write_raw(raw_rows(window, tg, i, round(wall, 4), tg.last_seen))
+                outstanding[i] = [0, slot]
+                for idx, t in enumerate(targets):
+                    if idx in pending:
+                        busy = {"source": t.url, "latency_ms": None, "started": round(time.monotonic() - t0, 4),
+                                "error": f"not scraped: its scrape of tick {pending[idx][0]} was still running",
+                                "error_kind": "busy"}
+                        rows = window.add_scrape(tgs[idx], i, round(wall0 + (slot - t0), 4), slot - t0, None, busy)
+                        out.write_rows([_clean(r) for r in rows])
+                        continue
+                    pending[idx] = (i, pool.submit(_scrape_live, client, t.url, window, t0))
+                    outstanding[i][0] += 1
+                if not outstanding[i][0]:
+                    del outstanding[i]
                 window.ticks += 1
                 done += 1
-                tick_ms.append((time.monotonic() - slot) * 1000.0)
                 if on_tick:
                     on_tick(done, n_ticks)
+            while pending:  # the scrapes in flight end within their deadline
+                harvest(0.1)
         except KeyboardInterrupt:
             window.stopped_early = "interrupted"
     finally:
