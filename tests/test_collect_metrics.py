@@ -73,6 +73,19 @@ def test_histogram_reset_starts_the_series_afresh():
     assert 0 < st["p50"] <= 1.0
 
 
+def test_gauge_values_past_the_budget_stay_exact_where_it_matters():
+    from inferguard.engine.window import GAUGE_VALUES_BUDGET, GaugeValues
+
+    g = GaugeValues()
+    n = 5 * GAUGE_VALUES_BUDGET + 3
+    for i in range(n):
+        g.add(float(i))
+    st = g.stats([0.5, 0.95])
+    assert (st["min"], st["max"], st["last"], st["samples"]) == (0.0, n - 1.0, n - 1.0, n)
+    assert len(g.values) <= GAUGE_VALUES_BUDGET and "quantiles_from" in st
+    assert st["p50"] == pytest.approx((n - 1) / 2, rel=0.01) and st["p95"] == pytest.approx(0.95 * (n - 1), rel=0.01)
+
+
 # --------------------------------------------------------------------------- live, loopback
 
 def test_counter_growing_100_per_second_gives_rate_100(tmp_path):

@@ -22,7 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-GAUGE_VALUES_BUDGET = 100_000   # values kept per gauge series; past it the oldest half is thinned
+# Gauge values kept per series (and per aggregate) for quantiles. Past the budget every other
+# value is dropped and from then on only every 2nd (4th, 8th ...) value is kept: the kept
+# values stay evenly spread over the window; min, max, last and the count stay exact.
+GAUGE_VALUES_BUDGET = 4096
 
 
 def _finite(v: float | None) -> bool:
@@ -226,32 +229,54 @@ def qkey(q: float) -> str:
 
 # --------------------------------------------------------------------------- gauges
 
-class GaugeSeries:
-    __slots__ = ("values", "last", "ticks", "first_tick", "thinned")
+class GaugeValues:
+    """Values over the window: exact min, max, last and count; an evenly thinned sample for
+    quantiles (see GAUGE_VALUES_BUDGET)."""
 
-    def __init__(self, v: float, tick: int):
-        self.values = [v]
-        self.last = v
-        self.ticks = 1
-        self.first_tick = tick
-        self.thinned = 0
+    __slots__ = ("values", "stride", "n", "lo", "hi", "last")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.stride = 1
+        self.n = 0
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.last: float | None = None
 
     def add(self, v: float) -> None:
-        if len(self.values) >= GAUGE_VALUES_BUDGET:
-            self.thinned += len(self.values) // 2
-            self.values = self.values[::2]
-        self.values.append(v)
+        if self.n % self.stride == 0:
+            if len(self.values) >= GAUGE_VALUES_BUDGET:
+                self.values = self.values[::2]
+                self.stride *= 2
+            if self.n % self.stride == 0:
+                self.values.append(v)
+        self.n += 1
+        self.lo = min(self.lo, v)
+        self.hi = max(self.hi, v)
         self.last = v
+
+    def stats(self, quantiles: Iterable[float]) -> dict[str, Any]:
+        out: dict[str, Any] = {"min": self.lo if self.n else None, "max": self.hi if self.n else None,
+                               "last": self.last, "samples": self.n}
+        for q in quantiles:
+            out[qkey(q)] = quantile_of_values(self.values, q)
+        if self.stride > 1:
+            out["quantiles_from"] = f"every {self.stride}th value ({len(self.values)} of {self.n})"
+        return out
+
+
+class GaugeSeries:
+    __slots__ = ("vals", "ticks", "first_tick")
+
+    def __init__(self, v: float, tick: int):
+        self.vals = GaugeValues()
+        self.vals.add(v)
+        self.ticks = 1
+        self.first_tick = tick
+
+    def add(self, v: float) -> None:
+        self.vals.add(v)
         self.ticks += 1
-
-
-def gauge_stats(values: list[float], last: float | None, quantiles: Iterable[float]) -> dict[str, Any]:
-    vals = [v for v in values if not math.isnan(v)]
-    out: dict[str, Any] = {"min": min(vals) if vals else None, "max": max(vals) if vals else None,
-                           "last": last, "samples": len(values)}
-    for q in quantiles:
-        out[qkey(q)] = quantile_of_values(vals, q)
-    return out
 
 
 # --------------------------------------------------------------------------- one metric
@@ -268,7 +293,7 @@ class MetricWindow:
         self.ticks_present = 0
         self.last_tick_present: int | None = None
         self.last_series = 0                      # series in the last tick it was present
-        self.tick_values: list[float] = []        # gauges: the aggregate of each tick
+        self.tick_values = GaugeValues()          # gauges: the aggregate of each tick
         self.tick_times: list[float] = []
         self.nonfinite = 0
 
@@ -320,9 +345,7 @@ class MetricWindow:
             vals.append(v)
         agg = _aggregate(vals, self.aggregate)
         if agg is not None:
-            if len(self.tick_values) >= GAUGE_VALUES_BUDGET:
-                self.tick_values = self.tick_values[::2]
-            self.tick_values.append(agg)
+            self.tick_values.add(agg)
         return {"value": agg}
 
     def _histogram_tick(self, tick: int, t: float, series: dict[str, Any], born_after: float | None) -> dict[str, Any]:
@@ -418,12 +441,12 @@ class MetricWindow:
             gs = [s for s in self.series.values() if isinstance(s, GaugeSeries)]
             for key, s in self.series.items():
                 if isinstance(s, GaugeSeries):
-                    per.append({"labels": labels_of(key), **gauge_stats(s.values, s.last, gauge_quantiles), "ticks": s.ticks})
+                    per.append({"labels": labels_of(key), **s.vals.stats(gauge_quantiles), "ticks": s.ticks})
             agg = None
-            if self.aggregate != "none" and self.tick_values:
-                agg = gauge_stats(self.tick_values, self.tick_values[-1], gauge_quantiles)
+            if self.aggregate != "none" and self.tick_values.n:
+                agg = self.tick_values.stats(gauge_quantiles)
             out["window"] = agg
-            out["active"] = any(any(v != 0 for v in s.values if _finite(v)) for s in gs)
+            out["active"] = any(s.vals.lo != 0 or s.vals.hi != 0 for s in gs if s.vals.n)
         out["series"] = per[:max_series]
         if len(per) > max_series:
             out["series_not_shown"] = len(per) - max_series
