@@ -275,6 +275,20 @@ def test_an_earlier_run_is_replaced_only_with_force(tmp_path):
                 "--engine-metrics-url", "http://127.0.0.1:9/metrics", "--duration-seconds", "0")
     assert r.returncode == 2 and "--force" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert (tmp_path / "metrics_summary.json").read_text() == "{}"
+    # a symlink where an output goes is never replaced, even with --force
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    (tmp_path / "engine_metrics_timeline.jsonl").symlink_to(target)
+    r = run_cli("collect-metrics", "--output-dir", str(tmp_path), "--engine", "vllm", "--force",
+                "--engine-metrics-url", "http://127.0.0.1:9/metrics", "--duration-seconds", "0")
+    assert r.returncode == 2 and "not a regular file" in r.stderr
+    assert target.read_text() == "keep" and (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "engine_metrics_timeline.jsonl").unlink()
+    r = run_cli("collect-metrics", "--output-dir", str(tmp_path), "--engine", "vllm", "--force",
+                "--engine-metrics-url", "http://127.0.0.1:9/metrics", "--duration-seconds", "0")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "metrics_summary.json").read_text())["kind"] == "MetricsWindowSummary"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 # --------------------------------------------------------------------------- Ctrl-C

@@ -67,13 +67,18 @@ def prepare_output_dir(opts: RunOptions) -> Path:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output directory: {exc.strerror or exc}", str(d)) from None
-    there = [n for n in OUTPUTS if (d / n).exists() or (d / (n + ".part")).exists()]
+    names = [n for n in OUTPUTS] + [n + ".part" for n in OUTPUTS]
+    there = [n for n in names if os.path.lexists(d / n)]
+    for n in there:
+        if (d / n).is_symlink() or not (d / n).is_file():
+            # only regular files this command writes are ever replaced
+            raise InputError("is not a regular file; not replaced", str(d / n))
     if there and not opts.force:
         raise InputError(f"already holds collect-metrics output ({', '.join(there)}); use --force to replace it", str(d))
     for n in OUTPUTS:
         part = d / (n + ".part")
-        if part.is_file() and not part.is_symlink():
-            part.unlink()
+        if part.is_file():
+            part.unlink()  # a killed run's partial file
     return d
 
 
@@ -93,7 +98,7 @@ class Outputs:
     def _open(self, name: str) -> TextIO:
         path = self.dir / (name + ".part")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.mode)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), self.mode)
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror or exc}", str(path)) from None
         return os.fdopen(fd, "w", encoding="utf-8")
