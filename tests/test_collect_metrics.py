@@ -610,3 +610,18 @@ def test_a_target_slower_than_the_interval_holds_neither_the_others_nor_the_sche
     engine_rows = [r for r in _rows(tmp_path) if r["target"] == "engine"]
     starts = [r["scrape"]["started"] for r in engine_rows]
     assert all(abs(s - 0.2 * r["tick"]) < 0.2 for s, r in zip(starts, engine_rows))  # on its slot, every tick
+
+
+def test_engine_other_than_declared_is_a_finding(tmp_path):
+    d = tmp_path / "scrapes"
+    d.mkdir()
+    for i in range(2):
+        (d / f"{1764760000 + i}.prom").write_text(_counter("vllm:prompt_tokens", {'model_name="m"': 10.0 * i}))
+    r = _cli("collect-metrics", "--output-dir", str(tmp_path / "o"), "--engine", "sglang", "--engine-metrics-file", str(d),
+             "--fail-on", "warning")
+    assert r.exit_code == 1
+    f = [x for x in _summary(tmp_path / "o")["findings"] if x["check"] == "collect/engine-mismatch"]
+    assert len(f) == 1 and "--engine sglang" in f[0]["message"] and "vllm" in f[0]["message"]
+    r = _cli("collect-metrics", "--output-dir", str(tmp_path / "p"), "--engine", "vllm", "--engine-metrics-file", str(d),
+             "--fail-on", "warning")
+    assert r.exit_code == 0, r.output

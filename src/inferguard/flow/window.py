@@ -311,6 +311,7 @@ class Window:
                               "series_count": 0, "last_tick_series": 0, "present_last_tick": False,
                               "window": None, "active": False, "series": []}
         derived = self._derived(metrics)
+        self._engine_check()
         findings = list(self.findings)
         return {
             "apiVersion": "inferguard.dev/v1",
@@ -328,6 +329,24 @@ class Window:
             "findings": findings[:500],
             "findings_total": self.findings_total,
         }
+
+    def _engine_check(self) -> None:
+        """--engine names the engine behind the engine target; say so when its scrapes show
+        another engine's metrics and none of the declared one's."""
+        expected = self.context.get("expected_engine")
+        engines = {r["id"] for r in (self.spec.docs("Vocabulary") or [{}])[0].get("runtimes", []) if r.get("kind") == "engine"}
+        if expected not in engines:
+            return
+        for tg in self.targets.values():
+            if tg.role != "engine_metrics" or not tg.metrics:
+                continue
+            seen = {self.cat.metrics[m].runtime for m in tg.metrics} & engines
+            if seen and expected not in seen:
+                self._finding({"check": "collect/engine-mismatch", "severity": "warning",
+                               "message": f"{tg.name}: --engine {expected}, but its scrapes carry {', '.join(sorted(seen))} "
+                                          f"metrics and no {expected} metric",
+                               "evidence": {"target": tg.name, "source": tg.source,
+                                            "metrics": sorted(tg.metrics)[:5]}})
 
     def _derived(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The spec's derived values over the window: ratios of counter deltas (hit rates),

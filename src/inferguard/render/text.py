@@ -178,7 +178,8 @@ def window_text(summary: dict[str, Any], written: list[str]) -> str:
         lines.append(f"Problems ({summary.get('findings_total', len(findings))}):")
         for (check, target), n in sorted(by.items()):
             first = next(f for f in findings if f["check"] == check and (f.get("evidence") or {}).get("target", "") == target)
-            lines.append(f"  {first['severity']:<8} {check} {target}: {n} tick(s); first: {first['message']}")
+            count = f"{n} tick(s); first: " if check.startswith("scrape/") else ""
+            lines.append(f"  {first['severity']:<8} {check} {target}: {count}{first['message']}")
     for w in written:
         lines.append(f"Wrote {w}")
     return "\n".join(lines)
