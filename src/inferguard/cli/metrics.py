@@ -43,6 +43,13 @@ must all carry one; files given one by one without timestamps are taken in the o
 """
 
 
+def _runtimes() -> dict[str, str]:
+    """runtime id -> kind (engine | kv_cache), from the compiled Vocabulary (JSON, no YAML)."""
+    from inferguard.spec.registry import bundled
+
+    return {r["id"]: r["kind"] for r in bundled()["runtimes"]}
+
+
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for v in values:
@@ -56,7 +63,7 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
 @click.command("collect-metrics", epilog=EPILOG)
 @click.option("--output-dir", required=True, type=click.Path(file_okay=False),
               help="Folder for engine_metrics_timeline.jsonl, metrics_summary.json (and raw_samples.jsonl).")
-@click.option("--engine", required=True, type=click.Choice(["vllm", "sglang", "lmcache"]),
+@click.option("--engine", required=True, type=click.Choice(list(_runtimes())),
               help="What serves --engine-metrics-url/-file (lmcache: an LMCache server's own /metrics).")
 @click.option("--engine-metrics-url", help="The engine's /metrics, scraped live.")
 @click.option("--lmcache-metrics-url", help="LMCache's /metrics, scraped live beside the engine.")
@@ -98,6 +105,7 @@ def collect_metrics(**kw: Any) -> None:
     from inferguard.spec import default_specs
 
     engine = kw["engine"]
+    kv_cache = _runtimes()[engine] == "kv_cache"   # an LMCache server's own /metrics
     urls = {"engine": kw["engine_metrics_url"], "lmcache": kw["lmcache_metrics_url"]}
     files = {"engine": list(kw["engine_metrics_file"]), "lmcache": list(kw["lmcache_metrics_file"])}
     live = any(urls.values())
@@ -106,13 +114,13 @@ def collect_metrics(**kw: Any) -> None:
         raise InputError("give live URLs or saved files, not both")
     if not live and not offline:
         raise InputError("give --engine-metrics-url (live) or --engine-metrics-file (offline)")
-    if engine == "lmcache" and (urls["lmcache"] or files["lmcache"]):
-        raise InputError("--engine lmcache: the LMCache server is --engine-metrics-url/-file; drop the --lmcache-metrics-* option")
+    if kv_cache and (urls["lmcache"] or files["lmcache"]):
+        raise InputError(f"--engine {engine}: that server is --engine-metrics-url/-file; drop the --lmcache-metrics-* option")
     labels = _labels(kw["labels"])
-    context = {"expected_engine": engine if engine in ("vllm", "sglang") else "auto"}
+    context = {"expected_engine": "auto" if kv_cache else engine}
     targets = []
     for who in ("engine", "lmcache"):
-        role = "lmcache_metrics" if who == "lmcache" or engine == "lmcache" else "engine_metrics"
+        role = "lmcache_metrics" if who == "lmcache" or kv_cache else "engine_metrics"
         name = "lmcache" if role == "lmcache_metrics" else "engine"
         if urls[who]:
             check_url(urls[who], f"--{who}-metrics-url")
