@@ -625,3 +625,23 @@ def test_engine_other_than_declared_is_a_finding(tmp_path):
     r = _cli("collect-metrics", "--output-dir", str(tmp_path / "p"), "--engine", "vllm", "--engine-metrics-file", str(d),
              "--fail-on", "warning")
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("engine,num,den,derived", [
+    ("sglang", "sglang:cached_tokens", "sglang:prompt_tokens", "sglang.cache_hit_rate_from_tokens"),
+    ("vllm", "vllm:external_prefix_cache_hits", "vllm:external_prefix_cache_queries", "vllm.external_prefix_cache_hit_rate"),
+])
+def test_hit_rates_are_ratios_of_window_deltas(tmp_path, engine, num, den, derived):
+    d = tmp_path / "scrapes"
+    d.mkdir()
+    for i in range(3):  # cumulative 0.9 before the window; 30 of 100 in the window
+        (d / f"{1764760000 + 5 * i}.prom").write_text(
+            _counter(num, {'model_name="m",cache_source="device"' if engine == "sglang" else 'model_name="m"': 9000.0 + 15 * i})
+            + _counter(den, {'model_name="m"': 10000.0 + 50 * i}))
+    out = tmp_path / "w"
+    r = _cli("collect-metrics", "--output-dir", str(out), "--engine", engine, "--engine-metrics-file", str(d))
+    assert r.exit_code == 0, r.output
+    hr = _summary(out)["derived"][derived]
+    assert hr["value"] == pytest.approx(0.3) and hr["numerator"] == 30.0 and hr["denominator"] == 100.0
+    assert hr["from"] == {"numerator": [num], "denominator": [den]}
+    assert hr["basis"] == "ratio of counter deltas over the window"
