@@ -645,3 +645,19 @@ def test_hit_rates_are_ratios_of_window_deltas(tmp_path, engine, num, den, deriv
     assert hr["value"] == pytest.approx(0.3) and hr["numerator"] == 30.0 and hr["denominator"] == 100.0
     assert hr["from"] == {"numerator": [num], "denominator": [den]}
     assert hr["basis"] == "ratio of counter deltas over the window"
+
+
+def test_evaluate_uses_the_engine_collect_metrics_was_told(tmp_path):
+    """A window in which the engine never answered: `--engine vllm` was recorded, so the
+    vLLM rows apply and say what is missing, instead of nothing applying."""
+    out = tmp_path / "w"
+    r = run_cli("collect-metrics", "--output-dir", str(out), "--engine", "vllm",
+                "--engine-metrics-url", "http://127.0.0.1:9/metrics", "--duration-seconds", "0")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(run_cli("evaluate", str(out), "--format", "json").stdout)
+    assert rep["context"]["expected_engine"] == "vllm"
+    row = next(x for x in rep["surfaces"] if x["id"] == "vllm.prefix_cache")
+    assert row["status"] == "missing"
+    assert any("never answered" in p["message"] for p in rep["problems"])
+    rep = json.loads(run_cli("evaluate", str(out), "--expected-engine", "sglang", "--format", "json").stdout)
+    assert rep["context"]["expected_engine"] == "sglang"  # the command line still wins

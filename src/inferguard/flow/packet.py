@@ -177,7 +177,14 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     _drop_unreadable(roles, packet_problems)
     # what the packet recorded, then a context file, then the command line
     manifest = read_manifest(packet_dir, packet_problems)
-    ctx = default_context(**{**manifest_context(manifest),
+    window_ctx: dict[str, Any] = {}
+    if roles.get("metrics_window"):
+        # what collect-metrics recorded (--engine), under what the packet and the flags say
+        from inferguard.flow.window import load_summary
+
+        known = _context_keys()
+        window_ctx = {k: v for k, v in (load_summary(packet_dir)[0].get("context") or {}).items() if k in known}
+    ctx = default_context(**{**window_ctx, **manifest_context(manifest),
                              **_context(roles.get("context", []), packet_problems)})
     if context_overrides:
         ctx.update({k: v for k, v in context_overrides.items() if v is not None})
