@@ -46,6 +46,8 @@ TYPOS = [
     ("payload signal", "http/lmcache.yaml", "signals: [{name: config_adapters}]", "signals: [{name: config_adaptors}]",
      "http_endpoints/undeclared-signal"),
     ("payload lane", "http/lmcache.yaml", "lane: lmcache_http", "lane: lmcache_htp", "http_endpoints/unknown-lane"),
+    ("window group", "metrics/vllm.yaml", "window: {group: queue}", "window: {group: queu}",
+     "metrics/unknown-window-group"),
 ]
 
 

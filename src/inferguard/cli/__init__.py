@@ -229,8 +229,11 @@ def _inputs(kw: dict[str, Any], context: dict[str, Any]):
     from inferguard.core.problems import InputError
 
     if not any([kw.get("engine_metrics_file"), kw.get("engine_metrics_url"), kw.get("lmcache_metrics_file"),
-                kw.get("lmcache_metrics_url"), lanes]):
+                kw.get("lmcache_metrics_url"), lanes, kw.get("collect_metrics_dir")]):
         raise InputError("give at least one metrics file or URL, or an evidence file (see --help)")
+    if kw.get("collect_metrics_dir") and any(kw.get(k) for k in ("engine_metrics_file", "engine_metrics_url",
+                                                                  "lmcache_metrics_file", "lmcache_metrics_url")):
+        raise InputError("give --collect-metrics-dir or single scrapes (--*-metrics-file/-url), not both")
     for who in ("engine", "lmcache"):
         if kw.get(f"{who}_metrics_file") and kw.get(f"{who}_metrics_url"):
             raise InputError(f"give --{who}-metrics-file or --{who}-metrics-url, not both")
@@ -250,6 +253,7 @@ def _inputs(kw: dict[str, Any], context: dict[str, Any]):
         lane_files=lanes,
         argv_files=argv,
         context=context,
+        metrics_window_dir=kw.get("collect_metrics_dir"),
     )
 
 
@@ -259,6 +263,8 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--engine-metrics-url", help="Scrape the engine's /metrics live."),
         click.option("--lmcache-metrics-file", type=click.Path(dir_okay=False), help="LMCache /metrics saved to a file."),
         click.option("--lmcache-metrics-url", help="Scrape LMCache's /metrics live."),
+        click.option("--collect-metrics-dir", type=click.Path(file_okay=False),
+                     help="A collect-metrics output folder: judge its window (a counter flat over the window is present_zero)."),
         click.option("--timeout-seconds", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
                      help="Deadline for each live scrape: connect, headers and the whole body, retries included."),
         click.option("--max-scrape-bytes", type=SizeType(), default="1G", show_default=True,
@@ -324,6 +330,10 @@ main.add_command(collect_lmcache)
 from inferguard.cli.disagg import disagg_group  # noqa: E402  (click and stdlib only)
 
 main.add_command(disagg_group)
+
+from inferguard.cli.metrics import collect_metrics  # noqa: E402  (click and stdlib only)
+
+main.add_command(collect_metrics)
 
 
 @main.command("evaluate")

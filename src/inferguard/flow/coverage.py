@@ -30,6 +30,7 @@ class Inputs:
     argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
     context: dict[str, Any] = field(default_factory=dict)
     lenient_lanes: bool = False                                      # unreadable lane file -> problem
+    metrics_window_dir: str | None = None                            # a collect-metrics output folder
 
 
 def default_context(**overrides: Any) -> dict[str, Any]:
@@ -190,6 +191,12 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
 
     cat = catalog(spec)
     evidence = new_evidence(spec, inputs.context)
+    if inputs.metrics_window_dir:
+        # The scrapes are a window: judged over the window, not as one cumulative snapshot.
+        from inferguard.flow.window import add_window, load_summary
+
+        summary, summary_path = load_summary(inputs.metrics_window_dir)
+        add_window(evidence, summary, summary_path)
     url_errors: list[InputError] = []
     for role, file, url in (("engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url),
                             ("lmcache_metrics", inputs.lmcache_metrics_file, inputs.lmcache_metrics_url)):
@@ -259,6 +266,7 @@ def coverage_report(evidence: dict[str, Any], spec, *, kind: str, runtimes: set[
         "kv_cache_offload": grouped(derived, "kv_cache_offload"),
         "gaps": gaps(rows, provided_sources(evidence), set(evidence.get("lane_failures", {})), cut_scrapes_of(evidence)),
         "problems": evidence["problems"],
+        **({"window": evidence["window"]} if evidence.get("window") else {}),
     }
 
 

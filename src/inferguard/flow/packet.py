@@ -179,7 +179,14 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
     packet_problems: list[dict[str, Any]] = []
     _drop_unreadable(roles, packet_problems)
     manifest = read_manifest(packet_dir, packet_problems)
-    ctx = default_context(**{**manifest_context(manifest),
+    window_ctx: dict[str, Any] = {}
+    if roles.get("metrics_window"):
+        # what collect-metrics recorded (--engine), under what the packet and the flags say
+        from inferguard.flow.window import load_summary
+
+        known = _context_keys()
+        window_ctx = {k: v for k, v in (load_summary(packet_dir)[0].get("context") or {}).items() if k in known}
+    ctx = default_context(**{**window_ctx, **manifest_context(manifest),
                              **_context(roles.get("context", []), packet_problems)})
     if context_overrides:
         ctx.update({k: v for k, v in context_overrides.items() if v is not None})
@@ -194,6 +201,14 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
     for lane in LANES:
         if roles.get(lane):
             inputs.lane_files[lane] = roles[lane]
+    if roles.get("metrics_window"):
+        # A collect-metrics output folder: its window, read through metrics_summary.json.
+        inputs.metrics_window_dir = packet_dir
+        for attr in ("engine_metrics_file", "lmcache_metrics_file"):
+            if getattr(inputs, attr):
+                packet_problems.append({"source": "packet", "path": getattr(inputs, attr),
+                                        "message": "not used: the packet's collect-metrics window is judged instead of a single scrape"})
+                setattr(inputs, attr, None)
     return inputs, roles, manifest, packet_problems
 
 
@@ -201,7 +216,8 @@ def evaluate_packet(packet_dir: str, spec, context_overrides: dict[str, Any] | N
     from inferguard.flow.coverage import add_findings, build_evidence, coverage_report
 
     inputs, roles, manifest, packet_problems = packet_inputs(packet_dir, spec, context_overrides)
-    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files]):
+    if not any([inputs.engine_metrics_file, inputs.lmcache_metrics_file, inputs.lane_files, inputs.argv_files,
+                inputs.metrics_window_dir]):
         if packet_problems:
             first = packet_problems[0]
             raise InputError(f"no readable evidence files; {first['path']}: {first['message']}", packet_dir)

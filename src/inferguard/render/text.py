@@ -152,3 +152,51 @@ def findings_lines(findings: list[dict[str, Any]] | None, limit: int = 12) -> li
     if len(findings) > limit:
         out.append(f"  ... {len(findings) - limit} more (see --output JSON)")
     return out
+
+
+def window_text(summary: dict[str, Any], written: list[str]) -> str:
+    """collect-metrics: what was collected, the hit rates and rates of the window, the problems."""
+    sch = summary.get("schedule") or {}
+    lines = ["InferGuard collect-metrics"]
+    stopped = summary.get("stopped_early")
+    lines.append(f"  {sch.get('mode', '?')}: {summary.get('ticks', 0)} of {sch.get('planned_ticks', '?')} tick(s) every "
+                 f"{_fmt(sch.get('interval_seconds'))}s" + (f", {sch['skipped_ticks']} skipped (overran)" if sch.get("skipped_ticks") else "")
+                 + (f"; stopped early ({stopped}), everything collected was kept" if stopped else ""))
+    if sch.get("mode") == "live":
+        tm = sch.get("tick_ms") or {}
+        lines.append(f"  tick latency ms: p50 {_fmt(tm.get('p50'))}, p95 {_fmt(tm.get('p95'))}, max {_fmt(tm.get('max'))}")
+    lines.append("Targets:")
+    for t in summary.get("targets", []):
+        lat = t.get("scrape_latency_ms") or {}
+        lines.append(f"  {t['name']:<8} {t['source']}: {t['ok_ticks']}/{t['ticks']} scrape(s) answered"
+                     + (f", {t['failed_ticks']} failed" if t.get("failed_ticks") else "")
+                     + (f"; latency ms p50 {_fmt(lat.get('p50'))} p95 {_fmt(lat.get('p95'))}" if lat.get("p50") is not None else ""))
+    rates = [d for d in summary.get("derived", {}).values() if d.get("op") == "ratio" and d.get("unit") == "ratio"]
+    if rates:
+        lines.append("Hit rates over the window:")
+        for d in rates:
+            val = f"{d['value']:.4f}" if d.get("value") is not None else f"n/a ({d.get('reason')})"
+            lines.append(f"  {d['id']:<42} {val}  [{d.get('numerator')} / {d.get('denominator')}]")
+    moving = [(k, m) for k, m in summary.get("metrics", {}).items() if m.get("type") == "counter" and m.get("window")
+              and m["window"].get("rate")]
+    if moving:
+        lines.append("Counters that moved (delta, per second):")
+        for k, m in moving[:15]:
+            w = m["window"]
+            lines.append(f"  {k:<42} {_fmt(w['delta'])}  {w['rate']:.3g}/s" + (f"  ({w['resets']} reset(s))" if w.get("resets") else ""))
+        if len(moving) > 15:
+            lines.append(f"  ... and {len(moving) - 15} more (see metrics_summary.json)")
+    findings = summary.get("findings", [])
+    if findings:
+        by: dict[tuple[str, str], int] = {}
+        for f in findings:
+            key = (f["check"], (f.get("evidence") or {}).get("target", ""))
+            by[key] = by.get(key, 0) + 1
+        lines.append(f"Problems ({summary.get('findings_total', len(findings))}):")
+        for (check, target), n in sorted(by.items()):
+            first = next(f for f in findings if f["check"] == check and (f.get("evidence") or {}).get("target", "") == target)
+            count = f"{n} tick(s); first: " if check.startswith("scrape/") else ""
+            lines.append(f"  {first['severity']:<8} {check} {target}: {count}{first['message']}")
+    for w in written:
+        lines.append(f"Wrote {w}")
+    return "\n".join(lines)

@@ -54,6 +54,7 @@ _TABLE: list[tuple[str, str, str]] = [
     ("metrics/alias-order", ERROR, "a metric's names are not ordered oldest release first"),
     ("metrics/experimental-note", ERROR, "a name marked experimental or deprecated has no note saying why"),
     ("metrics/releases-order", ERROR, "a MetricFamilies release list is not distinct and oldest first"),
+    ("metrics/unknown-window-group", ERROR, "a family or metric names a collect-metrics window group the Vocabulary does not declare"),
     ("metrics/not-mapped-is-mapped", ERROR, "a name listed under not_mapped is an alias of a metric after all"),
     # Detection
     ("detection/duplicate-id", ERROR, "an engine, mode or connector id is declared twice"),

@@ -32,6 +32,10 @@ class MetricDef:
     names: tuple[NameDef, ...]
     # Value conventions per release range: a sentinel meaning "no data yet", a percent scale.
     conventions: tuple[dict[str, Any], ...] = ()
+    # collect-metrics: the timeline group (the metric's own `window`, else its family's) and
+    # the quantiles of its window summary (None: the Vocabulary's defaults).
+    window_group: str | None = None
+    quantiles: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -127,6 +131,9 @@ def build_catalog(spec) -> MetricCatalog:
                     met["aggregate"], tuple(met.get("labels", ())), met.get("status", fam.get("status", "stable")),
                     met.get("title", fam["title"]), names, tuple(met.get("value_conventions", ())),
                 )
+                win = {**fam.get("window", {}), **met.get("window", {})}
+                mdef.window_group = win.get("group")
+                mdef.quantiles = tuple(win["quantiles"]) if win.get("quantiles") else None
                 cat.metrics[mid] = mdef
                 fdef.metrics.append(mid)
                 for ni, nd in enumerate(names):

@@ -69,6 +69,8 @@ def compile_registry(spec) -> dict[str, Any]:
         "lanes": lanes,
         "http_body_flags": list(flags),
         "packet_roles": roles,
+        # collect-metrics: timeline groups and default window quantiles
+        "window": dict(vocab.get("window") or {"groups": [], "histogram_quantiles": [], "gauge_quantiles": []}),
     }
 
 

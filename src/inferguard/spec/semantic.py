@@ -964,3 +964,22 @@ def disagg(spec) -> list[Problem]:
                     out.append(Problem("spec", sd.path, f"the disagg status engine reads {what} {name!r}, which this "
                                        "document does not declare", line, col, rule="disagg/missing"))
     return out
+
+
+@register
+def window_groups(spec) -> list[Problem]:
+    """A family or metric's collect-metrics window group is declared in the Vocabulary."""
+    groups = {g["id"] for g in (_registry(spec).get("window") or {}).get("groups", [])}
+    out: list[Problem] = []
+    for sd in spec.spec_docs("MetricFamilies"):
+        doc = sd.data
+        for fi, fam in enumerate(doc["families"]):
+            places = [(["families", fi, "window", "group"], (fam.get("window") or {}).get("group"))]
+            places += [(["families", fi, "metrics", mi, "window", "group"], (m.get("window") or {}).get("group"))
+                       for mi, m in enumerate(fam["metrics"])]
+            for where, group in places:
+                if group is not None and group not in groups:
+                    line, col = locate(doc, where)
+                    out.append(Problem("spec", sd.path, f"unknown window group {group!r} (declared: {', '.join(sorted(groups)) or 'none'})",
+                                       line, col, rule="metrics/unknown-window-group"))
+    return out
