@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from inferguard.cli import fail_exit, fail_on_option
 from inferguard.cli.errors import handle_errors
 from inferguard.cli.types import SizeType
 
@@ -82,8 +83,7 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--keep-raw-samples", is_flag=True, help="Also write raw_samples.jsonl: every series of every tick.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="Recorded in every timeline row and the summary (repeatable), e.g. --label run=baseline.")
-@click.option("--fail-on", type=click.Choice(["never", "info", "warning", "error", "critical"]), default="never",
-              show_default=True, help="Exit 1 when a finding (a failed scrape is scrape/... of severity warning) is at or above this.")
+@fail_on_option("collect-metrics")
 @click.option("--force", is_flag=True, help="Replace the outputs of an earlier run in --output-dir.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the summary.")
@@ -101,7 +101,6 @@ def collect_metrics(**kw: Any) -> None:
     from inferguard.collect.metrics import RunOptions, TargetSpec, offline_files, run_live, run_offline
     from inferguard.collect.urls import check_url
     from inferguard.core.problems import InputError
-    from inferguard.engine.window import fails_at
     from inferguard.spec import default_specs
 
     engine = kw["engine"]
@@ -155,5 +154,4 @@ def collect_metrics(**kw: Any) -> None:
         from inferguard.render.text import window_text
 
         click.echo(window_text(summary, written))
-    if fails_at(summary.get("findings", []), kw["fail_on"]):
-        sys.exit(1)
+    fail_exit(summary.get("findings", []), kw["fail_on"])

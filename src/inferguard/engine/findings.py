@@ -117,6 +117,16 @@ def _named(checks: list[Mapping[str, Any]], check_id: str) -> Mapping[str, Any]:
     return c
 
 
+def collect_severity(checks: list[Mapping[str, Any]], check_id: str) -> str:
+    """The severity the Vocabulary sets for a check a collector reports (`from: collect`)."""
+    c = next((c for c in checks if c["id"] == check_id and c["from"] == "collect"), None)
+    if c is None:  # our code named a check the Vocabulary does not declare
+        from inferguard.core.problems import InternalError
+
+        raise InternalError(f"a collector names check {check_id!r}, which is not a declared collect check")
+    return c["severity"]
+
+
 def _pointer(**kw: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None and v != [] and v != {}}
 

@@ -461,16 +461,3 @@ def ratio(num: float | None, den: float | None) -> tuple[float | None, str | Non
         return None, "denominator did not move during the window"
     v = num / den
     return v, None
-
-
-# --------------------------------------------------------------------------- findings
-
-SEVERITIES = ("info", "warning", "error", "critical")
-
-
-def fails_at(findings: list[dict[str, Any]], threshold: str) -> bool:
-    """Whether any finding is at or above `threshold` (never: no finding fails the run)."""
-    if threshold == "never":
-        return False
-    floor = SEVERITIES.index(threshold)
-    return any(f.get("severity") in SEVERITIES and SEVERITIES.index(f["severity"]) >= floor for f in findings)

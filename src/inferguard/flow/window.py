@@ -176,6 +176,7 @@ class Window:
         self.findings_total = 0
         self.stopped_early: str | None = None
         self.schedule: dict[str, Any] = {}
+        self.checks = registry_of(spec).get("checks") or []
 
     def lookup(self, name: str) -> str | None:
         hit = self.cat.lookup(name)
@@ -188,6 +189,11 @@ class Window:
         return t
 
     def _finding(self, f: dict[str, Any]) -> None:
+        """Record a finding of a declared `from: collect` check, at the severity the Vocabulary sets."""
+        from inferguard.engine.findings import collect_severity
+
+        f = {"check": f["check"], "severity": collect_severity(self.checks, f["check"]),
+             **{k: v for k, v in f.items() if k != "check"}}
         self.findings_total += 1
         if len(self.findings) < FINDINGS_KEPT:
             self.findings.append(f)
@@ -206,7 +212,7 @@ class Window:
         if scrape.get("latency_ms") is not None:
             target.latencies.append(scrape["latency_ms"])
         if scrape.get("error"):
-            f = {"check": "scrape/" + scrape.get("error_kind", "failed"), "severity": "warning",
+            f = {"check": "scrape/" + scrape.get("error_kind", "failed"),
                  "message": f"{target.name}: tick {tick}: {scrape['error']}",
                  "evidence": {"target": target.name, "source": scrape.get("source", target.source), "tick": tick}}
             target.failed_ticks += 1
@@ -217,7 +223,7 @@ class Window:
         for p in problems or []:
             target.parse_problems += 1
             if target.parse_problems <= 20:
-                self._finding({"check": "scrape/parse-problem", "severity": "warning",
+                self._finding({"check": "scrape/parse-problem",
                                "message": f"{target.name}: tick {tick}: {p.get('message')}",
                                "evidence": {"target": target.name, "source": scrape.get("source", target.source),
                                             "tick": tick, "line": p.get("line")}})
@@ -342,7 +348,7 @@ class Window:
                 continue
             seen = {self.cat.metrics[m].runtime for m in tg.metrics} & engines
             if seen and expected not in seen:
-                self._finding({"check": "collect/engine-mismatch", "severity": "warning",
+                self._finding({"check": "collect/engine-mismatch",
                                "message": f"{tg.name}: --engine {expected}, but its scrapes carry {', '.join(sorted(seen))} "
                                           f"metrics and no {expected} metric",
                                "evidence": {"target": tg.name, "source": tg.source,
