@@ -259,20 +259,15 @@ def test_window_values_are_preferred_over_cumulative_ones(tmp_path):
     _c, rep = _diagnose(job, tmp_path / "a")
     assert rep["basis"] == "snapshot" and "cumulative" in rep["basis_note"]
     assert "lmcache/zero-hits-after-warmup" not in {f["check"] for f in rep["findings"]}
-    # the shape collect-metrics writes (MetricsWindowSummary): per metric id, its window
-    (job / "metrics_summary.json").write_text(json.dumps({
-        "kind": "MetricsWindowSummary", "schedule": {"duration_seconds": 60},
-        "metrics": {
-            "lmcache_mp.lookup_requested_tokens": {"metric": "lmcache_mp.lookup_requested_tokens", "type": "counter",
-                                                   "role": "lmcache_metrics",
-                                                   "window": {"delta": 8192, "rate": 136.5, "resets": 0,
-                                                              "first": 12288, "last": 20480, "seconds": 60}},
-            "lmcache_mp.lookup_hit_tokens": {"metric": "lmcache_mp.lookup_hit_tokens", "type": "counter",
-                                             "window": {"delta": 0, "rate": 0, "resets": 0,
-                                                        "first": 18432, "last": 18432, "seconds": 60}},
-            "vllm.num_requests_waiting": {"metric": "vllm.num_requests_waiting", "type": "gauge",
-                                          "window": {"min": 0, "max": 9, "last": 0, "samples": 60, "p95": 7}}}}),
-        encoding="utf-8")
+    # a window collect-metrics wrote itself from three scrapes 30 s apart: 8192 tokens
+    # requested in the window, no hit, while the process hit before it
+    lm = ('lmcache_mp_lookup_requested_tokens_total{{cache_salt="",model_name="m"}} {req}\n'
+          'lmcache_mp_lookup_hit_tokens_total{{cache_salt="",model_name="m"}} 18432\n')
+    eng = '# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{{engine="0",model_name="m"}} {n}\n'
+    write_case({"name": "window", "scrapes": {"interval_seconds": 30,
+                                              "lmcache": [lm.format(req=12288), lm.format(req=16384), lm.format(req=20480)],
+                                              "engine": [eng.format(n=0), eng.format(n=9), eng.format(n=0)]}}, job)
+    assert (job / "metrics_summary.json").is_file()
     _c, rep = _diagnose(job, tmp_path / "b")
     assert rep["basis"] == "window"
     f = next(f for f in rep["findings"] if f["check"] == "lmcache/zero-hits-after-warmup")

@@ -15,7 +15,6 @@ from inferguard.core.problems import InputError
 REPORT_JSON = "bottleneck_diagnosis.json"
 REPORT_MD = "bottleneck_diagnosis.md"
 WINDOW_SUMMARY = "metrics_summary.json"   # written by collect-metrics
-MAX_SUMMARY_BYTES = 64 * 1024 * 1024
 
 
 def _window(job_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -29,13 +28,12 @@ def _window(job_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | No
     path = Path(job_dir) / WINDOW_SUMMARY
     if not path.is_file():
         return None
-    from inferguard.readers.jsonio import JsonInputError, load_file
+    from inferguard.flow.window import load_summary
 
     try:
-        doc = load_file(str(path), max_bytes=MAX_SUMMARY_BYTES)
-    except JsonInputError as exc:
-        problems.append({"source": "metrics_summary", "path": str(path), "offset": exc.offset,
-                         "message": f"not used: {exc.message}"})
+        doc, _ = load_summary(job_dir)
+    except InputError as exc:
+        problems.append({"source": "metrics_summary", "path": str(path), "message": f"not used: {exc}"})
         return None
     metrics = doc.get("metrics") if isinstance(doc, dict) else None
     if not isinstance(metrics, dict):
@@ -78,7 +76,8 @@ def job_evidence(job_dir: str, spec, context_overrides: Mapping[str, Any] | None
     from inferguard.flow.coverage import build_evidence
     from inferguard.flow.packet import packet_inputs
 
-    inputs, roles, _manifest, packet_problems = packet_inputs(job_dir, spec, dict(context_overrides or {}) or None)
+    inputs, roles, _manifest, packet_problems = packet_inputs(job_dir, spec, dict(context_overrides or {}) or None,
+                                                              window=False)
     evidence = build_evidence(inputs, spec)
     evidence["problems"][:0] = packet_problems
     window = _window(job_dir, evidence["problems"])
@@ -197,16 +196,44 @@ class DiagnosisTestResult:
         return [f"error: {self.error}"] if self.error else list(self.failures)
 
 
-def write_case(case: Mapping[str, Any], folder: Path) -> None:
-    """An inline case's files written as a packet folder."""
+def write_case(case: Mapping[str, Any], folder: Path, spec=None) -> None:
+    """An inline case's files written as a packet folder; its `scrapes` (exposition texts in
+    time order per target) go through collect-metrics' offline run into the same folder, so
+    a window case is judged from the summary collect-metrics itself writes."""
     for name, text in (case.get("files") or {}).items():
         p = folder / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
+    if case.get("scrapes"):
+        _window_of_scrapes(case["scrapes"], folder, spec)
     if case.get("context"):
         import json
 
         (folder / "context.json").write_text(json.dumps(case["context"]), encoding="utf-8")
+
+
+def _window_of_scrapes(scrapes: Mapping[str, Any], folder: Path, spec) -> None:
+    from inferguard.collect.metrics import RunOptions, TargetSpec, run_offline
+
+    if spec is None:
+        from inferguard.spec import default_specs
+
+        spec = default_specs()
+    with tempfile.TemporaryDirectory(prefix="inferguard-scrapes-") as tmp:
+        targets = []
+        for who in ("engine", "lmcache"):
+            texts = scrapes.get(who) or []
+            files = []
+            for i, text in enumerate(texts):
+                p = Path(tmp) / f"{who}-{i}.prom"
+                p.write_text(text, encoding="utf-8")
+                files.append((str(p), None))
+            if files:
+                role = "lmcache_metrics" if who == "lmcache" else "engine_metrics"
+                targets.append(TargetSpec(who, role, files=files))
+        opts = RunOptions(output_dir=str(folder), interval_seconds=float(scrapes.get("interval_seconds", 10)),
+                          context={"expected_engine": "auto"}, force=True)
+        run_offline(targets, opts, spec)
 
 
 def check_case(rule_id: str, case: Mapping[str, Any], report: Mapping[str, Any]) -> list[str]:
@@ -241,7 +268,7 @@ def run_diagnosis_tests(spec, root: Path | None, only: set[str] | None = None) -
         for case in rule.tests:
             res = DiagnosisTestResult(rule.id, case["name"])
             with tempfile.TemporaryDirectory(prefix="inferguard-diagtest-") as tmp:
-                write_case(case, Path(tmp))
+                write_case(case, Path(tmp), spec)
                 try:
                     rep = diagnose_job(tmp, spec, case.get("rule_config"))
                 except (InputError, OverrideError) as exc:

@@ -167,10 +167,12 @@ def manifest_context(manifest: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None):
+def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | None = None, window: bool = True):
     """(Inputs, roles, manifest, packet problems) of a packet folder: its files recognised by
     the Vocabulary's packet patterns, its recorded context, then a context file, then
-    `context_overrides`. Reads nothing but the folder listing, the manifest and the context."""
+    `context_overrides`. Reads nothing but the folder listing, the manifest and the context.
+    With `window` (coverage), a collect-metrics summary is judged instead of a single scrape;
+    without (diagnosis, which reads the window beside the snapshot), the scrapes are kept."""
     from inferguard.flow.coverage import LANES, Inputs, default_context
 
     if not os.path.isdir(packet_dir):
@@ -180,6 +182,8 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
     _drop_unreadable(roles, packet_problems)
     manifest = read_manifest(packet_dir, packet_problems)
     window_ctx: dict[str, Any] = {}
+    if not window:
+        roles.pop("metrics_window", None)
     if roles.get("metrics_window"):
         # what collect-metrics recorded (--engine), under what the packet and the flags say
         from inferguard.flow.window import load_summary
