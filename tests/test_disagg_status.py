@@ -454,7 +454,7 @@ def test_help_documents_the_exit_codes():
 
 
 def test_counter_increase():
-    from inferguard.engine.disagg import counter_increase
+    from inferguard.engine.window import counter_increase
 
     assert counter_increase([5.0]) == (None, 0)
     assert counter_increase([5.0, 7.0, 10.0]) == (5.0, 0)

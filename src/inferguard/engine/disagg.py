@@ -11,7 +11,8 @@ Honesty rules applied here:
 - one scrape shows cumulative totals: whether KV is moving is not judged from it (a finding
   `disagg/transfer-not-judged` says so), and transfer failures counted since start are not
   called recent;
-- over a window, motion is the increase of a counter between scrapes (`counter_increase`).
+- over a window, motion is the increase of a counter between scrapes (`counter_increase`,
+  the window math collect-metrics uses too).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import math
 from typing import Any, Iterable
 
 from inferguard.core.problems import InputError
+from inferguard.engine.window import counter_increase
 
 ROLES_USED = ("prefill", "decode", "transfer")
 QUANTITIES_USED = ("running", "waiting", "kv_usage", "ttft", "itl", "transfer_volume", "transfers",
@@ -168,30 +170,6 @@ def _one_unit(units: set[str]) -> str | None:
 
 
 # ---------------------------------------------------------------------------- window math
-
-
-def counter_increase(values: list[float | None]) -> tuple[float | None, int]:
-    """The increase of a cumulative counter over successive scrapes, and the resets seen.
-
-    A value lower than the one before is a reset (the process restarted): the increase across
-    it is the new value (counted from 0). None (absent at that scrape) breaks the chain: pairs
-    are taken only between consecutive scrapes where both values are known. None when no pair
-    is known. (The one place this command computes a delta; the window math of collect-metrics
-    is meant to take its place.)"""
-    total = 0.0
-    pairs = 0
-    resets = 0
-    prev: float | None = None
-    for v in values:
-        if v is not None and prev is not None:
-            pairs += 1
-            if v < prev:
-                resets += 1
-                total += v
-            else:
-                total += v - prev
-        prev = v
-    return (total if pairs else None), resets
 
 
 # ---------------------------------------------------------------------------- judging

@@ -115,6 +115,29 @@ def aggregate(values: list[float], how: str) -> float | None:
 
 # --------------------------------------------------------------------------- counters
 
+def step_increase(prev: float, v: float) -> tuple[float, bool]:
+    """The increase of a counter from one sample to the next, and whether it was reset: a
+    value lower than the one before means the process restarted and counted `v` from zero."""
+    return (v, True) if v < prev else (v - prev, False)
+
+
+def counter_increase(values: list[float | None]) -> tuple[float | None, int]:
+    """The increase of a cumulative counter over successive scrapes, and the resets seen.
+    None (absent at that scrape) breaks the chain: pairs are taken only between consecutive
+    scrapes where both values are known. None when no pair is known."""
+    total = 0.0
+    pairs = resets = 0
+    prev: float | None = None
+    for v in values:
+        if v is not None and prev is not None:
+            inc, reset = step_increase(prev, v)
+            pairs += 1
+            resets += reset
+            total += inc
+        prev = v
+    return (total if pairs else None), resets
+
+
 class CounterSeries:
     """One counter series over the window."""
 
@@ -131,11 +154,8 @@ class CounterSeries:
 
     def add(self, t: float, v: float) -> float:
         """Take the next sample; returns the increase since the previous one (resets handled)."""
-        if v < self.last:
-            self.resets += 1
-            inc = v          # restarted from zero: everything it counted since is new
-        else:
-            inc = v - self.last
+        inc, reset = step_increase(self.last, v)
+        self.resets += reset
         self.delta += inc
         self.last = v
         self.last_t = t
