@@ -1,10 +1,10 @@
 """Detection: which engines, which LMCache mode, which connector — each with its signals."""
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
+from inferguard.core.globs import matchcase
 from inferguard.engine.status import metric_status
 from inferguard.engine.vocab import ABSENT
 from inferguard.spec.expr import evaluate, search
@@ -128,8 +128,8 @@ def _log_pattern(spec: dict[str, Any], evidence: dict[str, Any]) -> str | None:
             for pid, n in (cat.get("patterns") or {}).items():
                 counts[pid] = counts.get(pid, 0) + int(n)
     hits = sorted(((n, pid) for pid, n in counts.items()
-                   if n > 0 and any(fnmatch.fnmatchcase(pid, g) for g in spec["ids"])
-                   and not any(fnmatch.fnmatchcase(pid, g) for g in spec.get("exclude", ()))),
+                   if n > 0 and any(matchcase(pid, g) for g in spec["ids"])
+                   and not any(matchcase(pid, g) for g in spec.get("exclude", ()))),
                   key=lambda x: (-x[0], x[1]))
     if not hits:
         return None

@@ -2,12 +2,12 @@
 run every evaluation they allow."""
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from inferguard.core.globs import match
 from inferguard.core.problems import InputError
 
 def _context_keys() -> set[str]:
@@ -26,7 +26,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     entries = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != "PROVENANCE.yaml")
     for p in entries:
         for rule in rules:
-            if any(fnmatch.fnmatch(p.name, pat) for pat in rule["patterns"]):
+            if any(match(p.name, pat) for pat in rule["patterns"]):
                 if p.is_dir() and rule.get("reader") != "lane":
                     continue
                 roles.setdefault(rule["role"], []).append(str(p))
@@ -39,7 +39,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
             continue
         cut = len(rule["patterns"]) if rule.get("single_view") else 1
         for pat in rule["patterns"][:cut] if rule.get("reader") == "lane" else []:
-            hits = [f for f in files if fnmatch.fnmatch(Path(f).name, pat)]
+            hits = [f for f in files if match(Path(f).name, pat)]
             if hits:
                 roles[rule["role"]] = hits
                 break
