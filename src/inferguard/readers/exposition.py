@@ -4,13 +4,14 @@ it). Neither side reaches into the other; both import this.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
-_UNESCAPE_RE = re.compile(r'\\(.)')
-PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
-_PLAIN_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
+from inferguard.core import recache
+
+_LABEL_RE = recache.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
+_UNESCAPE_RE = recache.compile(r'\\(.)')
+PLAIN_LABELS_RE = recache.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
+_PLAIN_PAIR_RE = recache.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 _SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-inf"), "Inf": float("inf")}
 

@@ -17,8 +17,9 @@ a key given twice, document markers, directives) is NOT_FLAT.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from inferguard.core import recache
 
 NOT_FLAT = object()
 
@@ -29,8 +30,8 @@ _BOOL = {"yes": True, "Yes": True, "YES": True, "true": True, "True": True, "TRU
          "off": False, "Off": False, "OFF": False}
 _NULL = {"null", "Null", "NULL"}
 
-_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): +([A-Za-z][A-Za-z0-9_-]*)(?: +#.*)? *\Z")
-_OTHER = re.compile(r"[^\x20-\x7e\n]")
+_LINE = recache.compile(r"([A-Za-z_][A-Za-z0-9_]*): +([A-Za-z][A-Za-z0-9_-]*)(?: +#.*)? *\Z")
+_OTHER = recache.compile(r"[^\x20-\x7e\n]")
 
 
 def read_flat(text: str) -> Any:

@@ -168,13 +168,10 @@ def _plugin(kind: str):
 
 def _cache_base() -> Path | None:
     """The user cache directory ($XDG_CACHE_HOME or ~/.cache), or None when there is none."""
-    try:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    except (KeyError, RuntimeError):  # no home directory to expand
-        return None
-    if not base or base.startswith("~"):
-        return None
-    return Path(base) / "inferguard"
+    from inferguard.core.usercache import cache_dir
+
+    base = cache_dir()
+    return None if base is None else Path(base)
 
 
 def _tree_digest(root: Path, suffixes: tuple[str, ...], *, contents: bool) -> bytes:
