@@ -23,7 +23,7 @@ def _evaluate(cache_home: Path | str) -> subprocess.CompletedProcess:
 
 
 def _entries(cache_home: Path) -> list[Path]:
-    return sorted((cache_home / "inferguard").glob("specs-*.pickle"))
+    return sorted((cache_home / "inferguard").glob("specs-*.marshal"))
 
 
 def test_report_bytes_are_the_same_with_a_cold_warm_corrupt_and_unusable_cache(tmp_path):
@@ -140,3 +140,56 @@ def test_a_changed_spec_file_invalidates_the_cache(tmp_path, monkeypatch):
     surfaces.write_text(text, encoding="utf-8")
     again = loader.load_specs([specs], trust_cache=True)
     assert again.digest == first.digest and again.checked
+
+
+def _paths(node, prefix=()):
+    """Every path into a document (keys of mappings, indexes of sequences), and one past each end."""
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, prefix + (k,))
+        yield prefix + ("no-such-key",)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, prefix + (i,))
+        yield prefix + (len(node),)
+
+
+def test_every_position_a_warm_load_locates_is_the_cold_one(tmp_path, monkeypatch):
+    """The marks inside a cached document are decoded on demand and point where the YAML's do."""
+    from inferguard.spec import loader
+    from inferguard.spec.marked import CachedDoc, locate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    specs = _copy_specs(tmp_path)
+    cold = loader.load_specs([specs], trust_cache=True)
+    warm = loader.load_specs([specs], trust_cache=True)
+    n = 0
+    for kind, docs in cold.docs_by_kind.items():
+        for c, w in zip(docs, warm.docs_by_kind[kind]):
+            assert isinstance(w.data, CachedDoc) and not isinstance(c.data, CachedDoc)
+            for path in _paths(c.data):
+                assert locate(w.data, path) == locate(c.data, path), (c.path, path)
+                n += 1
+    assert n > 5000
+
+
+def test_an_entry_holding_values_marshal_cannot_write_round_trips(tmp_path, monkeypatch):
+    """A spec set with a YAML timestamp is written with pickle and read back the same."""
+    import datetime
+
+    from inferguard.spec import loader
+    from inferguard.spec.marked import locate
+    from inferguard.spec.yamlload import load_all
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    doc = load_all("kind: X\nwhen: 2024-05-01\nitems:\n  - {a: 1}\n  - [b, c]\n")[0]
+    assert isinstance(doc["when"], datetime.date)
+    path = loader._cache_path("f" * 64)
+    loader._write_cache(path, "f" * 64, [("X", 0, 0, doc)])
+    raw = path.read_bytes()
+    assert raw[len(loader._MAGIC) + 96:][:1] == b"P"
+    (kind, fi, i, back), = loader._read_cache(path, "f" * 64)
+    assert (kind, fi, i, back) == ("X", 0, 0, doc)
+    for p in [(), ("when",), ("items", 0, "a"), ("items", 1, 1), ("items", 2)]:
+        assert locate(back, p) == locate(doc, p)

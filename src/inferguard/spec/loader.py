@@ -214,16 +214,35 @@ def _cache_key(digest: str) -> str:
 
 
 # A cache entry is MAGIC, the key it was written for (64 hex digits), the SHA-256 of the
-# payload (32 bytes), then the payload: a pickle of the checked documents (plain dicts and
-# lists with their marks). An entry is used only when its key is the one asked for, its
-# payload has the hash it states, and it is a regular file of this user.
-CACHE_FORMAT = 1
+# payload (32 bytes), then the payload. An entry is used only when its key is the one asked
+# for, its payload has the hash it states, and it is a regular file of this user.
+#
+# The payload is one byte naming the codec (M: marshal, P: pickle, for a spec set holding
+# a value marshal cannot write, such as a YAML timestamp), the length of the documents part
+# (8 bytes), the documents part, then the marks part. The documents part holds, for each
+# checked document, (kind, file index, index in file, the document as plain dicts and
+# lists, the marks of its top-level mapping); the marks part holds each document's table of
+# the marks inside it (see spec/marked.py), decoded only when a position is asked for.
+CACHE_FORMAT = 2
 _MAGIC = b"inferguard-specs\n"
+_CACHE_SUFFIX = ".marshal"
 
 
 def _cache_path(key: str) -> Path | None:
     base = _cache_base()
-    return None if base is None else base / f"specs-{key[:32]}.pickle"
+    return None if base is None else base / f"specs-{key[:32]}{_CACHE_SUFFIX}"
+
+
+def _codec(tag: bytes):
+    if tag == b"M":
+        import marshal
+
+        return marshal.loads, (ValueError, EOFError, TypeError)
+    if tag == b"P":
+        import pickle
+
+        return pickle.loads, (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError)
+    return None, ()
 
 
 def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
@@ -247,28 +266,66 @@ def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] 
         if fd >= 0:
             os.close(fd)
     head = len(_MAGIC) + 64 + 32
-    if len(blob) < head or not blob.startswith(_MAGIC):
+    if len(blob) < head + 9 or not blob.startswith(_MAGIC):
         return None
     if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
         return None
     payload = blob[head:]
     if hashlib.sha256(payload).digest() != blob[len(_MAGIC) + 64:head]:
         return None
-    import pickle
-
-    try:
-        docs = pickle.loads(payload)
-    except (pickle.UnpicklingError, EOFError, ValueError):
+    loads, errors = _codec(payload[:1])
+    size = int.from_bytes(payload[1:9], "big")
+    if loads is None or 9 + size > len(payload):
         return None
-    return docs if isinstance(docs, list) else None
+    try:
+        docs = loads(payload[9:9 + size])
+    except errors:
+        return None
+    if not isinstance(docs, list):
+        return None
+    marks_blob = payload[9 + size:]
+    decoded: list[Any] = []
+
+    def all_marks() -> list[dict[tuple, tuple]]:
+        # verified with the rest of the payload above; decoded once, on the first position asked for
+        if not decoded:
+            decoded.append(loads(marks_blob))
+        return decoded[0]
+
+    from inferguard.spec.marked import cached_doc
+
+    out = []
+    for n, item in enumerate(docs):
+        kind, fi, i, plain, top = item
+        out.append((kind, fi, i, cached_doc(plain, top, lambda n=n: all_marks()[n])))
+    return out
+
+
+def _encode_entry(docs: list[tuple[str, int, int, Any]]) -> bytes:
+    from inferguard.spec.marked import split_marks
+
+    parts, tables = [], []
+    for kind, fi, i, doc in docs:
+        plain, marks = split_marks(doc)
+        top = marks.pop((), (getattr(doc, "line", None), getattr(doc, "col", None), None))
+        parts.append((kind, fi, i, plain, top))
+        tables.append(marks)
+    try:
+        import marshal
+
+        tag, a, b = b"M", marshal.dumps(parts), marshal.dumps(tables)
+    except ValueError:  # a value marshal cannot write (a YAML timestamp, a set)
+        import pickle
+
+        tag = b"P"
+        a, b = pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL), pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL)
+    return tag + len(a).to_bytes(8, "big") + a + b
 
 
 def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) -> None:
     """Best effort, atomic: a cache that cannot be written costs nothing but the next full
     load. Only a regular file (or nothing) at the entry's path is ever replaced."""
-    import pickle
-
-    payload = pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = _encode_entry(docs)
     blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
     try:
         try:
@@ -303,7 +360,7 @@ def _prune(folder: Path) -> None:
     entries = []
     with os.scandir(folder) as it:
         for e in it:
-            if e.name.startswith("specs-") and e.name.endswith(".pickle") and e.is_file(follow_symlinks=False):
+            if e.name.startswith("specs-") and e.name.endswith(_CACHE_SUFFIX) and e.is_file(follow_symlinks=False):
                 entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
     for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
         try:
