@@ -79,10 +79,20 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
         "line": fd.first_line,
         "created_series": fd.created,
     }
+    label_values: dict[str, set[str]] = {}
+
+    def add_values(labels: dict[str, str]) -> None:
+        # the first MAX_LABEL_VALUES values of each label, in the order the series are visited
+        for k, v in labels.items():
+            if k in ("le", "quantile"):
+                continue
+            s = label_values.setdefault(k, set())
+            if len(s) < MAX_LABEL_VALUES:
+                s.add(v)
+
     if fd.sums or fd.counts or (fd.buckets and not fd.samples):
-        _histogram_entry(entry, fd, mdef, labels_of)
+        _histogram_entry(entry, fd, mdef, add_values)
         shown = entry.pop("_shown")
-        raws = entry.pop("_raws")
     else:
         raws = list(fd.samples)
         values = list(fd.samples.values())
@@ -96,14 +106,8 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
         entry["nonzero"] = any(_finite(v) and v != 0 for v in kept)
         entry["nonfinite"] = sum(1 for v in kept if not _finite(v))
         shown = [{"labels": labels_of(r), "value": v} for r, v in list(fd.samples.items())[:MAX_SERIES_SHOWN]]
-    label_values: dict[str, set[str]] = {}
-    for raw in raws:
-        for k, v in labels_of(raw).items():
-            if k in ("le", "quantile"):
-                continue
-            s = label_values.setdefault(k, set())
-            if len(s) < MAX_LABEL_VALUES:
-                s.add(v)
+        for raw in raws:
+            add_values(labels_of(raw))
     entry["label_values"] = {k: sorted(v) for k, v in sorted(label_values.items())}
     entry["series_shown"] = shown
     entry["aggregate"] = mdef.aggregate
@@ -116,24 +120,51 @@ def _is_inf(le: str | None) -> bool:
     return le in ("+Inf", "Inf", "+inf", "inf")
 
 
-def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> None:
+def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) -> None:
     """Histogram / summary series as people paste them: every label series seen in a `_count`,
     `_sum` or `_bucket` line is kept (none dropped because another series has a `_count`); a
     series without `_count` takes its count from the `+Inf` bucket; a family whose series lack
     the `+Inf` bucket, the `_count` or the `_sum` is measured when any bucket, count or sum is
-    non-zero, and says it is incomplete."""
-    def key_of(raw: str) -> str:
-        # One key form for every role: the label text without le/quantile, sorted.
-        return ",".join(f'{k}="{v}"' for k, v in sorted(labels_of(raw).items()) if k not in ("le", "quantile"))
+    non-zero, and says it is incomplete.
+
+    Each label text is decoded once. `add_values` is given the labels of every series in
+    this order: the bucket series grouped by their series key (in the order the keys first
+    appear), then the `_count` series, then the `_sum` series."""
+    skip = ("le", "quantile")
+
+    def split(raw: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        # (series key, labels without le/quantile, all labels); one key form for every role:
+        # the label text without le/quantile, sorted
+        labels = parse_labels(raw) or {}
+        reduced = {k: v for k, v in labels.items() if k not in skip} if ("le" in labels or "quantile" in labels) else labels
+        return ",".join(f'{k}="{v}"' for k, v in sorted(reduced.items())), reduced, labels
 
     buckets: dict[str, dict[str, float]] = {}
-    bucket_raws: dict[str, list[str]] = {}
+    # series key -> the distinct label sets of its buckets, first seen first (one, unless two
+    # label sets render to the same key); visiting a label set again adds no label value
+    bucket_labels: dict[str, list[dict[str, str]]] = {}
     for raw, v in fd.buckets:
-        key = key_of(raw)
-        buckets.setdefault(key, {})[labels_of(raw).get("le")] = v
-        bucket_raws.setdefault(key, []).append(raw)
-    counts = {key_of(k): v for k, v in fd.counts.items()}
-    sums = {key_of(k): v for k, v in fd.sums.items()}
+        key, reduced, labels = split(raw)
+        bk = buckets.get(key)
+        if bk is None:
+            buckets[key] = bk = {}
+            bucket_labels[key] = [reduced]
+        elif reduced not in bucket_labels[key]:
+            bucket_labels[key].append(reduced)
+        bk[labels.get("le")] = v
+    for sets in bucket_labels.values():
+        for reduced in sets:
+            add_values(reduced)
+    counts: dict[str, float] = {}
+    for raw, v in fd.counts.items():
+        key, reduced, _labels = split(raw)
+        counts[key] = v
+        add_values(reduced)
+    sums: dict[str, float] = {}
+    for raw, v in fd.sums.items():
+        key, reduced, _labels = split(raw)
+        sums[key] = v
+        add_values(reduced)
     keys = list(dict.fromkeys(list(counts) + list(sums) + list(buckets)))
     per_count: list[float] = []
     per_sum: list[float] = []
@@ -180,7 +211,6 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
         entry["incomplete"] = {"series_missing": {k: v for k, v in sorted(missing.items()) if k != "+Inf bucket"},
                                "note": "summary series without their _count or _sum (a cut paste?)"}
     entry["_shown"] = shown
-    entry["_raws"] = [r for rs in bucket_raws.values() for r in rs] + list(fd.counts) + list(fd.sums)
 
 
 def _labels_of_key(key: str) -> dict[str, str]:
