@@ -12,7 +12,7 @@ from typing import Any
 
 from inferguard import __version__
 from inferguard.readers.base import ReadResult
-from inferguard.readers.exposition import Exposition, FamilyData, parse_labels
+from inferguard.readers.exposition import Exposition, FamilyData, le_value_span, parse_labels
 
 API_VERSION = "inferguard.dev/v1"
 MAX_SERIES_SHOWN = 20
@@ -143,15 +143,29 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) ->
     # series key -> the distinct label sets of its buckets, first seen first (one, unless two
     # label sets render to the same key); visiting a label set again adds no label value
     bucket_labels: dict[str, list[dict[str, str]]] = {}
+    # The buckets of one series are usually written one after another and differ only in
+    # their `le` value: the text around the last bucket's `le` value is kept, and a text that
+    # matches it is that series again, with the `le` between (see le_value_span).
+    last: tuple[str, str, str, dict[str, str]] | None = None
     for raw, v in fd.buckets:
-        key, reduced, labels = split(raw)
+        hit = False
+        if last is not None:
+            pre, post, key, reduced = last
+            if len(raw) >= len(pre) + len(post) and raw.startswith(pre) and raw.endswith(post):
+                le = raw[len(pre):len(raw) - len(post)]
+                hit = '"' not in le and "\\" not in le
+        if not hit:
+            key, reduced, labels = split(raw)
+            le = labels.get("le")
+            span = le_value_span(raw)
+            last = (raw[:span[0]], raw[span[1]:], key, reduced) if span is not None else None
         bk = buckets.get(key)
         if bk is None:
             buckets[key] = bk = {}
             bucket_labels[key] = [reduced]
         elif reduced not in bucket_labels[key]:
             bucket_labels[key].append(reduced)
-        bk[labels.get("le")] = v
+        bk[le] = v
     for sets in bucket_labels.values():
         for reduced in sets:
             add_values(reduced)

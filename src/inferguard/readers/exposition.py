@@ -38,6 +38,21 @@ def parse_labels(text: str) -> dict[str, str] | None:
     return out
 
 
+def le_value_span(text: str) -> tuple[int, int] | None:
+    """Where the value of the `le` label that parse_labels keeps (the last one) sits in a
+    label text of the plain form; None for any other text, or one without `le`.
+
+    Another text that is the same outside that span, and whose text inside it holds no quote
+    and no backslash, decodes to the same labels but for `le`, which is that text."""
+    if PLAIN_LABELS_RE.match(text) is None:
+        return None
+    span = None
+    for m in _PLAIN_PAIR_RE.finditer(text):
+        if m.group(1) == "le":
+            span = m.span(2)
+    return span
+
+
 def parse_float(token: str) -> float | None:
     v = _SPECIAL_FLOATS.get(token)
     if v is not None:
