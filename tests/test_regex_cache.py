@@ -36,6 +36,7 @@ def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(recache, "_table", None)
     monkeypatch.setattr(recache, "_added", 0)
+    monkeypatch.setattr(recache, "_used", set())
     monkeypatch.setattr(recache, "_disabled", False)
     return tmp_path
 
@@ -43,6 +44,7 @@ def fresh(tmp_path, monkeypatch):
 def _reset(monkeypatch):
     monkeypatch.setattr(recache, "_table", None)
     monkeypatch.setattr(recache, "_added", 0)
+    monkeypatch.setattr(recache, "_used", set())
 
 
 def test_cold_and_warm_patterns_are_those_of_re_compile(fresh, monkeypatch):
@@ -136,3 +138,18 @@ def test_evaluate_gives_the_same_bytes_with_a_cold_warm_and_corrupt_regex_cache(
     entry.write_bytes(bytes(data))
     again = _evaluate(tmp_path)
     assert (again.returncode, again.stdout, again.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+
+
+def test_a_table_past_its_budget_keeps_what_this_process_used(fresh, monkeypatch):
+    for p, f in PATTERNS[:3]:
+        recache.compile(p, f)
+    recache._save()
+    _reset(monkeypatch)
+    monkeypatch.setattr(recache, "_used", set())
+    monkeypatch.setattr(recache, "MAX_ENTRIES", 2)
+    recache.compile(*PATTERNS[3])       # a new one: 4 entries, over the budget of 2
+    recache.compile(*PATTERNS[0])       # used, from the table
+    recache._save()
+    _reset(monkeypatch)
+    table = recache._load()
+    assert set(table) == {PATTERNS[3], PATTERNS[0]}

@@ -13,7 +13,10 @@ SHA-256 of its payload, and is used only when both match and it is a regular fil
 current user. Anything unexpected (no cache directory, an unreadable, foreign or corrupt
 entry, an interpreter whose regex internals differ) falls back to `re.compile` and costs
 nothing else; the entry is written at exit, atomically, when this process compiled
-patterns it did not hold, and holds at most MAX_ENTRIES patterns.
+patterns it did not hold. Each pattern's code is kept as its own marshal string, decoded
+only when that pattern is asked for, so a large entry costs little more to open than a
+small one; past MAX_ENTRIES patterns or TABLE_BYTES, only the patterns this process used
+are written back.
 """
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ import stat
 import sys
 from typing import Any
 
-FORMAT = 1
-MAX_ENTRIES = 4000
+FORMAT = 2
+MAX_ENTRIES = 2000
+TABLE_BYTES = 8 * 1024 * 1024
 MAX_BYTES = 64 * 1024 * 1024
 _MAGIC = b"inferguard-regex\n"
 
-_table: dict[tuple[Any, int], tuple] | None = None   # (pattern, flags) -> engine arguments
+_table: dict[tuple[Any, int], bytes] | None = None   # (pattern, flags) -> marshal of the engine arguments
+_used: set[tuple[Any, int]] = set()                  # patterns this process asked for
 _added = 0
 _disabled = False
 
@@ -108,7 +113,10 @@ def _save() -> None:
         path = _path()
         if path is None:
             return
-        payload = marshal.dumps(_table)
+        table = _table
+        if len(table) > MAX_ENTRIES or sum(len(v) for v in table.values()) > TABLE_BYTES:
+            table = {k: v for k, v in table.items() if k in _used}
+        payload = marshal.dumps(table)
         key = _key().encode()
         blob = _MAGIC + len(key).to_bytes(4, "big") + key + hashlib.sha256(payload).digest() + payload
         if len(blob) > MAX_BYTES:
@@ -157,13 +165,16 @@ def compile(pattern: str | bytes, flags: int = 0) -> re.Pattern:  # noqa: A001 -
         return re.compile(pattern, flags)
     table = _table if _table is not None else _load()
     k = (pattern, flags)
-    args = table.get(k)
+    _used.add(k)
+    blob = table.get(k)
     import _sre
 
-    if args is not None:
+    if blob is not None:
+        import marshal
+
         try:
-            return _sre.compile(pattern, *args)
-        except (TypeError, ValueError, RuntimeError, OverflowError):
+            return _sre.compile(pattern, *marshal.loads(blob))
+        except (TypeError, ValueError, RuntimeError, OverflowError, EOFError):
             del table[k]  # an entry this engine refuses: compiled again below
     try:
         args = _build(pattern, flags)
@@ -176,9 +187,9 @@ def compile(pattern: str | bytes, flags: int = 0) -> re.Pattern:  # noqa: A001 -
         compiled = re.compile(pattern, flags)
         _disabled = True
         return compiled
-    if len(table) >= MAX_ENTRIES:
-        table.clear()
-    table[k] = args
+    import marshal
+
+    table[k] = marshal.dumps(args)
     if not _added:
         import atexit
 

@@ -118,21 +118,35 @@ def _spec_files(paths: Iterable[str | Path] | None) -> list[Path]:
     return out
 
 
-def _relative_name(f: Path, roots: list[Path]) -> str:
+def _resolver() -> Callable[[Path], Path]:
+    """Path.resolve, once per path: resolving walks every component of a path with a system
+    call, and one load names each spec file, its folder and the current folder several times."""
+    seen: dict[Path, Path] = {}
+
+    def resolve(p: Path) -> Path:
+        r = seen.get(p)
+        if r is None:
+            r = seen[p] = p.resolve()
+        return r
+
+    return resolve
+
+
+def _relative_name(f: Path, roots: list[Path], resolve: Callable[[Path], Path] = Path.resolve) -> str:
     """The name a spec file has in the digest: its path inside the folder it was found in, so
     that the same spec set has the same digest in a checkout and in an installed package."""
     for root in roots:
         if root.is_dir():
             try:
-                return f.resolve().relative_to(root.resolve()).as_posix()
+                return resolve(f).relative_to(resolve(root)).as_posix()
             except ValueError:
                 continue
     return f.name
 
 
-def _display(path: Path) -> str:
+def _display(path: Path, resolve: Callable[[Path], Path] = Path.resolve) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(resolve(path).relative_to(resolve(Path.cwd())))
     except ValueError:
         return str(path)
 
@@ -387,12 +401,14 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     base = specs_dir()
     from inferguard.core.filecheck import input_problem
 
+    resolve = _resolver()
+
     # Read every file first (the digest covers them all); a file that cannot be read keeps
     # its problem in its place among the others.
     h = hashlib.sha256()
     read: list[tuple[str, bytes | None, Problem | None]] = []
     for f in files:
-        shown = _display(f)
+        shown = _display(f, resolve)
         why = input_problem(str(f))
         if why is not None:  # a FIFO or a device would block or never end
             read.append((shown, None, Problem("spec", shown, f"cannot read: {why}", rule="spec/io")))
@@ -406,10 +422,10 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         if len(raw) > MAX_SPEC_BYTES:
             read.append((shown, None, Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io")))
             continue
-        h.update(_relative_name(f, roots).encode() + b"\0" + hashlib.sha256(raw).digest())
+        h.update(_relative_name(f, roots, resolve).encode() + b"\0" + hashlib.sha256(raw).digest())
         read.append((shown, raw, None))
     digest = "sha256:" + h.hexdigest()
-    shown_files = [_display(f) for f in files]
+    shown_files = [_display(f, resolve) for f in files]
 
     key = cache = None
     if trust_cache and not problems and all(p is None for _, _, p in read):
