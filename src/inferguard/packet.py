@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +103,8 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode
     mode = stat.S_IMODE(st.st_mode) if st is not None else new_file_mode(source_mode)
     if source_mode is not None:
         mode &= stat.S_IMODE(source_mode)
+    import tempfile  # here, not at the top: it pulls in shutil, random and the compressors
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
