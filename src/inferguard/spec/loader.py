@@ -43,6 +43,7 @@ class SpecSet:
     problems: list[Problem] = field(default_factory=list)
     checked: bool = False   # every document passed the schema, plugin and semantic checks
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: Any = field(default=None, repr=False, compare=False)   # _Memo of a set with a cache entry
 
     def docs(self, kind: str) -> list[Any]:
         return [d.data for d in self.docs_by_kind.get(kind, [])]
@@ -54,6 +55,17 @@ class SpecSet:
         if key not in self._compiled:
             self._compiled[key] = factory(self)
         return self._compiled[key]
+
+    def memo(self, name: str, arg: Any, fn: Callable[[Any], Any]) -> Any:
+        """fn(arg), kept beside the spec set's cache entry for the next process.
+
+        For the pure functions that compile views of the specs (a regex's literal prefix,
+        the scanner of a set of literals): the entry's key covers the spec files and this
+        package's code, so a kept result is the one fn would compute. Without an entry (a
+        spec set not loaded through the cache), fn runs every time."""
+        if self._memo is None:
+            return fn(arg)
+        return self._memo.get(name, arg, fn)
 
     def info(self) -> dict[str, Any]:
         return {"version": self.version, "digest": self.digest, "files": len(self.files)}
@@ -366,21 +378,133 @@ def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) ->
         pass  # no writable cache: load from YAML every time
 
 
+_MEMO_MAGIC = b"inferguard-memo\n"
+_MEMO_PREFIX = "memo-"
+
+
+class _Memo:
+    """Results of pure functions of a cached spec set, in `memo-<key>.marshal` beside its
+    entry (same checks as the entry: key, SHA-256 of the payload, a regular file of this
+    user); read on first use, written back at exit when this process added results. Any
+    failure to read or write costs the computation and nothing else."""
+
+    def __init__(self, path: Path | None, key: str):
+        self.path, self.key = path, key
+        self.table: dict[tuple[str, Any], Any] | None = None
+        self.added = 0
+
+    def get(self, name: str, arg: Any, fn: Callable[[Any], Any]) -> Any:
+        if self.table is None:
+            self.table = self._load()
+        k = (name, arg)
+        try:
+            return self.table[k]
+        except KeyError:
+            pass
+        value = fn(arg)
+        self.table[k] = value
+        if not self.added and self.path is not None:
+            import atexit
+
+            atexit.register(self._save)
+        self.added += 1
+        return value
+
+    def _load(self) -> dict[tuple[str, Any], Any]:
+        blob = _read_own_file(self.path) if self.path is not None else None
+        head = len(_MEMO_MAGIC) + 64 + 32
+        if blob is None or len(blob) < head or not blob.startswith(_MEMO_MAGIC):
+            return {}
+        if blob[len(_MEMO_MAGIC):len(_MEMO_MAGIC) + 64] != self.key.encode():
+            return {}
+        payload = blob[head:]
+        if hashlib.sha256(payload).digest() != blob[len(_MEMO_MAGIC) + 64:head]:
+            return {}
+        import marshal
+
+        try:
+            table = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            return {}
+        return table if isinstance(table, dict) else {}
+
+    def _save(self) -> None:
+        import marshal
+
+        try:
+            payload = marshal.dumps(self.table)
+        except ValueError:  # a result marshal cannot write: nothing is kept
+            return
+        _write_own_file(self.path, _MEMO_MAGIC + self.key.encode() + hashlib.sha256(payload).digest() + payload)
+
+
+def _read_own_file(path: Path) -> bytes | None:
+    """The bytes of a regular file of this user (never following a link), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            return fh.read(MAX_SPEC_BYTES * 4)
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _write_own_file(path: Path, blob: bytes) -> None:
+    """Best effort, atomic; only a regular file (or nothing) at `path` is ever replaced."""
+    try:
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return
+        except FileNotFoundError:
+            pass
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".memo-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except (OSError, ValueError):
+        pass
+
+
+def _memo_path(key: str) -> Path | None:
+    base = _cache_base()
+    return None if base is None else base / f"{_MEMO_PREFIX}{key[:32]}{_CACHE_SUFFIX}"
+
+
 KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versions, checkouts)
 
 
 def _prune(folder: Path) -> None:
     """Remove all but the KEEP_ENTRIES newest entries (regular files only)."""
-    entries = []
-    with os.scandir(folder) as it:
-        for e in it:
-            if e.name.startswith("specs-") and e.name.endswith(_CACHE_SUFFIX) and e.is_file(follow_symlinks=False):
-                entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
-    for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
-        try:
-            os.unlink(old)
-        except OSError:
-            pass
+    for prefix in ("specs-", _MEMO_PREFIX):
+        entries = []
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith(prefix) and e.name.endswith(_CACHE_SUFFIX) and e.is_file(follow_symlinks=False):
+                    entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
+        for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
 
 
 def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True, trust_cache: bool = False) -> SpecSet:
@@ -438,7 +562,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
                 by_kind.setdefault(kind, []).append(SpecDoc(kind, read[fi][0], i, data))
             sets = by_kind.get("SpecSet", [])
             version = str(sets[0].data["version"]) if sets else "0.0.0"
-            return SpecSet(by_kind, shown_files, digest, version, checked=True)
+            return SpecSet(by_kind, shown_files, digest, version, checked=True, _memo=_Memo(_memo_path(key), key))
 
     import yaml
 
@@ -505,6 +629,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         raise SpecError(problems)
     if cache is not None and not problems:
         _write_cache(cache, key, entry)
+        spec._memo = _Memo(_memo_path(key), key)
     return spec
 
 

@@ -586,6 +586,8 @@ class CompiledLogPatterns:
     patterns: list[LogPattern]
     problems: list[Problem] = field(default_factory=list)
     _selected: dict[tuple[str, ...], PatternSet] = field(default_factory=dict, repr=False)
+    # memo(name, arg, fn) of the spec set the patterns came from (SpecSet.memo), or None
+    _memo: Any = field(default=None, repr=False, compare=False)
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -608,7 +610,7 @@ class CompiledLogPatterns:
         else:
             keep = self.runtimes
         if keep not in self._selected:
-            self._selected[keep] = _build_set(keep, [p for p in self.patterns if p.runtime in keep])
+            self._selected[keep] = _build_set(keep, [p for p in self.patterns if p.runtime in keep], self._memo)
         return self._selected[keep]
 
 
@@ -722,14 +724,23 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
     return BulkGroup(pats[0].category, regex, alts)
 
 
-def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> PatternSet:
+def _literal_index(prefixes: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[tuple[int, ...], ...]]:
+    """The distinct literals (sorted), and for each the indexes of the prefixes it starts with."""
+    literals = tuple(sorted(set(prefixes)))
+    return literals, tuple(tuple(i for i, e in enumerate(prefixes) if lit.startswith(e)) for lit in literals)
+
+
+def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern], memo: Any = None) -> PatternSet:
+    def kept(name: str, arg: Any, fn: Any) -> Any:
+        return fn(arg) if memo is None else memo(name, arg, fn)
+
     prefix_pats = [p for p in patterns if p.regex_src is not None and not p.keywords and len(p.prefix) >= MIN_LITERAL]
     keyword_pats = [p for p in patterns if p.keywords]
     level_pats = [p for p in patterns if p.regex_src is None and p.levels]
     trigger = sorted({lv for p in level_pats for lv in p.levels or ()})
-    encoded = [(p.prefix.encode("utf-8"), p) for p in prefix_pats]
-    literals = sorted({e for e, _ in encoded})
-    by_literal = {lit: [p for e, p in encoded if lit.startswith(e)] for lit in literals}
+    lits, index = kept("log_patterns.literal_index", tuple(p.prefix.encode("utf-8") for p in prefix_pats), _literal_index)
+    literals = list(lits)
+    by_literal = {lit: [prefix_pats[i] for i in ix] for lit, ix in zip(lits, index)}
     by_keyword: dict[bytes, list[LogPattern]] = {}
     for p in keyword_pats:
         for k in p.keywords:
@@ -740,7 +751,7 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
     dropped = (b"old",) if any(p.per_process for p in patterns) else (b"pid", b"proc", b"old")
     for name in dropped:
         head = head.replace(b"(?P<" + name + b">", b"(?:")
-    tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b"|)"
+    tail = b"(?P<lit>" + (kept("log_patterns.trie", lits, _trie) if literals else b"(?!)") + b"|)"
     # after the message (which stops at the first ESC): LMCache's trailer when the line has an
     # LMCache timestamp, else the ESC in `esc` (one byte), else the end of the line
     after = b"(?:(?(lts)" + re.escape(TRAILER_MARK) + rb"|(?!))|(?P<esc>[^\n])|)"
@@ -765,6 +776,7 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
     reported in `problems`, so a reader never fails on a spec it was handed. A spec set
     that passed `validate` (its `checked` flag) has every regex compiled on first use only."""
     checked = bool(getattr(specs, "checked", False))
+    memo = getattr(specs, "memo", None) if checked else None
     patterns: list[LogPattern] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -790,7 +802,8 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
                     continue
             if pat.get("regex") is None and not pat.get("levels"):
                 continue
-            prefix = literal_prefix(rx_src) if rx_src is not None else ""
+            prefix = (literal_prefix(rx_src) if memo is None else memo("log_patterns.literal_prefix", rx_src, literal_prefix)) \
+                if rx_src is not None else ""
             keywords = tuple(k.encode("utf-8") for k in pat.get("keywords") or ())
             if rx_src is not None and not keywords and len(prefix) < MIN_LITERAL:
                 problems.append(_p(path, doc, ["patterns", i, "regex"], "pattern cannot be pre-filtered; left out", "no-prefilter"))
@@ -807,4 +820,4 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
             if not checked:   # keep what the check compiled
                 compiled.regex, compiled.exclude = rx, ex
             patterns.append(compiled)
-    return CompiledLogPatterns(patterns, problems)
+    return CompiledLogPatterns(patterns, problems, _memo=memo)
