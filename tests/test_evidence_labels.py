@@ -16,7 +16,7 @@ _plain_value = st.text(alphabet='ab,=}{ le"\\.+Inf0', max_size=6).filter(lambda 
 _any_value = st.one_of(
     st.text(alphabet='ab,=}{ le".\\n+Inf0', max_size=6),
     # texts that close the le value and open another label, or escape
-    st.sampled_from(['1",a="b', '+Inf",engine="0', '2",le="3', 'x\\"y', '",a="', '0.5']))
+    st.sampled_from(['1",a="b', '+Inf",engine="0', '2",le="3', 'x\\"y', '",a="', '0.5', '+Inf', 'Inf', 'inf', '+inf']))
 
 
 def _render(pairs: list[tuple[str, str]], escape: bool) -> str:
@@ -64,13 +64,21 @@ def _reference(fd: FamilyData) -> tuple[list, dict, dict]:
             if len(s) < MAX_LABEL_VALUES:
                 s.add(v)
     per_count = []
-    for k in keys:  # the count of a series is its _count, else its +Inf bucket
+    nonzero, nonfinite = False, 0
+    for k in keys:  # the count of a series is its _count, else its first +Inf bucket
         c = counts.get(k)
         if c is None:
             c = next((v for le, v in buckets.get(k, {}).items() if le in ("+Inf", "Inf", "+inf", "inf")), None)
         if c is not None:
             per_count.append(c)
-    return keys, per_count, {k: sorted(v) for k, v in sorted(values.items())}
+        for v in [c, sums.get(k), *buckets.get(k, {}).values()]:
+            if v is None:
+                continue
+            if math.isnan(v) or math.isinf(v):
+                nonfinite += 1
+            elif v != 0:
+                nonzero = True
+    return keys, per_count, {k: sorted(v) for k, v in sorted(values.items())}, nonzero, nonfinite
 
 
 _series = st.lists(st.tuples(_names, _any_value), min_size=0, max_size=4)
@@ -86,19 +94,22 @@ def test_histogram_entries_are_those_of_decoding_every_text(series, escape, rnd)
             raw = _render([p for p in pairs if p[0] != "le"] + [("le", le)] + [p for p in pairs if p[0] == "le"][:1], escape)
             if raw not in fd.listed_keys and parse_labels(raw) is not None:
                 fd.listed_keys.add(raw)
-                fd.buckets.append((raw, float(rnd.randint(0, 3))))
+                fd.buckets.append((raw, rnd.choice([0.0, 1.0, 3.0, float("nan"), float("inf")])))
         base = _render([p for p in pairs if p[0] not in ("le", "quantile")], escape)
         if with_count and parse_labels(base) is not None:
-            fd.counts[base] = float(rnd.randint(0, 5))
-            fd.sums[base] = rnd.random()
+            fd.counts[base] = rnd.choice([0.0, 5.0, float("nan")])
+            fd.sums[base] = rnd.choice([0.0, 0.5, float("-inf")])
     if not fd.buckets and not fd.counts:
         return
     if rnd.random() < 0.5:
         rnd.shuffle(fd.buckets)
     mdef = MetricDef("m.h", "f", "vllm", None, "histogram", "seconds", "sum", (), "stable", "t", ())
     got = _metric_entry(fd, mdef, "engine_metrics")
-    keys, per_count, values = _reference(fd)
+    keys, per_count, values, nonzero, nonfinite = _reference(fd)
+    assert (got["nonzero"], got["nonfinite"]) == (nonzero, nonfinite)
     assert got["series"] == len(keys)
     assert got["label_values"] == values
     assert [s["labels"] for s in got["series_shown"]] == [(parse_labels(k) or {}) if k else {} for k in keys[:MAX_SERIES_SHOWN]]
-    assert (got["count"] is None and not per_count) or math.isclose(got["count"], math.fsum(per_count))
+    expected = math.fsum(v for v in per_count if not math.isnan(v)) if any(not math.isnan(v) for v in per_count) else None
+    assert (got["count"] is None and expected is None) or got["count"] == expected or (
+        math.isnan(got["count"]) and math.isnan(expected))

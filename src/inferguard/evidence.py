@@ -116,8 +116,11 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     return entry
 
 
+_INF_LES = ("+Inf", "Inf", "+inf", "inf")
+
+
 def _is_inf(le: str | None) -> bool:
-    return le in ("+Inf", "Inf", "+inf", "inf")
+    return le in _INF_LES
 
 
 def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) -> None:
@@ -186,9 +189,17 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) ->
     nonfinite = 0
     missing: dict[str, int] = {}
     shown = []
+    isfinite = math.isfinite
     for k in keys:
         bk = buckets.get(k, {})
-        inf = next((v for le, v in bk.items() if _is_inf(le)), None)
+        inf = None
+        if bk:
+            # the value of the first bucket (in file order) whose le is +Inf
+            found = [le for le in _INF_LES if le in bk]
+            if len(found) == 1:
+                inf = bk[found[0]]
+            elif found:
+                inf = next(v for le, v in bk.items() if _is_inf(le))
         c = counts.get(k)
         sm = sums.get(k)
         if bk and inf is None:
@@ -202,12 +213,18 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) ->
             per_count.append(count)
         if sm is not None:
             per_sum.append(sm)
-        for v in [count, sm, *bk.values()]:
+        for v in (count, sm):
             if v is None:
                 continue
             if not _finite(v):
                 nonfinite += 1
             elif v != 0:
+                nonzero = True
+        if bk:
+            vals = bk.values()
+            nonfinite += len(vals) - sum(map(isfinite, vals))
+            # a finite non-zero bucket: among the truthy values (non-zero, NaN, inf), a finite one
+            if not nonzero and any(map(isfinite, filter(None, vals))):
                 nonzero = True
         if len(shown) < MAX_SERIES_SHOWN:
             shown.append({"labels": _labels_of_key(k), "count": count, "sum": sm})
