@@ -149,26 +149,33 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) ->
     # The buckets of one series are usually written one after another and differ only in
     # their `le` value: the text around the last bucket's `le` value is kept, and a text that
     # matches it is that series again, with the `le` between (see le_value_span).
-    last: tuple[str, str, str, dict[str, str]] | None = None
+    # On a match the key and labels are the last bucket's, so only its le value is stored.
+    pre = post = ""
+    need = lp = lq = -1          # no text kept yet: need -1 never matches a length test below
+    bk: dict[str | None, float] = {}
     for raw, v in fd.buckets:
-        hit = False
-        if last is not None:
-            pre, post, key, reduced = last
-            if len(raw) >= len(pre) + len(post) and raw.startswith(pre) and raw.endswith(post):
-                le = raw[len(pre):len(raw) - len(post)]
-                hit = '"' not in le and "\\" not in le
-        if not hit:
-            key, reduced, labels = split(raw)
-            le = labels.get("le")
-            span = le_value_span(raw)
-            last = (raw[:span[0]], raw[span[1]:], key, reduced) if span is not None else None
-        bk = buckets.get(key)
-        if bk is None:
+        if need >= 0 and len(raw) >= need and raw.startswith(pre) and raw.endswith(post):
+            le = raw[lp:-lq]     # post starts with the closing quote: lq >= 1
+            if '"' not in le and "\\" not in le:
+                bk[le] = v
+                continue
+        key, reduced, labels = split(raw)
+        span = le_value_span(raw)
+        if span is None:
+            need = -1
+        else:
+            pre, post = raw[:span[0]], raw[span[1]:]
+            lp, lq = len(pre), len(post)
+            need = lp + lq
+        got = buckets.get(key)
+        if got is None:
             buckets[key] = bk = {}
             bucket_labels[key] = [reduced]
-        elif reduced not in bucket_labels[key]:
-            bucket_labels[key].append(reduced)
-        bk[le] = v
+        else:
+            bk = got
+            if reduced not in bucket_labels[key]:
+                bucket_labels[key].append(reduced)
+        bk[labels.get("le")] = v
     for sets in bucket_labels.values():
         for reduced in sets:
             add_values(reduced)
