@@ -339,7 +339,9 @@ def _encode_entry(docs: list[tuple[str, int, int, Any]]) -> bytes:
     try:
         import marshal
 
-        tag, a, b = b"M", marshal.dumps(parts), marshal.dumps(tables)
+        # version 0: no shared references and no interning flags, whose use depends on the
+        # objects' reference counts; the same spec set always gives the same bytes
+        tag, a, b = b"M", marshal.dumps(parts, 0), marshal.dumps(tables, 0)
     except ValueError:  # a value marshal cannot write (a YAML timestamp, a set)
         import pickle
 
