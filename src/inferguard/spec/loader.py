@@ -273,26 +273,9 @@ def _codec(tag: bytes):
 
 def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
     """The cached documents for `key`, or None (no entry, unreadable, foreign, corrupt, stale)."""
-    if path is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError):
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            fd = -1
-            blob = fh.read(MAX_SPEC_BYTES * 4)
-    except OSError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    blob = _read_own_file(path) if path is not None else None
     head = len(_MAGIC) + 64 + 32
-    if len(blob) < head + 9 or not blob.startswith(_MAGIC):
+    if blob is None or len(blob) < head + 9 or not blob.startswith(_MAGIC):
         return None
     if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
         return None
@@ -354,30 +337,12 @@ def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) ->
     """Best effort, atomic: a cache that cannot be written costs nothing but the next full
     load. Only a regular file (or nothing) at the entry's path is ever replaced."""
     payload = _encode_entry(docs)
-    blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
-    try:
+    if _write_own_file(path, _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload, ".specs-"):
         try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return
-        except FileNotFoundError:
+            _prune(path.parent)
+        except OSError:
             pass
-        import tempfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".specs-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _prune(path.parent)
-    except (OSError, ValueError):
-        pass  # no writable cache: load from YAML every time
+    # else no writable cache: load from YAML every time
 
 
 _MEMO_MAGIC = b"inferguard-memo\n"
@@ -460,18 +425,19 @@ def _read_own_file(path: Path) -> bytes | None:
             os.close(fd)
 
 
-def _write_own_file(path: Path, blob: bytes) -> None:
-    """Best effort, atomic; only a regular file (or nothing) at `path` is ever replaced."""
+def _write_own_file(path: Path, blob: bytes, prefix: str = ".memo-") -> bool:
+    """Best effort, atomic; only a regular file (or nothing) at `path` is ever replaced.
+    Whether the file was written."""
     try:
         try:
             if not stat.S_ISREG(os.lstat(path).st_mode):
-                return
+                return False
         except FileNotFoundError:
             pass
         import tempfile
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".memo-", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(blob)
@@ -483,7 +449,8 @@ def _write_own_file(path: Path, blob: bytes) -> None:
                 pass
             raise
     except (OSError, ValueError):
-        pass
+        return False
+    return True
 
 
 def _memo_path(key: str) -> Path | None:
