@@ -179,16 +179,26 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) ->
     for sets in bucket_labels.values():
         for reduced in sets:
             add_values(reduced)
+    # A label set equal to one visited before adds no label value: the `_count` and `_sum`
+    # series of a histogram repeat its buckets' labels, and `_sum` repeats `_count`'s text.
     counts: dict[str, float] = {}
+    count_of: dict[str, tuple[str, dict[str, str]]] = {}
     for raw, v in fd.counts.items():
         key, reduced, _labels = split(raw)
+        count_of[raw] = (key, reduced)
         counts[key] = v
-        add_values(reduced)
+        if reduced not in bucket_labels.get(key, ()):
+            add_values(reduced)
     sums: dict[str, float] = {}
     for raw, v in fd.sums.items():
-        key, reduced, _labels = split(raw)
+        got = count_of.get(raw)
+        if got is not None:
+            key = got[0]
+        else:
+            key, reduced, _labels = split(raw)
+            if reduced not in bucket_labels.get(key, ()):
+                add_values(reduced)
         sums[key] = v
-        add_values(reduced)
     keys = list(dict.fromkeys(list(counts) + list(sums) + list(buckets)))
     per_count: list[float] = []
     per_sum: list[float] = []
