@@ -3,24 +3,29 @@
 Side by side, each figure the median of N runs, the two commands of a comparison run in
 turn (A B A B ...) so that a machine that slows down mid-run slows both:
 
-  (h) python -m inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --format json
+  (h) inferguard evaluate fixtures/packets/vllm-lmcache-mp-h100 --format json
       against a bare `python -c pass` (the median of the per-pair differences), with the
-      spec set cache warm (the steady state), and, for information, with an empty cache
+      user cache warm (the steady state), and, for information, with an empty cache
       directory on every run (YAML parsing, schema, plugin and semantic checks, cache write)
-  (i) python -m inferguard observability-coverage --engine-metrics-file F --format json
+  (i) inferguard observability-coverage --engine-metrics-file F --format json --output OUT
       against `promtool check metrics < F`, for generated vLLM expositions of about 1, 4
       and 21 MB (gen_vllm_exposition.py; written to benchmarks/data/ when missing), with
-      prometheus_client's parser alone beside them for scale
+      prometheus_client's parser alone beside them for scale, and (--high-cardinality) the
+      same on a scrape of 0.5 M unindexed series (gen_high_cardinality.py)
 
 Targets: (h) under 100 ms over the bare interpreter; (i) coverage faster than promtool at
 every size. Without promtool on PATH, (i) compares against prometheus_client's parser only
 and says that the promtool target was not measured. Prints PASS/FAIL; always exits 0.
 
-Child processes run this checkout (src on PYTHONPATH) with byte-code caching on, as an
-installed package runs: a PYTHONDONTWRITEBYTECODE in the environment is dropped, and every
-command runs once before timing.
+By default the child processes run this checkout (src on PYTHONPATH, `python -m
+inferguard`). With --python, they run the package installed in that interpreter's
+environment instead (`python -m venv /tmp/ig && /tmp/ig/bin/pip install .`, then
+`--python /tmp/ig/bin/python`), from a folder outside the checkout, through the
+`inferguard` console script beside it: what a user runs. Byte-code caching is on (a
+PYTHONDONTWRITEBYTECODE in the environment is dropped), every command runs once before
+timing, and the user cache directory is a fresh one shared by the warm runs.
 
-    python benchmarks/bench_fixed_cost.py [--runs N]
+    python benchmarks/bench_fixed_cost.py [--runs N] [--python PY] [--high-cardinality]
 """
 from __future__ import annotations
 
@@ -46,12 +51,17 @@ SIZES = {
 FIXED_TARGET_MS = 100.0
 
 
+INSTALLED = False   # --python: run the installed package from a folder outside the checkout
+CWD = ROOT
+
+
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("INFERGUARD_DEBUG", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    src = os.path.join(ROOT, "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if not INSTALLED:
+        src = os.path.join(ROOT, "src")
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update(extra or {})
     return env
 
@@ -60,7 +70,7 @@ def _once(cmd: list[str], env: dict[str, str], stdin_path: str | None = None) ->
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+        proc = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=CWD, env=env)
         return time.perf_counter() - t0, proc.returncode
     finally:
         if stdin_path:
@@ -102,26 +112,45 @@ def client_parser(path: str, runs: int) -> float:
     return statistics.median(times)
 
 
-def ensure(path: str, args: list[str]) -> None:
+def ensure(path: str, args: list[str], generator: str = "gen_vllm_exposition.py") -> None:
     if not os.path.isfile(path):
-        subprocess.run([sys.executable, os.path.join(HERE, "gen_vllm_exposition.py"), path, *args], check=True,
+        subprocess.run([sys.executable, os.path.join(HERE, generator), path, *args], check=True,
                        stdout=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Fixed cost of a command, and coverage against promtool.")
     ap.add_argument("--runs", type=int, default=11, help="pairs per comparison; medians are reported (default: %(default)s)")
+    ap.add_argument("--python", help="an interpreter whose environment has inferguard installed (pip install .): "
+                                     "time that install, run from outside the checkout")
+    ap.add_argument("--high-cardinality", action="store_true",
+                    help="also compare on a scrape of 0.5 M unindexed series (gen_high_cardinality.py, about 20 MB)")
     args = ap.parse_args(argv)
     runs = max(1, args.runs)
+    global INSTALLED, CWD
     py = sys.executable
-    print(f"median of {runs} pairs per comparison, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    ig = [py, "-m", "inferguard"]
+    where = "this checkout (src on PYTHONPATH)"
+    if args.python:
+        py = os.path.abspath(args.python)
+        script = os.path.join(os.path.dirname(py), "inferguard")
+        ig = [script] if os.path.isfile(script) else [py, "-m", "inferguard"]
+        INSTALLED = True
+        CWD = tempfile.mkdtemp(prefix="ig-bench-")
+        where = f"the package installed beside {py}, run from {CWD}"
+    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
+    print(f"median of {runs} pairs per comparison, Python {version}, {os.cpu_count()} CPUs; inferguard from {where}")
+    promtool_path = shutil.which("promtool")
+    if promtool_path:
+        pv = subprocess.run([promtool_path, "--version"], capture_output=True, text=True)
+        print(f"promtool: {promtool_path}, {((pv.stdout or pv.stderr).splitlines() or ['?'])[0]}")
     print()
     checks: list[tuple[str, bool | None]] = []
     rows: list[tuple[str, str, str, str]] = []
 
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         warm = {"XDG_CACHE_HOME": cache}
-        ev = [py, "-m", "inferguard", "evaluate", PACKET, "--format", "json"]
+        ev = [*ig, "evaluate", PACKET, "--format", "json"]
         bare = [py, "-c", "pass"]
         h = paired(ev, bare, runs, a_env=warm)
         rows.append(("(h) evaluate (bundled packet), cache warm", f"{h['a'] * 1000:.0f} ms",
@@ -132,11 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         checks.append((f"(h) evaluate +{h['diff'] * 1000:.0f} ms over a bare interpreter (target < {FIXED_TARGET_MS:.0f} ms)",
                        h["diff"] * 1000 < FIXED_TARGET_MS and h["rc_a"] in (0, 1)))
 
-        promtool = shutil.which("promtool")
-        for name, (path, gen_args) in SIZES.items():
-            ensure(path, gen_args)
+        promtool = promtool_path
+        sizes = dict((k, (p, a, "gen_vllm_exposition.py")) for k, (p, a) in SIZES.items())
+        if args.high_cardinality:
+            sizes["0.5 M unindexed series"] = (os.path.join(DATA, "high_cardinality_500k.prom"), ["--series", "500000"],
+                                               "gen_high_cardinality.py")
+        for name, (path, gen_args, generator) in sizes.items():
+            ensure(path, gen_args, generator)
             mb = os.path.getsize(path) / 1e6
-            cov = [py, "-m", "inferguard", "observability-coverage", "--engine-metrics-file", path,
+            cov = [*ig, "observability-coverage", "--engine-metrics-file", path,
                    "--format", "json", "--output", os.path.join(out, "c.json")]
             parser = client_parser(path, max(3, runs // 3))
             if promtool:

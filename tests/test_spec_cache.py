@@ -23,7 +23,7 @@ def _evaluate(cache_home: Path | str) -> subprocess.CompletedProcess:
 
 
 def _entries(cache_home: Path) -> list[Path]:
-    return sorted((cache_home / "inferguard").glob("specs-*.pickle"))
+    return sorted((cache_home / "inferguard").glob("specs-*.marshal"))
 
 
 def test_report_bytes_are_the_same_with_a_cold_warm_corrupt_and_unusable_cache(tmp_path):
@@ -140,3 +140,111 @@ def test_a_changed_spec_file_invalidates_the_cache(tmp_path, monkeypatch):
     surfaces.write_text(text, encoding="utf-8")
     again = loader.load_specs([specs], trust_cache=True)
     assert again.digest == first.digest and again.checked
+
+
+def _paths(node, prefix=()):
+    """Every path into a document (keys of mappings, indexes of sequences), and one past each end."""
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, prefix + (k,))
+        yield prefix + ("no-such-key",)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, prefix + (i,))
+        yield prefix + (len(node),)
+
+
+def test_every_position_a_warm_load_locates_is_the_cold_one(tmp_path, monkeypatch):
+    """The marks inside a cached document are decoded on demand and point where the YAML's do."""
+    from inferguard.spec import loader
+    from inferguard.spec.marked import CachedDoc, locate
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    specs = _copy_specs(tmp_path)
+    cold = loader.load_specs([specs], trust_cache=True)
+    warm = loader.load_specs([specs], trust_cache=True)
+    n = 0
+    for kind, docs in cold.docs_by_kind.items():
+        for c, w in zip(docs, warm.docs_by_kind[kind]):
+            assert isinstance(w.data, CachedDoc) and not isinstance(c.data, CachedDoc)
+            for path in _paths(c.data):
+                assert locate(w.data, path) == locate(c.data, path), (c.path, path)
+                n += 1
+    assert n > 5000
+
+
+def test_an_entry_holding_values_marshal_cannot_write_round_trips(tmp_path, monkeypatch):
+    """A spec set with a YAML timestamp is written with pickle and read back the same."""
+    import datetime
+
+    from inferguard.spec import loader
+    from inferguard.spec.marked import locate
+    from inferguard.spec.yamlload import load_all
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    doc = load_all("kind: X\nwhen: 2024-05-01\nitems:\n  - {a: 1}\n  - [b, c]\n")[0]
+    assert isinstance(doc["when"], datetime.date)
+    path = loader._cache_path("f" * 64)
+    loader._write_cache(path, "f" * 64, [("X", 0, 0, doc)])
+    raw = path.read_bytes()
+    assert raw[len(loader._MAGIC) + 96:][:1] == b"P"
+    (kind, fi, i, back), = loader._read_cache(path, "f" * 64)
+    assert (kind, fi, i, back) == ("X", 0, 0, doc)
+    for p in [(), ("when",), ("items", 0, "a"), ("items", 1, 1), ("items", 2)]:
+        assert locate(back, p) == locate(doc, p)
+
+
+def test_memo_results_are_kept_beside_the_entry_and_checked(tmp_path, monkeypatch):
+    """A pure view of a cached spec set is computed once per machine; the kept results are
+    those the function gives, and a corrupt or foreign memo file is ignored."""
+    from inferguard.spec import loader
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    specs = _copy_specs(tmp_path)
+    loader.load_specs([specs], trust_cache=True)            # cold: writes the entry
+    first = loader.load_specs([specs], trust_cache=True)    # warm
+    calls = []
+
+    def f(arg):
+        calls.append(arg)
+        return ("v", arg * 2)
+
+    assert first.memo("t.f", 21, f) == ("v", 42) and first.memo("t.f", 21, f) == ("v", 42)
+    assert calls == [21]
+    first._memo._save()
+    memo_file = loader._memo_path(loader._cache_key(first.digest))
+    assert memo_file.is_file()
+
+    second = loader.load_specs([specs], trust_cache=True)
+    assert second.memo("t.f", 21, f) == ("v", 42) and calls == [21]   # from the file
+
+    data = bytearray(memo_file.read_bytes())
+    data[-2] ^= 0xFF
+    memo_file.write_bytes(bytes(data))
+    third = loader.load_specs([specs], trust_cache=True)
+    assert third.memo("t.f", 21, f) == ("v", 42) and calls == [21, 21]  # corrupt: computed again
+
+    # a spec set not loaded through the cache has no memo: the function runs every time
+    plain = loader.load_specs([specs])
+    assert plain.memo("t.f", 1, f) == ("v", 2) and calls == [21, 21, 1]
+
+
+def test_log_pattern_sets_are_the_same_with_and_without_kept_views(tmp_path, monkeypatch):
+    from inferguard.spec import loader
+    from inferguard.spec.kinds import log_patterns as lp
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    specs = _copy_specs(tmp_path)
+    loader.load_specs([specs], trust_cache=True)
+    warm = loader.load_specs([specs], trust_cache=True)
+    plain = loader.load_specs([specs])
+    for hint in (None, "vllm", "sglang", "lmcache"):
+        a = lp.compile(warm).select(hint)
+        a_again = lp.compile(loader.load_specs([specs], trust_cache=True)).select(hint)
+        b = lp.compile(plain).select(hint)
+        for x in (a, a_again):
+            assert x.lines.pattern == b.lines.pattern and x.header.pattern == b.header.pattern
+            assert {k: [p.id for p in v] for k, v in x.by_literal.items()} == {k: [p.id for p in v] for k, v in b.by_literal.items()}
+            assert [(p.id, p.prefix) for p in x.patterns] == [(p.id, p.prefix) for p in b.patterns]
+        warm._memo._save()

@@ -12,7 +12,7 @@ from typing import Any
 
 from inferguard import __version__
 from inferguard.readers.base import ReadResult
-from inferguard.readers.exposition import Exposition, FamilyData, parse_labels
+from inferguard.readers.exposition import Exposition, FamilyData, le_value_span, parse_labels
 
 API_VERSION = "inferguard.dev/v1"
 MAX_SERIES_SHOWN = 20
@@ -82,10 +82,20 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
         "line": fd.first_line,
         "created_series": fd.created,
     }
+    label_values: dict[str, set[str]] = {}
+
+    def add_values(labels: dict[str, str]) -> None:
+        # the first MAX_LABEL_VALUES values of each label, in the order the series are visited
+        for k, v in labels.items():
+            if k in ("le", "quantile"):
+                continue
+            s = label_values.setdefault(k, set())
+            if len(s) < MAX_LABEL_VALUES:
+                s.add(v)
+
     if fd.sums or fd.counts or (fd.buckets and not fd.samples):
-        _histogram_entry(entry, fd, mdef, labels_of)
+        _histogram_entry(entry, fd, mdef, add_values)
         shown = entry.pop("_shown")
-        raws = entry.pop("_raws")
     else:
         raws = list(fd.samples)
         values = list(fd.samples.values())
@@ -99,14 +109,8 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
         entry["nonzero"] = any(_finite(v) and v != 0 for v in kept)
         entry["nonfinite"] = sum(1 for v in kept if not _finite(v))
         shown = [{"labels": labels_of(r), "value": v} for r, v in list(fd.samples.items())[:MAX_SERIES_SHOWN]]
-    label_values: dict[str, set[str]] = {}
-    for raw in raws:
-        for k, v in labels_of(raw).items():
-            if k in ("le", "quantile"):
-                continue
-            s = label_values.setdefault(k, set())
-            if len(s) < MAX_LABEL_VALUES:
-                s.add(v)
+        for raw in raws:
+            add_values(labels_of(raw))
     entry["label_values"] = {k: sorted(v) for k, v in sorted(label_values.items())}
     entry["series_shown"] = shown
     entry["aggregate"] = mdef.aggregate
@@ -115,28 +119,89 @@ def _metric_entry(fd: FamilyData, mdef, source: str) -> dict[str, Any]:
     return entry
 
 
+_INF_LES = ("+Inf", "Inf", "+inf", "inf")
+
+
 def _is_inf(le: str | None) -> bool:
-    return le in ("+Inf", "Inf", "+inf", "inf")
+    return le in _INF_LES
 
 
-def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> None:
+def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, add_values) -> None:
     """Histogram / summary series as people paste them: every label series seen in a `_count`,
     `_sum` or `_bucket` line is kept (none dropped because another series has a `_count`); a
     series without `_count` takes its count from the `+Inf` bucket; a family whose series lack
     the `+Inf` bucket, the `_count` or the `_sum` is measured when any bucket, count or sum is
-    non-zero, and says it is incomplete."""
-    def key_of(raw: str) -> str:
-        # One key form for every role: the label text without le/quantile, sorted.
-        return ",".join(f'{k}="{v}"' for k, v in sorted(labels_of(raw).items()) if k not in ("le", "quantile"))
+    non-zero, and says it is incomplete.
+
+    Each label text is decoded once. `add_values` is given the labels of every series in
+    this order: the bucket series grouped by their series key (in the order the keys first
+    appear), then the `_count` series, then the `_sum` series."""
+    skip = ("le", "quantile")
+
+    def split(raw: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        # (series key, labels without le/quantile, all labels); one key form for every role:
+        # the label text without le/quantile, sorted
+        labels = parse_labels(raw) or {}
+        reduced = {k: v for k, v in labels.items() if k not in skip} if ("le" in labels or "quantile" in labels) else labels
+        return ",".join(f'{k}="{v}"' for k, v in sorted(reduced.items())), reduced, labels
 
     buckets: dict[str, dict[str, float]] = {}
-    bucket_raws: dict[str, list[str]] = {}
+    # series key -> the distinct label sets of its buckets, first seen first (one, unless two
+    # label sets render to the same key); visiting a label set again adds no label value
+    bucket_labels: dict[str, list[dict[str, str]]] = {}
+    # The buckets of one series are usually written one after another and differ only in
+    # their `le` value: the text around the last bucket's `le` value is kept, and a text that
+    # matches it is that series again, with the `le` between (see le_value_span).
+    # On a match the key and labels are the last bucket's, so only its le value is stored.
+    pre = post = ""
+    need = lp = lq = -1          # no text kept yet: need -1 never matches a length test below
+    bk: dict[str | None, float] = {}
     for raw, v in fd.buckets:
-        key = key_of(raw)
-        buckets.setdefault(key, {})[labels_of(raw).get("le")] = v
-        bucket_raws.setdefault(key, []).append(raw)
-    counts = {key_of(k): v for k, v in fd.counts.items()}
-    sums = {key_of(k): v for k, v in fd.sums.items()}
+        if need >= 0 and len(raw) >= need and raw.startswith(pre) and raw.endswith(post):
+            le = raw[lp:-lq]     # post starts with the closing quote: lq >= 1
+            if '"' not in le and "\\" not in le:
+                bk[le] = v
+                continue
+        key, reduced, labels = split(raw)
+        span = le_value_span(raw)
+        if span is None:
+            need = -1
+        else:
+            pre, post = raw[:span[0]], raw[span[1]:]
+            lp, lq = len(pre), len(post)
+            need = lp + lq
+        got = buckets.get(key)
+        if got is None:
+            buckets[key] = bk = {}
+            bucket_labels[key] = [reduced]
+        else:
+            bk = got
+            if reduced not in bucket_labels[key]:
+                bucket_labels[key].append(reduced)
+        bk[labels.get("le")] = v
+    for sets in bucket_labels.values():
+        for reduced in sets:
+            add_values(reduced)
+    # A label set equal to one visited before adds no label value: the `_count` and `_sum`
+    # series of a histogram repeat its buckets' labels, and `_sum` repeats `_count`'s text.
+    counts: dict[str, float] = {}
+    count_of: dict[str, tuple[str, dict[str, str]]] = {}
+    for raw, v in fd.counts.items():
+        key, reduced, _labels = split(raw)
+        count_of[raw] = (key, reduced)
+        counts[key] = v
+        if reduced not in bucket_labels.get(key, ()):
+            add_values(reduced)
+    sums: dict[str, float] = {}
+    for raw, v in fd.sums.items():
+        got = count_of.get(raw)
+        if got is not None:
+            key = got[0]
+        else:
+            key, reduced, _labels = split(raw)
+            if reduced not in bucket_labels.get(key, ()):
+                add_values(reduced)
+        sums[key] = v
     keys = list(dict.fromkeys(list(counts) + list(sums) + list(buckets)))
     per_count: list[float] = []
     per_sum: list[float] = []
@@ -144,9 +209,17 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
     nonfinite = 0
     missing: dict[str, int] = {}
     shown = []
+    isfinite = math.isfinite
     for k in keys:
         bk = buckets.get(k, {})
-        inf = next((v for le, v in bk.items() if _is_inf(le)), None)
+        inf = None
+        if bk:
+            # the value of the first bucket (in file order) whose le is +Inf
+            found = [le for le in _INF_LES if le in bk]
+            if len(found) == 1:
+                inf = bk[found[0]]
+            elif found:
+                inf = next(v for le, v in bk.items() if _is_inf(le))
         c = counts.get(k)
         sm = sums.get(k)
         if bk and inf is None:
@@ -160,12 +233,18 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
             per_count.append(count)
         if sm is not None:
             per_sum.append(sm)
-        for v in [count, sm, *bk.values()]:
+        for v in (count, sm):
             if v is None:
                 continue
             if not _finite(v):
                 nonfinite += 1
             elif v != 0:
+                nonzero = True
+        if bk:
+            vals = bk.values()
+            nonfinite += len(vals) - sum(map(isfinite, vals))
+            # a finite non-zero bucket: among the truthy values (non-zero, NaN, inf), a finite one
+            if not nonzero and any(map(isfinite, filter(None, vals))):
                 nonzero = True
         if len(shown) < MAX_SERIES_SHOWN:
             shown.append({"labels": _labels_of_key(k), "count": count, "sum": sm})
@@ -183,7 +262,6 @@ def _histogram_entry(entry: dict[str, Any], fd: FamilyData, mdef, labels_of) -> 
         entry["incomplete"] = {"series_missing": {k: v for k, v in sorted(missing.items()) if k != "+Inf bucket"},
                                "note": "summary series without their _count or _sum (a cut paste?)"}
     entry["_shown"] = shown
-    entry["_raws"] = [r for rs in bucket_raws.values() for r in rs] + list(fd.counts) + list(fd.sums)
 
 
 def _labels_of_key(key: str) -> dict[str, str]:

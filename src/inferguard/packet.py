@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,22 @@ def _resolve_target(path: Path, follow_symlinks: bool) -> tuple[Path, os.stat_re
         raise
 
 
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _mkstemp(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """tempfile.mkstemp(prefix=, suffix=, dir=): a new file only this user can read, created
+    exclusively under a random name. Done here because importing tempfile pulls in shutil,
+    random and the compressors, which cost more than the write of a small report."""
+    for _ in range(100):
+        name = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(name, _TEMP_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no usable temporary name found", str(folder))
+
+
 def _write_fd(fd: int, data: bytes, shown: str) -> None:
     view = memoryview(data)
     while view:
@@ -106,7 +121,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode
         mode &= stat.S_IMODE(source_mode)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = _mkstemp(target.parent, f".{target.name}.", ".tmp")
     except OSError as exc:  # named by the user's path, never by the temporary file's
         raise InputError(f"cannot write: {exc.strerror or exc}", shown) from None
     try:

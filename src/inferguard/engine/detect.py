@@ -1,10 +1,10 @@
 """Detection: which engines, which LMCache mode, which connector — each with its signals."""
 from __future__ import annotations
 
-import fnmatch
-import re
 from typing import Any
 
+from inferguard.core.globs import matchcase
+from inferguard.core import recache
 from inferguard.engine.status import metric_status
 from inferguard.engine.vocab import ABSENT
 from inferguard.spec.expr import evaluate, search
@@ -50,7 +50,7 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
         if not entry:
             return None
         for value in entry.get("label_values", {}).get(ml["label"], []):
-            if ("equals" in ml and value == ml["equals"]) or ("matches" in ml and re.search(ml["matches"], value)) or (
+            if ("equals" in ml and value == ml["equals"]) or ("matches" in ml and recache.compile(ml["matches"]).search(value)) or (
                 "equals" not in ml and "matches" not in ml
             ):
                 return f"label {ml['label']}={value!r} on {entry['exposed_names'][0]} ({entry['source']}:{entry.get('line', '?')})"
@@ -60,7 +60,7 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
         if not argv:
             return None
         joined = " ".join(argv["argv"])
-        m = re.search(sig["argv"]["regex"], joined)
+        m = recache.compile(sig["argv"]["regex"]).search(joined)
         return f"argv of {argv['path']}: {m.group(0)[:80]!r}" if m else None
     if "lane_signal" in sig:
         ls = sig["lane_signal"]
@@ -84,7 +84,7 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
             if got is None:
                 continue
             text = str(got)
-            if ("equals" in lv and text == lv["equals"]) or ("matches" in lv and re.search(lv["matches"], text)) or (
+            if ("equals" in lv and text == lv["equals"]) or ("matches" in lv and recache.compile(lv["matches"]).search(text)) or (
                 "equals" not in lv and "matches" not in lv
             ):
                 return f"{lv['lane']} {lv['path']}={text!r} ({src.get('path', '?')})"
@@ -128,8 +128,8 @@ def _log_pattern(spec: dict[str, Any], evidence: dict[str, Any]) -> str | None:
             for pid, n in (cat.get("patterns") or {}).items():
                 counts[pid] = counts.get(pid, 0) + int(n)
     hits = sorted(((n, pid) for pid, n in counts.items()
-                   if n > 0 and any(fnmatch.fnmatchcase(pid, g) for g in spec["ids"])
-                   and not any(fnmatch.fnmatchcase(pid, g) for g in spec.get("exclude", ()))),
+                   if n > 0 and any(matchcase(pid, g) for g in spec["ids"])
+                   and not any(matchcase(pid, g) for g in spec.get("exclude", ()))),
                   key=lambda x: (-x[0], x[1]))
     if not hits:
         return None
@@ -148,7 +148,7 @@ def _log_process(regex: str, evidence: dict[str, Any]) -> str | None:
         for cat in ((src.get("summary") or {}).get("categories") or {}).values():
             for info in (cat.get("by_process") or {}).values():
                 name = info.get("process")
-                if name and re.search(regex, name):
+                if name and recache.compile(regex).search(name):
                     seen[name] = seen.get(name, 0) + int(info.get("count", 0))
     if not seen:
         return None
@@ -161,7 +161,7 @@ def _span_name(regex: str, evidence: dict[str, Any]) -> str | None:
     if not lane:
         return None
     hits = sorted(k[5:] for k, v in lane.get("signals", {}).items()
-                  if k.startswith("span.") and v > 0 and re.search(regex, k[5:]))
+                  if k.startswith("span.") and v > 0 and recache.compile(regex).search(k[5:]))
     if not hits:
         return None
     n = lane["signals"]["span." + hits[0]]

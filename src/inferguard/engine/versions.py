@@ -18,17 +18,18 @@ release number.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from inferguard.engine.status import metric_status
 from inferguard.engine.vocab import ABSENT
+from inferguard.core import recache
 
-_CLAUSE = re.compile(r"\s*(==|>=|<=|!=|>|<)?\s*([0-9][0-9a-z.+-]*)\s*")
+_CLAUSE = recache.compile(r"\s*(==|>=|<=|!=|>|<)?\s*([0-9][0-9a-z.+-]*)\s*")
+_DIGITS = recache.compile(r"\d+")
 
 
 def version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v))
+    return tuple(int(x) for x in _DIGITS.findall(v))
 
 
 def in_range(rng: str | None, release: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
 from inferguard.core.problems import InputError
+from inferguard.core import recache
 from inferguard.readers import LANE_READERS
 
 LANES = tuple(LANE_READERS)  # every lane that has a reader
@@ -100,7 +101,7 @@ def _load_argv(evidence, role: str, path: str) -> None:
 
 SNIFF_BYTES = 64 * 1024                      # what is read to decide what a lane file is
 MAX_LANE_EVIDENCE_BYTES = 64 * 1024 * 1024   # a LaneEvidence JSON is read whole; past this it is refused
-_LANE_EVIDENCE_RE = re.compile(rb'\{.*?"kind"\s*:\s*"LaneEvidence"', re.S)
+_LANE_EVIDENCE_RE = recache.compile(rb'\{.*?"kind"\s*:\s*"LaneEvidence"', re.S)
 
 
 def _looks_like_lane_evidence(head: bytes) -> bool:

@@ -2,12 +2,12 @@
 run every evaluation they allow."""
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from inferguard.core.globs import match
 from inferguard.core.problems import InputError
 
 def _context_keys() -> set[str]:
@@ -26,7 +26,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     entries = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != "PROVENANCE.yaml")
     for p in entries:
         for rule in rules:
-            if any(fnmatch.fnmatch(p.name, pat) for pat in rule["patterns"]):
+            if any(match(p.name, pat) for pat in rule["patterns"]):
                 if p.is_dir() and rule.get("reader") != "lane":
                     continue
                 roles.setdefault(rule["role"], []).append(str(p))
@@ -39,7 +39,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
             continue
         cut = len(rule["patterns"]) if rule.get("single_view") else 1
         for pat in rule["patterns"][:cut] if rule.get("reader") == "lane" else []:
-            hits = [f for f in files if fnmatch.fnmatch(Path(f).name, pat)]
+            hits = [f for f in files if match(Path(f).name, pat)]
             if hits:
                 roles[rule["role"]] = hits
                 break
@@ -68,14 +68,19 @@ def _drop_unreadable(roles: dict[str, list[str]], problems: list[dict[str, Any]]
 MAX_CONTEXT_BYTES = 1 << 20
 
 
+def _yaml_error() -> type[Exception]:
+    """PyYAML's error class, imported only when a context file raised something."""
+    import yaml
+
+    return yaml.YAMLError
+
+
 def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]:
     """The declared context. A file that cannot be read (not UTF-8, not YAML/JSON, numbers or
     nesting beyond what can be read) is a problem and is not used; one that reads but says
     something wrong (not a mapping, unknown keys) is an input error."""
-    import yaml
-
-    from inferguard.spec.yamlload import safe_load
     from inferguard.readers.jsonio import JsonInputError, loads
+    from inferguard.spec.flatyaml import NOT_FLAT, read_flat
 
     ctx: dict[str, Any] = {}
     for f in files:
@@ -89,7 +94,14 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
             if f.endswith(".json"):
                 data = loads(raw)
             else:
-                data = safe_load(raw.decode("utf-8"))  # alias, node and depth budgets
+                text = raw.decode("utf-8")
+                # the commonest form (a flat mapping of plain words) is read as the safe
+                # loader reads it, without importing PyYAML; anything else goes to the loader
+                data = read_flat(text)
+                if data is NOT_FLAT:
+                    from inferguard.spec.yamlload import safe_load
+
+                    data = safe_load(text)  # alias, node and depth budgets
         except JsonInputError as exc:
             problems.append({"source": "context", "path": f, "offset": exc.offset,
                              "message": f"context file not used: {exc.message}"})
@@ -98,7 +110,7 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
             problems.append({"source": "context", "path": f, "offset": exc.start,
                              "message": "context file not used: not valid UTF-8"})
             continue
-        except yaml.YAMLError as exc:
+        except _yaml_error() as exc:
             mark = getattr(exc, "problem_mark", None)
             p = {"source": "context", "path": f, "message": f"context file not used: {str(exc).splitlines()[0]}"}
             if mark is not None:

@@ -4,13 +4,14 @@ it). Neither side reaches into the other; both import this.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
-_UNESCAPE_RE = re.compile(r'\\(.)')
-PLAIN_LABELS_RE = re.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
-_PLAIN_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
+from inferguard.core import recache
+
+_LABEL_RE = recache.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
+_UNESCAPE_RE = recache.compile(r'\\(.)')
+PLAIN_LABELS_RE = recache.compile(r'(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+",)*+(?:[a-zA-Z_][a-zA-Z0-9_]*+="[^"\\]*+")?\Z')
+_PLAIN_PAIR_RE = recache.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 _UNESCAPE = {"n": "\n", "\\": "\\", '"': '"'}
 _SPECIAL_FLOATS = {"NaN": float("nan"), "+Inf": float("inf"), "-Inf": float("-inf"), "Inf": float("inf")}
 
@@ -35,6 +36,21 @@ def parse_labels(text: str) -> dict[str, str] | None:
         out[m.group(1)] = value
         pos = m.end()
     return out
+
+
+def le_value_span(text: str) -> tuple[int, int] | None:
+    """Where the value of the `le` label that parse_labels keeps (the last one) sits in a
+    label text of the plain form; None for any other text, or one without `le`.
+
+    Another text that is the same outside that span, and whose text inside it holds no quote
+    and no backslash, decodes to the same labels but for `le`, which is that text."""
+    if PLAIN_LABELS_RE.match(text) is None:
+        return None
+    span = None
+    for m in _PLAIN_PAIR_RE.finditer(text):
+        if m.group(1) == "le":
+            span = m.span(2)
+    return span
 
 
 def parse_float(token: str) -> float | None:

@@ -9,11 +9,12 @@ byte offset, never a silent repair and never an exception that escapes as our de
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any
 
-_LONG_INT_RE = re.compile(rb"-?\d{%d,}" % 4301)
+from inferguard.core import recache
+
+_LONG_INT_RE = recache.compile(rb"-?\d{%d,}" % 4301)
 
 
 class JsonInputError(ValueError):

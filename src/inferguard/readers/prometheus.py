@@ -32,16 +32,17 @@ is registered but has no sample is still seen.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Iterable
+
+from inferguard.core import recache
 
 from inferguard.readers.base import ReadResult
 from inferguard.readers.exposition import PLAIN_LABELS_RE, Exposition, FamilyData, parse_float, parse_labels
 
 # Possessive quantifiers (no backtracking state): a regex over a long line needs constant
 # memory, where the backtracking form kept about 100 bytes per character of a label set.
-_LABEL_BLOCK_RE = re.compile(r'\{(?:[^"}]++|"(?:[^"\\]++|\\.)*+")*+\}')
-_METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_LABEL_BLOCK_RE = recache.compile(r'\{(?:[^"}]++|"(?:[^"\\]++|\\.)*+")*+\}')
+_METRIC_NAME_RE = recache.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 # The canonical label text (`a="x",b="y"`, no escapes, no blanks); anything else goes through parse_labels.
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped", "unknown", "info", "stateset", "gaugehistogram"}
 

@@ -43,6 +43,7 @@ class SpecSet:
     problems: list[Problem] = field(default_factory=list)
     checked: bool = False   # every document passed the schema, plugin and semantic checks
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: Any = field(default=None, repr=False, compare=False)   # _Memo of a set with a cache entry
 
     def docs(self, kind: str) -> list[Any]:
         return [d.data for d in self.docs_by_kind.get(kind, [])]
@@ -54,6 +55,17 @@ class SpecSet:
         if key not in self._compiled:
             self._compiled[key] = factory(self)
         return self._compiled[key]
+
+    def memo(self, name: str, arg: Any, fn: Callable[[Any], Any]) -> Any:
+        """fn(arg), kept beside the spec set's cache entry for the next process.
+
+        For the pure functions that compile views of the specs (a regex's literal prefix,
+        the scanner of a set of literals): the entry's key covers the spec files and this
+        package's code, so a kept result is the one fn would compute. Without an entry (a
+        spec set not loaded through the cache), fn runs every time."""
+        if self._memo is None:
+            return fn(arg)
+        return self._memo.get(name, arg, fn)
 
     def info(self) -> dict[str, Any]:
         return {"version": self.version, "digest": self.digest, "files": len(self.files)}
@@ -118,21 +130,35 @@ def _spec_files(paths: Iterable[str | Path] | None) -> list[Path]:
     return out
 
 
-def _relative_name(f: Path, roots: list[Path]) -> str:
+def _resolver() -> Callable[[Path], Path]:
+    """Path.resolve, once per path: resolving walks every component of a path with a system
+    call, and one load names each spec file, its folder and the current folder several times."""
+    seen: dict[Path, Path] = {}
+
+    def resolve(p: Path) -> Path:
+        r = seen.get(p)
+        if r is None:
+            r = seen[p] = p.resolve()
+        return r
+
+    return resolve
+
+
+def _relative_name(f: Path, roots: list[Path], resolve: Callable[[Path], Path] = Path.resolve) -> str:
     """The name a spec file has in the digest: its path inside the folder it was found in, so
     that the same spec set has the same digest in a checkout and in an installed package."""
     for root in roots:
         if root.is_dir():
             try:
-                return f.resolve().relative_to(root.resolve()).as_posix()
+                return resolve(f).relative_to(resolve(root)).as_posix()
             except ValueError:
                 continue
     return f.name
 
 
-def _display(path: Path) -> str:
+def _display(path: Path, resolve: Callable[[Path], Path] = Path.resolve) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(resolve(path).relative_to(resolve(Path.cwd())))
     except ValueError:
         return str(path)
 
@@ -168,13 +194,10 @@ def _plugin(kind: str):
 
 def _cache_base() -> Path | None:
     """The user cache directory ($XDG_CACHE_HOME or ~/.cache), or None when there is none."""
-    try:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    except (KeyError, RuntimeError):  # no home directory to expand
-        return None
-    if not base or base.startswith("~"):
-        return None
-    return Path(base) / "inferguard"
+    from inferguard.core.usercache import cache_dir
+
+    base = cache_dir()
+    return None if base is None else Path(base)
 
 
 def _tree_digest(root: Path, suffixes: tuple[str, ...], *, contents: bool) -> bytes:
@@ -217,22 +240,173 @@ def _cache_key(digest: str) -> str:
 
 
 # A cache entry is MAGIC, the key it was written for (64 hex digits), the SHA-256 of the
-# payload (32 bytes), then the payload: a pickle of the checked documents (plain dicts and
-# lists with their marks). An entry is used only when its key is the one asked for, its
-# payload has the hash it states, and it is a regular file of this user.
-CACHE_FORMAT = 1
+# payload (32 bytes), then the payload. An entry is used only when its key is the one asked
+# for, its payload has the hash it states, and it is a regular file of this user.
+#
+# The payload is one byte naming the codec (M: marshal, P: pickle, for a spec set holding
+# a value marshal cannot write, such as a YAML timestamp), the length of the documents part
+# (8 bytes), the documents part, then the marks part. The documents part holds, for each
+# checked document, (kind, file index, index in file, the document as plain dicts and
+# lists, the marks of its top-level mapping); the marks part holds each document's table of
+# the marks inside it (see spec/marked.py), decoded only when a position is asked for.
+CACHE_FORMAT = 2
 _MAGIC = b"inferguard-specs\n"
+_CACHE_SUFFIX = ".marshal"
 
 
 def _cache_path(key: str) -> Path | None:
     base = _cache_base()
-    return None if base is None else base / f"specs-{key[:32]}.pickle"
+    return None if base is None else base / f"specs-{key[:32]}{_CACHE_SUFFIX}"
+
+
+def _codec(tag: bytes):
+    if tag == b"M":
+        import marshal
+
+        return marshal.loads, (ValueError, EOFError, TypeError)
+    if tag == b"P":
+        import pickle
+
+        return pickle.loads, (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError)
+    return None, ()
 
 
 def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
     """The cached documents for `key`, or None (no entry, unreadable, foreign, corrupt, stale)."""
-    if path is None:
+    blob = _read_own_file(path) if path is not None else None
+    head = len(_MAGIC) + 64 + 32
+    if blob is None or len(blob) < head + 9 or not blob.startswith(_MAGIC):
         return None
+    if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
+        return None
+    payload = blob[head:]
+    if hashlib.sha256(payload).digest() != blob[len(_MAGIC) + 64:head]:
+        return None
+    loads, errors = _codec(payload[:1])
+    size = int.from_bytes(payload[1:9], "big")
+    if loads is None or 9 + size > len(payload):
+        return None
+    try:
+        docs = loads(payload[9:9 + size])
+    except errors:
+        return None
+    if not isinstance(docs, list):
+        return None
+    marks_blob = payload[9 + size:]
+    decoded: list[Any] = []
+
+    def all_marks() -> list[dict[tuple, tuple]]:
+        # verified with the rest of the payload above; decoded once, on the first position asked for
+        if not decoded:
+            decoded.append(loads(marks_blob))
+        return decoded[0]
+
+    from inferguard.spec.marked import cached_doc
+
+    out = []
+    for n, item in enumerate(docs):
+        kind, fi, i, plain, top = item
+        out.append((kind, fi, i, cached_doc(plain, top, lambda n=n: all_marks()[n])))
+    return out
+
+
+def _encode_entry(docs: list[tuple[str, int, int, Any]]) -> bytes:
+    from inferguard.spec.marked import split_marks
+
+    parts, tables = [], []
+    for kind, fi, i, doc in docs:
+        plain, marks = split_marks(doc)
+        top = marks.pop((), (getattr(doc, "line", None), getattr(doc, "col", None), None))
+        parts.append((kind, fi, i, plain, top))
+        tables.append(marks)
+    try:
+        import marshal
+
+        # version 0: no shared references and no interning flags, whose use depends on the
+        # objects' reference counts; the same spec set always gives the same bytes
+        tag, a, b = b"M", marshal.dumps(parts, 0), marshal.dumps(tables, 0)
+    except ValueError:  # a value marshal cannot write (a YAML timestamp, a set)
+        import pickle
+
+        tag = b"P"
+        a, b = pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL), pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL)
+    return tag + len(a).to_bytes(8, "big") + a + b
+
+
+def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) -> None:
+    """Best effort, atomic: a cache that cannot be written costs nothing but the next full
+    load. Only a regular file (or nothing) at the entry's path is ever replaced."""
+    payload = _encode_entry(docs)
+    if _write_own_file(path, _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload, ".specs-"):
+        try:
+            _prune(path.parent)
+        except OSError:
+            pass
+    # else no writable cache: load from YAML every time
+
+
+_MEMO_MAGIC = b"inferguard-memo\n"
+_MEMO_PREFIX = "memo-"
+
+
+class _Memo:
+    """Results of pure functions of a cached spec set, in `memo-<key>.marshal` beside its
+    entry (same checks as the entry: key, SHA-256 of the payload, a regular file of this
+    user); read on first use, written back at exit when this process added results. Any
+    failure to read or write costs the computation and nothing else."""
+
+    def __init__(self, path: Path | None, key: str):
+        self.path, self.key = path, key
+        self.table: dict[tuple[str, Any], Any] | None = None
+        self.added = 0
+
+    def get(self, name: str, arg: Any, fn: Callable[[Any], Any]) -> Any:
+        if self.table is None:
+            self.table = self._load()
+        k = (name, arg)
+        try:
+            return self.table[k]
+        except KeyError:
+            pass
+        value = fn(arg)
+        self.table[k] = value
+        if not self.added and self.path is not None:
+            import atexit
+
+            atexit.register(self._save)
+        self.added += 1
+        return value
+
+    def _load(self) -> dict[tuple[str, Any], Any]:
+        blob = _read_own_file(self.path) if self.path is not None else None
+        head = len(_MEMO_MAGIC) + 64 + 32
+        if blob is None or len(blob) < head or not blob.startswith(_MEMO_MAGIC):
+            return {}
+        if blob[len(_MEMO_MAGIC):len(_MEMO_MAGIC) + 64] != self.key.encode():
+            return {}
+        payload = blob[head:]
+        if hashlib.sha256(payload).digest() != blob[len(_MEMO_MAGIC) + 64:head]:
+            return {}
+        import marshal
+
+        try:
+            table = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            return {}
+        return table if isinstance(table, dict) else {}
+
+    def _save(self) -> None:
+        import marshal
+
+        try:
+            payload = marshal.dumps(self.table)
+        except ValueError:  # a result marshal cannot write: nothing is kept
+            return
+        _write_own_file(self.path, _MEMO_MAGIC + self.key.encode() + hashlib.sha256(payload).digest() + payload)
+
+
+def _read_own_file(path: Path) -> bytes | None:
+    """The bytes of a regular file of this user (never following a link), or None."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):
@@ -243,46 +417,27 @@ def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] 
             return None
         with os.fdopen(fd, "rb") as fh:
             fd = -1
-            blob = fh.read(MAX_SPEC_BYTES * 4)
+            return fh.read(MAX_SPEC_BYTES * 4)
     except OSError:
         return None
     finally:
         if fd >= 0:
             os.close(fd)
-    head = len(_MAGIC) + 64 + 32
-    if len(blob) < head or not blob.startswith(_MAGIC):
-        return None
-    if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
-        return None
-    payload = blob[head:]
-    if hashlib.sha256(payload).digest() != blob[len(_MAGIC) + 64:head]:
-        return None
-    import pickle
-
-    try:
-        docs = pickle.loads(payload)
-    except (pickle.UnpicklingError, EOFError, ValueError):
-        return None
-    return docs if isinstance(docs, list) else None
 
 
-def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) -> None:
-    """Best effort, atomic: a cache that cannot be written costs nothing but the next full
-    load. Only a regular file (or nothing) at the entry's path is ever replaced."""
-    import pickle
-
-    payload = pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL)
-    blob = _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload
+def _write_own_file(path: Path, blob: bytes, prefix: str = ".memo-") -> bool:
+    """Best effort, atomic; only a regular file (or nothing) at `path` is ever replaced.
+    Whether the file was written."""
     try:
         try:
             if not stat.S_ISREG(os.lstat(path).st_mode):
-                return
+                return False
         except FileNotFoundError:
             pass
         import tempfile
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".specs-", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(blob)
@@ -293,9 +448,14 @@ def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) ->
             except OSError:
                 pass
             raise
-        _prune(path.parent)
     except (OSError, ValueError):
-        pass  # no writable cache: load from YAML every time
+        return False
+    return True
+
+
+def _memo_path(key: str) -> Path | None:
+    base = _cache_base()
+    return None if base is None else base / f"{_MEMO_PREFIX}{key[:32]}{_CACHE_SUFFIX}"
 
 
 KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versions, checkouts)
@@ -303,16 +463,17 @@ KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versi
 
 def _prune(folder: Path) -> None:
     """Remove all but the KEEP_ENTRIES newest entries (regular files only)."""
-    entries = []
-    with os.scandir(folder) as it:
-        for e in it:
-            if e.name.startswith("specs-") and e.name.endswith(".pickle") and e.is_file(follow_symlinks=False):
-                entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
-    for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
-        try:
-            os.unlink(old)
-        except OSError:
-            pass
+    for prefix in ("specs-", _MEMO_PREFIX):
+        entries = []
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith(prefix) and e.name.endswith(_CACHE_SUFFIX) and e.is_file(follow_symlinks=False):
+                    entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
+        for _mtime, old in sorted(entries, reverse=True)[KEEP_ENTRIES:]:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
 
 
 def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True, trust_cache: bool = False) -> SpecSet:
@@ -333,12 +494,14 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     base = specs_dir()
     from inferguard.core.filecheck import input_problem
 
+    resolve = _resolver()
+
     # Read every file first (the digest covers them all); a file that cannot be read keeps
     # its problem in its place among the others.
     h = hashlib.sha256()
     read: list[tuple[str, bytes | None, Problem | None]] = []
     for f in files:
-        shown = _display(f)
+        shown = _display(f, resolve)
         why = input_problem(str(f))
         if why is not None:  # a FIFO or a device would block or never end
             read.append((shown, None, Problem("spec", shown, f"cannot read: {why}", rule="spec/io")))
@@ -352,10 +515,10 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         if len(raw) > MAX_SPEC_BYTES:
             read.append((shown, None, Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io")))
             continue
-        h.update(_relative_name(f, roots).encode() + b"\0" + hashlib.sha256(raw).digest())
+        h.update(_relative_name(f, roots, resolve).encode() + b"\0" + hashlib.sha256(raw).digest())
         read.append((shown, raw, None))
     digest = "sha256:" + h.hexdigest()
-    shown_files = [_display(f) for f in files]
+    shown_files = [_display(f, resolve) for f in files]
 
     key = cache = None
     if trust_cache and not problems and all(p is None for _, _, p in read):
@@ -368,7 +531,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
                 by_kind.setdefault(kind, []).append(SpecDoc(kind, read[fi][0], i, data))
             sets = by_kind.get("SpecSet", [])
             version = str(sets[0].data["version"]) if sets else "0.0.0"
-            return SpecSet(by_kind, shown_files, digest, version, checked=True)
+            return SpecSet(by_kind, shown_files, digest, version, checked=True, _memo=_Memo(_memo_path(key), key))
 
     import yaml
 
@@ -435,6 +598,7 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         raise SpecError(problems)
     if cache is not None and not problems:
         _write_cache(cache, key, entry)
+        spec._memo = _Memo(_memo_path(key), key)
     return spec
 
 

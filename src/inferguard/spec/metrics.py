@@ -49,7 +49,13 @@ class FamilyDef:
     required_when: str | None
     metrics: list[str]
     path: str = ""
-    line: int | None = None
+    # (document, path inside it) of the family's id: its line is looked up when asked for,
+    # so that a spec set read from the cache decodes no marks to build the catalog
+    where: tuple[Any, list[Any]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def line(self) -> int | None:
+        return locate(*self.where)[0] if self.where is not None else None
 
 
 @dataclass
@@ -95,7 +101,6 @@ def exact_key(name: str) -> str:
 
 def build_catalog(spec) -> MetricCatalog:
     cat = MetricCatalog()
-    seen_where: dict[str, str] = {}
     for sd in spec.spec_docs("MetricFamilies"):
         doc, path = sd.data, sd.path
         runtime = doc["runtime"]
@@ -106,20 +111,22 @@ def build_catalog(spec) -> MetricCatalog:
                 cat.not_mapped[n] = group["reason"]
         for fi, fam in enumerate(doc["families"]):
             fid = fam["id"]
-            line, col = locate(doc, ["families", fi, "id"])
+            where = (doc, ["families", fi, "id"])
             if fid in cat.families:
-                cat.problems.append(Problem("spec", path, f"duplicate family id {fid!r} (first at {seen_where[fid]})", line, col, rule="metrics/duplicate-id"))
+                line, col = locate(*where)
+                first = cat.families[fid]
+                cat.problems.append(Problem("spec", path, f"duplicate family id {fid!r} (first at {first.path}:{first.line})",
+                                            line, col, rule="metrics/duplicate-id"))
                 continue
-            seen_where[fid] = f"{path}:{line}"
             fdef = FamilyDef(
                 fid, runtime, fam.get("component"), fam["title"], fam.get("description", ""),
-                fam.get("status", "stable"), fam.get("required_when"), [], path, line,
+                fam.get("status", "stable"), fam.get("required_when"), [], path, where,
             )
             cat.families[fid] = fdef
             for mi, met in enumerate(fam["metrics"]):
                 mid = met["id"]
-                mline, mcol = locate(doc, ["families", fi, "metrics", mi, "id"])
                 if mid in cat.metrics or mid in cat.families:
+                    mline, mcol = locate(doc, ["families", fi, "metrics", mi, "id"])
                     cat.problems.append(Problem("spec", path, f"duplicate metric id {mid!r}", mline, mcol, rule="metrics/duplicate-id"))
                     continue
                 names = tuple(
@@ -138,8 +145,8 @@ def build_catalog(spec) -> MetricCatalog:
                 fdef.metrics.append(mid)
                 for ni, nd in enumerate(names):
                     key = fold(nd.name)
-                    nline, ncol = locate(doc, ["families", fi, "metrics", mi, "names", ni, "name"])
                     if key in cat.index and cat.index[key][0] != mid:
+                        nline, ncol = locate(doc, ["families", fi, "metrics", mi, "names", ni, "name"])
                         other = cat.index[key][0]
                         cat.problems.append(Problem(
                             "spec", path,
@@ -151,8 +158,8 @@ def build_catalog(spec) -> MetricCatalog:
                     cat.exact.setdefault(exact_key(nd.name), (mid, nd))
         for di, der in enumerate(doc.get("derived", [])):
             did = der["id"]
-            dline, dcol = locate(doc, ["derived", di, "id"])
             if did in cat.derived or did in cat.metrics:
+                dline, dcol = locate(doc, ["derived", di, "id"])
                 cat.problems.append(Problem("spec", path, f"duplicate derived id {did!r}", dline, dcol, rule="metrics/duplicate-id"))
                 continue
             inputs = {k: der[k] for k in ("numerator", "denominator", "metric", "metrics") if k in der}

@@ -42,6 +42,7 @@ from functools import cached_property
 from typing import Any, Iterable
 
 from inferguard.core.problems import Problem
+from inferguard.core import recache
 
 KIND = "LogPatterns"
 COMPILED_KEY = "log_patterns"
@@ -51,8 +52,8 @@ CAPTURE_TYPES = ("int", "float", "str")
 RESERVED_SIGNALS = frozenset({"lines"})
 MIN_LITERAL = 3          # a literal message prefix shorter than this does not pre-filter
 
-_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
-_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+_INLINE_FLAGS = recache.compile(r"\(\?[aiLmsux]+\)")
+_NAMED_GROUP = recache.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 _META = set(".^$*+?{}[]|()")
 
 
@@ -127,7 +128,7 @@ def header_regex(trigger: Iterable[str] = ()) -> bytes:
 
 # Wrappers added around a whole line by container runtimes, log shippers and CI (see module doc).
 _TS = rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
-WRAPPER_B = re.compile(
+WRAPPER_B = recache.compile(
     rb"(?m)^(?:"
     + rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)(?: std(?:out|err) [FP])? "   # docker -t, kubectl, CRI
     + rb"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\] "                   # [RFC 3339] shipper / CI
@@ -137,7 +138,7 @@ WRAPPER_B = re.compile(
 WRAPPER_PROBE_BYTES = 16 * 1024
 # One tqdm frame glued before the text that follows it: `desc: 42%|####  | 5/12 [00:01<00:02, 3.1it/s]`
 # or vLLM's `desc:  42% Completed | 5/12 [00:01<00:02,  3.1it/s]`.
-TQDM_FRAME_B = re.compile(rb"^[^\r\n]{0,200}?\d{1,3}%(?:\|[^|\r\n]{0,400}\|| Completed \|) *\d+/\d+ \[[^\]\r\n]{0,80}\]")
+TQDM_FRAME_B = recache.compile(rb"^[^\r\n]{0,200}?\d{1,3}%(?:\|[^|\r\n]{0,400}\|| Completed \|) *\d+/\d+ \[[^\]\r\n]{0,80}\]")
 
 
 # A tqdm frame glued straight before a log header, its carriage return lost (a log pasted into
@@ -195,9 +196,9 @@ def unwrap(buf: bytes) -> bytes:
 
 # LMCache source trailer ` (file.py:123:logger.name)` when it carries no ANSI codes, and the
 # pre-0.2 trailer ` [2024-10-01 12:00:00,000] -- path.py:12`.
-TRAILER_B = re.compile(rb"\s*\([^\s():]+:\d+:[\w.<>-]+\)\s*$")
-OLD_TRAILER_B = re.compile(rb"\s*\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?)\] -- (?P<src>\S+:\d+)\s*$")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+TRAILER_B = recache.compile(rb"\s*\([^\s():]+:\d+:[\w.<>-]+\)\s*$")
+OLD_TRAILER_B = recache.compile(rb"\s*\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?)\] -- (?P<src>\S+:\d+)\s*$")
+ANSI = recache.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 # --------------------------------------------------------------------------- regex helpers
@@ -421,7 +422,7 @@ def _bytes_regex(rx: re.Pattern | None) -> tuple[re.Pattern | None, bool]:
     if "^" in body.replace("[^", "").replace("\\^", ""):
         return None, False
     try:
-        return re.compile(body.encode("utf-8")), anchored
+        return recache.compile(body.encode("utf-8")), anchored
     except (re.error, UnicodeEncodeError):
         return None, False
 
@@ -451,11 +452,11 @@ class LogPattern:
 
     @cached_property
     def regex(self) -> re.Pattern | None:
-        return None if self.regex_src is None else re.compile(self.regex_src)
+        return None if self.regex_src is None else recache.compile(self.regex_src)
 
     @cached_property
     def exclude(self) -> re.Pattern | None:
-        return None if self.exclude_src is None else re.compile(self.exclude_src)
+        return None if self.exclude_src is None else recache.compile(self.exclude_src)
 
     @cached_property
     def _bytes_forms(self) -> tuple[re.Pattern | None, bool, re.Pattern | None, bool]:
@@ -594,6 +595,8 @@ class CompiledLogPatterns:
     patterns: list[LogPattern]
     problems: list[Problem] = field(default_factory=list)
     _selected: dict[tuple[str, ...], PatternSet] = field(default_factory=dict, repr=False)
+    # memo(name, arg, fn) of the spec set the patterns came from (SpecSet.memo), or None
+    _memo: Any = field(default=None, repr=False, compare=False)
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -616,7 +619,7 @@ class CompiledLogPatterns:
         else:
             keep = self.runtimes
         if keep not in self._selected:
-            self._selected[keep] = _build_set(keep, [p for p in self.patterns if p.runtime in keep])
+            self._selected[keep] = _build_set(keep, [p for p in self.patterns if p.runtime in keep], self._memo)
         return self._selected[keep]
 
 
@@ -712,7 +715,7 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
         for name in names:
             renamed = renamed.replace(f"(?P<{name}>", f"(?P<a{k}_{name}>")
         try:
-            sub = re.compile(renamed.encode("utf-8"))
+            sub = recache.compile(renamed.encode("utf-8"))
         except (re.error, UnicodeEncodeError):
             return None
         wrapper = None if single else index
@@ -724,20 +727,29 @@ def _bulk_group(pats: list[LogPattern], keyword: bool = False) -> BulkGroup | No
         alts.append((p, wrapper, caps))
     try:
         # the empty group keeps findall on tuples whenever the patterns have groups of their own
-        regex = re.compile(b"(?m)^(?:" + b"|".join(parts) + rb")()[^\n]*+")
+        regex = recache.compile(b"(?m)^(?:" + b"|".join(parts) + rb")()[^\n]*+")
     except re.error:
         return None
     return BulkGroup(pats[0].category, regex, alts)
 
 
-def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> PatternSet:
+def _literal_index(prefixes: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[tuple[int, ...], ...]]:
+    """The distinct literals (sorted), and for each the indexes of the prefixes it starts with."""
+    literals = tuple(sorted(set(prefixes)))
+    return literals, tuple(tuple(i for i, e in enumerate(prefixes) if lit.startswith(e)) for lit in literals)
+
+
+def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern], memo: Any = None) -> PatternSet:
+    def kept(name: str, arg: Any, fn: Any) -> Any:
+        return fn(arg) if memo is None else memo(name, arg, fn)
+
     prefix_pats = [p for p in patterns if p.regex_src is not None and not p.keywords and len(p.prefix) >= MIN_LITERAL]
     keyword_pats = [p for p in patterns if p.keywords]
     level_pats = [p for p in patterns if p.regex_src is None and p.levels]
     trigger = sorted({lv for p in level_pats for lv in p.levels or ()})
-    encoded = [(p.prefix.encode("utf-8"), p) for p in prefix_pats]
-    literals = sorted({e for e, _ in encoded})
-    by_literal = {lit: [p for e, p in encoded if lit.startswith(e)] for lit in literals}
+    lits, index = kept("log_patterns.literal_index", tuple(p.prefix.encode("utf-8") for p in prefix_pats), _literal_index)
+    literals = list(lits)
+    by_literal = {lit: [prefix_pats[i] for i in ix] for lit, ix in zip(lits, index)}
     by_keyword: dict[bytes, list[LogPattern]] = {}
     for p in keyword_pats:
         for k in p.keywords:
@@ -748,12 +760,12 @@ def _build_set(runtimes: tuple[str, ...], patterns: list[LogPattern]) -> Pattern
     dropped = (b"old",) if any(p.per_process for p in patterns) else (b"pid", b"proc", b"old")
     for name in dropped:
         head = head.replace(b"(?P<" + name + b">", b"(?:")
-    tail = b"(?P<lit>" + (_trie(literals) if literals else b"(?!)") + b"|)"
+    tail = b"(?P<lit>" + (kept("log_patterns.trie", lits, _trie) if literals else b"(?!)") + b"|)"
     # after the message (which stops at the first ESC): LMCache's trailer when the line has an
     # LMCache timestamp, else the ESC in `esc` (one byte), else the end of the line
     after = b"(?:(?(lts)" + re.escape(TRAILER_MARK) + rb"|(?!))|(?P<esc>[^\n])|)"
-    lines = re.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
-    header = re.compile(header_regex(trigger))
+    lines = recache.compile(rb"\n" + head + b"(?P<msg>" + tail + _MSG_BYTE + b"*+)" + after + rb"[^\n]*+")
+    header = recache.compile(header_regex(trigger))
     line_index = {name: lines.groupindex[name] - 1 for name in LINE_GROUPS + ("pid", "proc") if name in lines.groupindex}
     # bulk groups are built by PatternSet.prepare, for the literals and keywords a log shows
     return PatternSet(runtimes, patterns, _categories(patterns), lines, line_index, header, tuple(sorted(by_keyword)),
@@ -773,6 +785,7 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
     reported in `problems`, so a reader never fails on a spec it was handed. A spec set
     that passed `validate` (its `checked` flag) has every regex compiled on first use only."""
     checked = bool(getattr(specs, "checked", False))
+    memo = getattr(specs, "memo", None) if checked else None
     patterns: list[LogPattern] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -798,7 +811,8 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
                     continue
             if pat.get("regex") is None and not pat.get("levels"):
                 continue
-            prefix = literal_prefix(rx_src) if rx_src is not None else ""
+            prefix = (literal_prefix(rx_src) if memo is None else memo("log_patterns.literal_prefix", rx_src, literal_prefix)) \
+                if rx_src is not None else ""
             keywords = tuple(k.encode("utf-8") for k in pat.get("keywords") or ())
             if rx_src is not None and not keywords and len(prefix) < MIN_LITERAL:
                 problems.append(_p(path, doc, ["patterns", i, "regex"], "pattern cannot be pre-filtered; left out", "no-prefilter"))
@@ -815,4 +829,4 @@ def compile(specs: Any) -> CompiledLogPatterns:  # noqa: A001 - the plugin contr
             if not checked:   # keep what the check compiled
                 compiled.regex, compiled.exclude = rx, ex
             patterns.append(compiled)
-    return CompiledLogPatterns(patterns, problems)
+    return CompiledLogPatterns(patterns, problems, _memo=memo)
