@@ -10,6 +10,7 @@ from typing import Any
 from inferguard.engine.capability import FixtureResult, checklist, item_key, row_capability
 from inferguard.engine.vocab import MEASURED, PRESENT_ZERO
 from inferguard.core.problems import InputError
+from inferguard.core.provenance import fixture_origin
 
 PROMETHEUS = "prometheus"
 
@@ -25,22 +26,6 @@ def readers_available() -> dict[str, bool]:
     return out
 
 
-def _origin(fixture_dir: Path) -> str | None:
-    import yaml
-
-    from inferguard.spec.yamlload import safe_load
-
-    prov = fixture_dir / "PROVENANCE.yaml"
-    if not prov.is_file():
-        return None
-    try:
-        data = safe_load(prov.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        return None
-    origin = data.get("origin") if isinstance(data, dict) else None
-    return origin if origin in ("live", "real_capture", "derived", "synthetic") else None
-
-
 def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[FixtureResult]:
     from inferguard.flow.packet import evaluate_packet
 
@@ -53,7 +38,7 @@ def run_fixtures(spec, root: Path, only_rows: set[str] | None = None) -> list[Fi
             for fx in row.get("fixtures", []):
                 d = root / fx["path"]
                 ctx = dict(fx.get("context") or {})
-                res = FixtureResult(row["id"], fx["path"], d.is_dir(), _origin(d) if d.is_dir() else None,
+                res = FixtureResult(row["id"], fx["path"], d.is_dir(), fixture_origin(d) if d.is_dir() else None,
                                     fx["expect"]["status"], None, dict(fx["expect"].get("items", {})))
                 if d.is_dir():
                     key = (str(d), repr(sorted(ctx.items())))
@@ -111,7 +96,7 @@ def _command_states(spec, root: Path, main, results: list, inline: list, replays
     cases = list(results) + list(inline) + diagnosis
     replays = list(replays or [])
     replayed = {c.command for rp in replays if rp.validated for c in rp.commands}
-    diag_real = [r for r in diagnosis if r.kind == "fixture" and _origin(root / r.name) in ("live", "real_capture")]
+    diag_real = [r for r in diagnosis if r.kind == "fixture" and fixture_origin(root / r.name) in ("live", "real_capture")]
     proofs = {
         # every DiagnosisRules case passes, and at least one real or live fixture folder is among them
         "diagnosis_fixtures": lambda cmd: bool(diag_real) and all(r.passed for r in diagnosis),
@@ -192,7 +177,7 @@ def fixture_inventory(root: Path) -> list[dict[str, Any]]:
         tail = d.relative_to(fx_root).as_posix()
         named = sorted(name for name, text in texts.items() if rel in text or f'"{tail}"' in text or f"'{tail}'" in text
                        or ("/ \"" + "\" / \"".join(tail.split("/")) + "\"") in text)
-        out.append({"path": rel, "origin": _origin(d) or "unknown", "tests": named})
+        out.append({"path": rel, "origin": fixture_origin(d) or "unknown", "tests": named})
     return out
 
 

@@ -125,10 +125,10 @@ def replay_fixture(spec, root: Path, cli_group, fixture: dict[str, Any], section
     from click.testing import CliRunner
 
     from inferguard.collect.replay_server import ReplayServer
-    from inferguard.flow.matrix import _origin
+    from inferguard.core.provenance import fixture_origin
 
     fdir = (root / fixture["path"]).resolve()
-    res = ReplayResult(fixture["path"], _origin(fdir) if fdir.is_dir() else None)
+    res = ReplayResult(fixture["path"], fixture_origin(fdir) if fdir.is_dir() else None)
     if not fdir.is_dir():
         res.error = f"fixture {fixture['path']} does not exist"
         return res

@@ -10,6 +10,7 @@ import re
 from typing import Any, Callable
 
 from inferguard.core.problems import Problem
+from inferguard.core.provenance import fixture_origin
 from inferguard.spec.expr import ExprError, compile_expr
 from inferguard.spec.metrics import catalog
 from inferguard.spec.marked import locate
@@ -763,18 +764,6 @@ def check_next_commands(spec, main) -> list[Problem]:
     return out
 
 
-def _provenance_origin(fixture_dir) -> str | None:
-    import yaml
-
-    from inferguard.spec.yamlload import safe_load
-
-    try:
-        data = safe_load((fixture_dir / "PROVENANCE.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return data.get("origin") if isinstance(data, dict) else None
-
-
 def check_fixture_paths(spec, root) -> list[Problem]:
     """Fixture paths exist in the checkout `root` (run by `specs lint` when it knows one)."""
     out: list[Problem] = []
@@ -799,8 +788,8 @@ def check_fixture_paths(spec, root) -> list[Problem]:
                 why = f"live fixture folder {fx['path']!r} does not exist under {root}"
             elif not (d / "http").is_dir():
                 why = f"live fixture {fx['path']!r} has no http/ folder of captured bodies to replay"
-            elif _provenance_origin(d) != "live":
-                why = f"live fixture {fx['path']!r} is not a live capture (PROVENANCE.yaml origin {_provenance_origin(d)})"
+            elif fixture_origin(d) != "live":
+                why = f"live fixture {fx['path']!r} is not a live capture (PROVENANCE.yaml origin {fixture_origin(d)})"
             if why:
                 line, col = locate(sd.data, ["live_validation", "fixtures", fi, "path"])
                 out.append(Problem("spec", sd.path, why, line, col, rule="checklist/live-fixture"))
