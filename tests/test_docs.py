@@ -231,7 +231,7 @@ def test_command_states_come_from_what_specs_test_ran_not_from_test_files(tmp_pa
     states = dict(re.findall(r"command (evaluate|specs test|docs build|specs lint|collect-lmcache): (\w+)", text))
     assert states["evaluate"] == "fixture_backed" and states["specs test"] == "fixture_backed"
     assert states["specs lint"] == "fixture_backed"
-    assert states["collect-lmcache"] == "parser_only"  # no passing fixture was written by it
+    assert states["collect-lmcache"] == "live_validated"  # the live capture replayed through it passed
 
     shutil.rmtree(ws / "tests")
     again, _ = _build(ws)

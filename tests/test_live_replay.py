@@ -187,3 +187,28 @@ def test_live_validation_lint(tmp_path, edit, rule):
     proc = run_cli("specs", "lint", "--root", str(ws), str(ws / "specs"))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"checklist.yaml:" in proc.stdout and f": {rule}: " in proc.stdout, proc.stdout
+
+
+def test_collect_lmcache_is_proven_only_by_a_passing_live_replay():
+    """collect-lmcache writes packets from live servers; what proves it is the replay of a live
+    capture through it (`proven_by: live_replay`): parser_only without a replay, and without
+    a validated one (a failed or pending command anywhere in the replay)."""
+    from inferguard.cli import main
+    from inferguard.flow.matrix import _command_states
+    from inferguard.flow.replay import FAILED, PASSED, PENDING, CommandResult, ReplayResult
+    from inferguard.spec import default_specs
+
+    spec = default_specs()
+    cmds = ["collect-lmcache", "lmcache-compat", "observability-coverage", "diagnose-bottleneck"]
+
+    def replay(last_status):
+        return ReplayResult("fixtures/lmcache/live-0.5.6-cpu", "live",
+                            [CommandResult(c, PASSED, 0) for c in cmds[:-1]] + [CommandResult(cmds[-1], last_status, 0)])
+
+    def state(replays):
+        return _command_states(spec, ROOT, main, [], [], replays, [])["collect-lmcache"]
+
+    assert state([]) == "parser_only"
+    assert state([replay(FAILED)]) == "parser_only"
+    assert state([replay(PENDING)]) == "parser_only"
+    assert state([replay(PASSED)]) == "live_validated"

@@ -103,6 +103,8 @@ def _command_states(spec, root: Path, main, results: list, inline: list, replays
         "fixture_folders": lambda cmd: any(r.passed for r in results),
         "inline_tests": lambda cmd: any(r.passed for r in inline),
         "collected_fixture": lambda cmd: any(r.passed and collected_by(r.path) == cmd for r in results),
+        # the command collected (or judged) a live capture served from loopback, and the replay passed
+        "live_replay": lambda cmd: cmd in replayed,
         # a replay that failed is a failing spec test; a pending one (a command this build
         # lacks) is not a failure, and never a pass either (see engine/capability.py)
         "all_spec_tests": lambda cmd: bool(cases) and all(r.passed for r in cases) and not any(r.failed for r in replays),
