@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 from typing import Any
 
@@ -63,22 +62,11 @@ def _load() -> dict[tuple[Any, int], tuple]:
     path = _path()
     if path is None:
         return _table
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError):
+    from inferguard.core.usercache import read_own_file
+
+    blob = read_own_file(path, MAX_BYTES + 1)
+    if blob is None:
         return _table
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-            return _table
-        with os.fdopen(fd, "rb") as fh:
-            fd = -1
-            blob = fh.read(MAX_BYTES + 1)
-    except OSError:
-        return _table
-    finally:
-        if fd >= 0:
-            os.close(fd)
     key = _key().encode()
     head = len(_MAGIC) + 4 + len(key) + 32
     if len(blob) < head or len(blob) > MAX_BYTES or not blob.startswith(_MAGIC):
@@ -108,7 +96,6 @@ def _save() -> None:
     try:
         import hashlib
         import marshal
-        import tempfile
 
         path = _path()
         if path is None:
@@ -121,24 +108,9 @@ def _save() -> None:
         blob = _MAGIC + len(key).to_bytes(4, "big") + key + hashlib.sha256(payload).digest() + payload
         if len(blob) > MAX_BYTES:
             return
-        try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return
-        except FileNotFoundError:
-            pass
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".regex-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from inferguard.core.usercache import write_own_file
+
+        write_own_file(path, blob, ".regex-")
     except (OSError, ValueError):
         pass  # no writable cache: patterns are compiled in every process
 

@@ -68,19 +68,11 @@ def _command_states(spec, root: Path, main, results: list, inline: list, replays
     group, handed in by the caller (this module does not import the CLI)."""
     import json
 
-    import click
-
     from inferguard.spec.semantic import check_fixture_paths, check_next_commands
 
-    names: set[str] = set()
+    from inferguard.flow.replay import command_names
 
-    def walk(group: click.Group, prefix: str) -> None:
-        for name, cmd in group.commands.items():
-            names.add(f"{prefix}{name}")
-            if isinstance(cmd, click.Group):
-                walk(cmd, f"{prefix}{name} ")
-
-    walk(main, "")
+    names = command_names(main)
 
     def collected_by(fixture: str) -> str | None:
         mf = root / fixture / "packet_manifest.json"

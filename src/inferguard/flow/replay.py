@@ -63,7 +63,8 @@ def live_validation(spec) -> dict[str, Any] | None:
     return docs[0].get("live_validation") if docs else None
 
 
-def _command_names(group) -> set[str]:
+def command_names(group) -> set[str]:
+    """Every command of the click group `group`, subcommands as `group sub`."""
     import click
 
     names: set[str] = set()
@@ -138,7 +139,7 @@ def replay_fixture(spec, root: Path, cli_group, fixture: dict[str, Any], section
     if not (fdir / "http").is_dir():
         res.error = f"fixture {fixture['path']} has no http/ folder of captured bodies to serve"
         return res
-    names = _command_names(cli_group)
+    names = command_names(cli_group)
     expects = fixture.get("expect") or {}
     extra = fixture.get("extra_args") or {}
     deadline = float(section.get("timeout_seconds", 60))

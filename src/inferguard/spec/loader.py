@@ -9,13 +9,13 @@ import hashlib
 import importlib
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from inferguard._data import schemas_dir, specs_dir
 from inferguard.core.problems import Problem
+from inferguard.core.usercache import read_own_file, write_own_file
 
 # PyYAML and the marked loader are imported where YAML is parsed: a spec set taken from the
 # cache (see load_specs) parses none.
@@ -273,7 +273,7 @@ def _codec(tag: bytes):
 
 def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
     """The cached documents for `key`, or None (no entry, unreadable, foreign, corrupt, stale)."""
-    blob = _read_own_file(path) if path is not None else None
+    blob = read_own_file(path, MAX_SPEC_BYTES * 4) if path is not None else None
     head = len(_MAGIC) + 64 + 32
     if blob is None or len(blob) < head + 9 or not blob.startswith(_MAGIC):
         return None
@@ -337,7 +337,7 @@ def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) ->
     """Best effort, atomic: a cache that cannot be written costs nothing but the next full
     load. Only a regular file (or nothing) at the entry's path is ever replaced."""
     payload = _encode_entry(docs)
-    if _write_own_file(path, _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload, ".specs-"):
+    if write_own_file(path, _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload, ".specs-"):
         try:
             _prune(path.parent)
         except OSError:
@@ -378,7 +378,7 @@ class _Memo:
         return value
 
     def _load(self) -> dict[tuple[str, Any], Any]:
-        blob = _read_own_file(self.path) if self.path is not None else None
+        blob = read_own_file(self.path, MAX_SPEC_BYTES * 4) if self.path is not None else None
         head = len(_MEMO_MAGIC) + 64 + 32
         if blob is None or len(blob) < head or not blob.startswith(_MEMO_MAGIC):
             return {}
@@ -402,55 +402,8 @@ class _Memo:
             payload = marshal.dumps(self.table)
         except ValueError:  # a result marshal cannot write: nothing is kept
             return
-        _write_own_file(self.path, _MEMO_MAGIC + self.key.encode() + hashlib.sha256(payload).digest() + payload)
+        write_own_file(self.path, _MEMO_MAGIC + self.key.encode() + hashlib.sha256(payload).digest() + payload)
 
-
-def _read_own_file(path: Path) -> bytes | None:
-    """The bytes of a regular file of this user (never following a link), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except (OSError, ValueError):
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            fd = -1
-            return fh.read(MAX_SPEC_BYTES * 4)
-    except OSError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _write_own_file(path: Path, blob: bytes, prefix: str = ".memo-") -> bool:
-    """Best effort, atomic; only a regular file (or nothing) at `path` is ever replaced.
-    Whether the file was written."""
-    try:
-        try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return False
-        except FileNotFoundError:
-            pass
-        import tempfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _memo_path(key: str) -> Path | None:
