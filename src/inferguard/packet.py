@@ -148,6 +148,18 @@ def _discard(tmp: str) -> None:
         pass
 
 
+def json_safe(obj: Any) -> Any:
+    """`obj` with every non-finite float written as Prometheus spells it (`+Inf`, `-Inf`,
+    `NaN`): JSON has no such numbers, and a measured infinity is not an absent value."""
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return "NaN" if obj != obj else ("+Inf" if obj > 0 else "-Inf")
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, **kw: Any) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
     return write_bytes_atomic(path, text.encode("utf-8"), **kw)

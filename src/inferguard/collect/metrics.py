@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from inferguard.core.problems import InputError
+from inferguard.packet import json_safe
 from inferguard.flow.window import RAW_FILE, SUMMARY_FILE, TIMELINE_FILE, Window
 
 OUTPUTS = (TIMELINE_FILE, RAW_FILE, SUMMARY_FILE)
@@ -134,17 +135,6 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def _clean(v: Any) -> Any:
-    """JSON has no NaN or infinity: they are written as strings."""
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 def raw_rows(window: Window, target, tick: int, wall: float, seen: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for mid, (name, kind, series) in seen.items():
@@ -152,7 +142,7 @@ def raw_rows(window: Window, target, tick: int, wall: float, seen: dict[str, Any
             ss = [{"labels": window.keys.labels(k), "buckets": b, "count": c, "sum": s} for k, (b, c, s) in series.items()]
         else:
             ss = [{"labels": window.keys.labels(k), "value": v} for k, v in series.items()]
-        rows.append(_clean({"tick": tick, "time": wall, "target": target.name, "metric": mid, "name": name,
+        rows.append(json_safe({"tick": tick, "time": wall, "target": target.name, "metric": mid, "name": name,
                             "type": kind, "series": ss}))
     return rows
 
@@ -268,7 +258,7 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
         tg = tgs[idx]
         wall = round(wall0 + (at - t0), 4)
         rows = window.add_scrape(tg, tick, wall, at - t0, expo, scrape, probs)
-        out.write_rows([_clean(r) for r in rows])
+        out.write_rows([json_safe(r) for r in rows])
         if out.raw is not None and expo is not None:
             out.write_raw(raw_rows(window, tg, tick, wall, tg.last_seen))
         left = outstanding[tick]
@@ -317,7 +307,7 @@ def run_live(targets: list[TargetSpec], opts: RunOptions, spec,
                                 "error": f"not scraped: its scrape of tick {pending[idx][0]} was still running",
                                 "error_kind": "busy"}
                         rows = window.add_scrape(tgs[idx], i, round(wall0 + (slot - t0), 4), slot - t0, None, busy)
-                        out.write_rows([_clean(r) for r in rows])
+                        out.write_rows([json_safe(r) for r in rows])
                         continue
                     pending[idx] = (i, pool.submit(_scrape_live, client, t.url, window, t0))
                     outstanding[i][0] += 1
@@ -360,7 +350,7 @@ def _r(v: float | None) -> float | None:
 
 def _finish(window: Window, out: Outputs, d: Path, write_json_atomic) -> dict[str, Any]:
     written = out.finish()
-    summary = _clean(window.summary())
+    summary = json_safe(window.summary())
     summary["outputs"] = {"timeline": TIMELINE_FILE, "timeline_rows": out.rows,
                           "raw_samples": RAW_FILE if out.raw is not None else None, "raw_rows": out.raw_rows}
     write_json_atomic(d / SUMMARY_FILE, summary)
@@ -476,7 +466,7 @@ def run_offline(targets: list[TargetSpec], opts: RunOptions, spec,
                 if result.summary.get("cut"):
                     scrape["cut"] = result.summary["cut"]["reason"]
                 rows = window.add_scrape(tg, i, wall, at, expo, scrape, probs[:20])
-                out.write_rows([_clean(r) for r in rows])
+                out.write_rows([json_safe(r) for r in rows])
                 if out.raw is not None and expo is not None:
                     out.write_raw(raw_rows(window, tg, i, wall, tg.last_seen))
             window.ticks += 1

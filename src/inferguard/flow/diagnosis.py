@@ -95,7 +95,9 @@ def diagnose_job(job_dir: str, spec, overrides: Mapping[str, Any] | None = None,
     view = diagnosis_view(evidence, derived_values(evidence, spec), LANES, window)
     result = diagnose(view, spec, overrides)
     missing = sorted(k for k, present in view["inputs"].items() if not present)
-    return _strict_json({
+    from inferguard.packet import json_safe
+
+    return json_safe({
         "apiVersion": "inferguard.dev/v1",
         "kind": "BottleneckDiagnosis",
         "tool": tool_info(),
@@ -114,20 +116,6 @@ def diagnose_job(job_dir: str, spec, overrides: Mapping[str, Any] | None = None,
         "rules": result["rules"],
         "problems": evidence["problems"],
     })
-
-
-def _strict_json(obj: Any) -> Any:
-    """`obj` with every non-finite float written as Prometheus spells it (`+Inf`, `-Inf`,
-    `NaN`): JSON has no such numbers, and a measured infinity is not an absent value."""
-    import math
-
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("+Inf" if obj > 0 else "-Inf")
-    if isinstance(obj, dict):
-        return {k: _strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict_json(v) for v in obj]
-    return obj
 
 
 # --------------------------------------------------------------------------- rule config
