@@ -661,3 +661,21 @@ def test_evaluate_uses_the_engine_collect_metrics_was_told(tmp_path):
     assert any("never answered" in p["message"] for p in rep["problems"])
     rep = json.loads(run_cli("evaluate", str(out), "--expected-engine", "sglang", "--format", "json").stdout)
     assert rep["context"]["expected_engine"] == "sglang"  # the command line still wins
+
+
+def test_evaluate_reads_a_window_summary_once(tmp_path, monkeypatch):
+    """The packet's context and its evidence come from one read (and schema check) of
+    metrics_summary.json, not one each."""
+    import inferguard.flow.window as window_mod
+    from inferguard.flow.diagnosis import write_case
+    from inferguard.flow.packet import evaluate_packet
+    from inferguard.spec import default_specs
+
+    lm = 'lmcache_mp_lookup_requested_tokens_total{{cache_salt="",model_name="m"}} {n}\n'
+    write_case({"name": "w", "scrapes": {"interval_seconds": 10, "lmcache": [lm.format(n=1), lm.format(n=9)]}}, tmp_path)
+    calls = []
+    real = window_mod.load_summary
+    monkeypatch.setattr(window_mod, "load_summary", lambda folder: calls.append(folder) or real(folder))
+    report = evaluate_packet(str(tmp_path), default_specs())
+    assert len(calls) == 1
+    assert report["window"]["ticks"] == 2

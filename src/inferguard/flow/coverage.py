@@ -32,6 +32,7 @@ class Inputs:
     context: dict[str, Any] = field(default_factory=dict)
     lenient_lanes: bool = False                                      # unreadable lane file -> problem
     metrics_window_dir: str | None = None                            # a collect-metrics output folder
+    metrics_window: tuple[dict[str, Any], str] | None = None         # its summary and path, when already read
 
 
 def default_context(**overrides: Any) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def build_evidence(inputs: Inputs, spec) -> dict[str, Any]:
         # The scrapes are a window: judged over the window, not as one cumulative snapshot.
         from inferguard.flow.window import add_window, load_summary
 
-        summary, summary_path = load_summary(inputs.metrics_window_dir)
+        summary, summary_path = inputs.metrics_window or load_summary(inputs.metrics_window_dir)
         add_window(evidence, summary, summary_path)
     url_errors: list[InputError] = []
     for role, file, url in (("engine_metrics", inputs.engine_metrics_file, inputs.engine_metrics_url),

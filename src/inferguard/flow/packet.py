@@ -194,14 +194,17 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
     _drop_unreadable(roles, packet_problems)
     manifest = read_manifest(packet_dir, packet_problems)
     window_ctx: dict[str, Any] = {}
+    summary = None
     if not window:
         roles.pop("metrics_window", None)
     if roles.get("metrics_window"):
-        # what collect-metrics recorded (--engine), under what the packet and the flags say
+        # what collect-metrics recorded (--engine), under what the packet and the flags say;
+        # the summary is read (and checked) once, here, and handed to the evidence build
         from inferguard.flow.window import load_summary
 
+        summary = load_summary(packet_dir)
         known = _context_keys()
-        window_ctx = {k: v for k, v in (load_summary(packet_dir)[0].get("context") or {}).items() if k in known}
+        window_ctx = {k: v for k, v in (summary[0].get("context") or {}).items() if k in known}
     ctx = default_context(**{**window_ctx, **manifest_context(manifest),
                              **_context(roles.get("context", []), packet_problems)})
     if context_overrides:
@@ -220,6 +223,7 @@ def packet_inputs(packet_dir: str, spec, context_overrides: dict[str, Any] | Non
     if roles.get("metrics_window"):
         # A collect-metrics output folder: its window, read through metrics_summary.json.
         inputs.metrics_window_dir = packet_dir
+        inputs.metrics_window = summary
         for attr in ("engine_metrics_file", "lmcache_metrics_file"):
             if getattr(inputs, attr):
                 packet_problems.append({"source": "packet", "path": getattr(inputs, attr),
