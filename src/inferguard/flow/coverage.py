@@ -8,31 +8,41 @@ import io
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
 from inferguard.core.problems import InputError
 from inferguard.core import recache
+from inferguard.core.record import Record
 from inferguard.readers import LANE_READERS
 
 LANES = tuple(LANE_READERS)  # every lane that has a reader
 
 
-@dataclass
-class Inputs:
-    engine_metrics_file: str | None = None
-    engine_metrics_url: str | None = None
-    lmcache_metrics_file: str | None = None
-    lmcache_metrics_url: str | None = None
-    timeout_seconds: float = 5.0
-    max_scrape_bytes: int | None = None                              # None: the client's default
-    lane_files: dict[str, list[str]] = field(default_factory=dict)   # lane -> evidence files
-    argv_files: dict[str, str] = field(default_factory=dict)         # role -> *_command.json
-    context: dict[str, Any] = field(default_factory=dict)
-    lenient_lanes: bool = False                                      # unreadable lane file -> problem
-    metrics_window_dir: str | None = None                            # a collect-metrics output folder
-    metrics_window: tuple[dict[str, Any], str] | None = None         # its summary and path, when already read
+class Inputs(Record):
+    _fields = ("engine_metrics_file", "engine_metrics_url", "lmcache_metrics_file", "lmcache_metrics_url",
+               "timeout_seconds", "max_scrape_bytes", "lane_files", "argv_files", "context", "lenient_lanes",
+               "metrics_window_dir", "metrics_window")
+
+    def __init__(self, engine_metrics_file: str | None = None, engine_metrics_url: str | None = None,
+                 lmcache_metrics_file: str | None = None, lmcache_metrics_url: str | None = None,
+                 timeout_seconds: float = 5.0, max_scrape_bytes: int | None = None,
+                 lane_files: dict[str, list[str]] | None = None, argv_files: dict[str, str] | None = None,
+                 context: dict[str, Any] | None = None, lenient_lanes: bool = False,
+                 metrics_window_dir: str | None = None,
+                 metrics_window: tuple[dict[str, Any], str] | None = None) -> None:
+        self.engine_metrics_file = engine_metrics_file
+        self.engine_metrics_url = engine_metrics_url
+        self.lmcache_metrics_file = lmcache_metrics_file
+        self.lmcache_metrics_url = lmcache_metrics_url
+        self.timeout_seconds = timeout_seconds
+        self.max_scrape_bytes = max_scrape_bytes                          # None: the client's default
+        self.lane_files = {} if lane_files is None else lane_files        # lane -> evidence files
+        self.argv_files = {} if argv_files is None else argv_files        # role -> *_command.json
+        self.context = {} if context is None else context
+        self.lenient_lanes = lenient_lanes                                # unreadable lane file -> problem
+        self.metrics_window_dir = metrics_window_dir                      # a collect-metrics output folder
+        self.metrics_window = metrics_window                              # its summary and path, when already read
 
 
 def default_context(**overrides: Any) -> dict[str, Any]:

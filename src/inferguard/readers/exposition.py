@@ -4,9 +4,8 @@ it). Neither side reaches into the other; both import this.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from inferguard.core import recache
+from inferguard.core.record import Record
 
 _LABEL_RE = recache.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*+)\s*=\s*"((?:[^"\\]++|\\.)*+)"\s*(,|$)')
 _UNESCAPE_RE = recache.compile(r'\\(.)')
@@ -65,36 +64,50 @@ def parse_float(token: str) -> float | None:
         return None
 
 
-@dataclass
-class FamilyData:
+class FamilyData(Record):
     """Samples of one exposed family that the spec index knows (raw label text -> value)."""
 
-    name: str
-    type: str
-    metric_id: str
-    samples: dict[str, float] = field(default_factory=dict)              # counter/gauge/info
-    sums: dict[str, float] = field(default_factory=dict)                 # histogram/summary
-    counts: dict[str, float] = field(default_factory=dict)
-    buckets: list[tuple[str, float]] = field(default_factory=list)       # raw labels incl. le
-    quantiles: list[tuple[str, float]] = field(default_factory=list)
-    created: int = 0
-    first_line: int = 0
-    listed_keys: set[str] = field(default_factory=set, repr=False)      # bucket/quantile label texts seen
+    _fields = ("name", "type", "metric_id", "samples", "sums", "counts", "buckets", "quantiles", "created",
+               "first_line", "listed_keys")
+    _no_repr = frozenset({"listed_keys"})
+
+    def __init__(self, name: str, type: str, metric_id: str, samples: dict[str, float] | None = None,  # noqa: A002
+                 sums: dict[str, float] | None = None, counts: dict[str, float] | None = None,
+                 buckets: list[tuple[str, float]] | None = None, quantiles: list[tuple[str, float]] | None = None,
+                 created: int = 0, first_line: int = 0, listed_keys: set[str] | None = None) -> None:
+        self.name = name
+        self.type = type
+        self.metric_id = metric_id
+        self.samples = {} if samples is None else samples          # counter/gauge/info
+        self.sums = {} if sums is None else sums                   # histogram/summary
+        self.counts = {} if counts is None else counts
+        self.buckets = [] if buckets is None else buckets          # raw labels incl. le
+        self.quantiles = [] if quantiles is None else quantiles
+        self.created = created
+        self.first_line = first_line
+        self.listed_keys = set() if listed_keys is None else listed_keys   # bucket/quantile label texts seen
 
 
-@dataclass
-class Exposition:
+class Exposition(Record):
     """What one scrape said: indexed families in detail, the rest as counts."""
 
-    path: str
-    format: str = "prometheus-text-0.0.4"
-    families: dict[str, FamilyData] = field(default_factory=dict)        # by exposed family name
-    other_families: dict[str, int] = field(default_factory=dict)         # unindexed: samples
-    other_overflow_samples: int = 0      # samples of unindexed families past OTHER_FAMILIES_BUDGET
-    unchecked_series: int = 0            # unindexed series not checked for duplicates (budget)
-    types: dict[str, str] = field(default_factory=dict)
-    declared: dict[str, int] = field(default_factory=dict)               # HELP/TYPE name -> first line
-    helps: int = 0
-    samples: int = 0
-    created_series: int = 0
-    lines: int = 0
+    _fields = ("path", "format", "families", "other_families", "other_overflow_samples", "unchecked_series",
+               "types", "declared", "helps", "samples", "created_series", "lines")
+
+    def __init__(self, path: str, format: str = "prometheus-text-0.0.4",  # noqa: A002
+                 families: dict[str, FamilyData] | None = None, other_families: dict[str, int] | None = None,
+                 other_overflow_samples: int = 0, unchecked_series: int = 0, types: dict[str, str] | None = None,
+                 declared: dict[str, int] | None = None, helps: int = 0, samples: int = 0,
+                 created_series: int = 0, lines: int = 0) -> None:
+        self.path = path
+        self.format = format
+        self.families = {} if families is None else families                # by exposed family name
+        self.other_families = {} if other_families is None else other_families  # unindexed: samples
+        self.other_overflow_samples = other_overflow_samples  # samples of unindexed families past OTHER_FAMILIES_BUDGET
+        self.unchecked_series = unchecked_series              # unindexed series not checked for duplicates (budget)
+        self.types = {} if types is None else types
+        self.declared = {} if declared is None else declared                # HELP/TYPE name -> first line
+        self.helps = helps
+        self.samples = samples
+        self.created_series = created_series
+        self.lines = lines

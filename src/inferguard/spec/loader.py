@@ -9,12 +9,12 @@ import hashlib
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from inferguard._data import schemas_dir, specs_dir
 from inferguard.core.problems import Problem
+from inferguard.core.record import Record
 from inferguard.core.usercache import read_own_file, write_own_file
 
 # PyYAML and the marked loader are imported where YAML is parsed: a spec set taken from the
@@ -24,26 +24,34 @@ API_VERSION = "inferguard.dev/v1"
 MAX_SPEC_BYTES = 16 * 1024 * 1024  # a spec file is a few kB; anything past this is refused unparsed
 
 
-@dataclass
-class SpecDoc:
-    kind: str
-    path: str
-    index: int          # position of the document within its file
-    data: Any           # LDict with marks
+class SpecDoc(Record):
+    _fields = ("kind", "path", "index", "data")
+
+    def __init__(self, kind: str, path: str, index: int, data: Any) -> None:
+        self.kind = kind
+        self.path = path
+        self.index = index      # position of the document within its file
+        self.data = data        # LDict with marks
 
 
-@dataclass
-class SpecSet:
+class SpecSet(Record):
     """Validated spec documents plus lazily compiled views of them."""
 
-    docs_by_kind: dict[str, list[SpecDoc]]
-    files: list[str]
-    digest: str
-    version: str
-    problems: list[Problem] = field(default_factory=list)
-    checked: bool = False   # every document passed the schema, plugin and semantic checks
-    _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
-    _memo: Any = field(default=None, repr=False, compare=False)   # _Memo of a set with a cache entry
+    _fields = ("docs_by_kind", "files", "digest", "version", "problems", "checked", "_compiled", "_memo")
+    _no_repr = frozenset({"_compiled", "_memo"})
+    _no_compare = frozenset({"_memo"})
+
+    def __init__(self, docs_by_kind: dict[str, list[SpecDoc]], files: list[str], digest: str, version: str,
+                 problems: list[Problem] | None = None, checked: bool = False,
+                 _compiled: dict[str, Any] | None = None, _memo: Any = None) -> None:
+        self.docs_by_kind = docs_by_kind
+        self.files = files
+        self.digest = digest
+        self.version = version
+        self.problems = [] if problems is None else problems
+        self.checked = checked      # every document passed the schema, plugin and semantic checks
+        self._compiled = {} if _compiled is None else _compiled
+        self._memo = _memo          # _Memo of a set with a cache entry
 
     def docs(self, kind: str) -> list[Any]:
         return [d.data for d in self.docs_by_kind.get(kind, [])]

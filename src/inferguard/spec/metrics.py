@@ -1,87 +1,116 @@
 """Compile MetricFamilies documents into a catalog with one exposed-name index."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from inferguard.core.record import Record
 from inferguard.spec.names import fold
 from inferguard.core.problems import Problem
 from inferguard.spec.marked import locate
 
 
-@dataclass(frozen=True)
-class NameDef:
-    name: str
-    versions: str | None
-    generation: str | None
-    status: str
+class NameDef(Record):
+    """One exposed name of a metric. Treated as immutable (hashable, by value)."""
+
+    __slots__ = ("name", "versions", "generation", "status")
+    _fields = __slots__
+
+    def __init__(self, name: str, versions: str | None, generation: str | None, status: str) -> None:
+        self.name = name
+        self.versions = versions
+        self.generation = generation
+        self.status = status
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.versions, self.generation, self.status))
 
 
-@dataclass
-class MetricDef:
-    id: str
-    family: str
-    runtime: str
-    component: str | None
-    type: str
-    unit: str | None
-    aggregate: str
-    labels: tuple[str, ...]
-    status: str
-    title: str
-    names: tuple[NameDef, ...]
-    # Value conventions per release range: a sentinel meaning "no data yet", a percent scale.
-    conventions: tuple[dict[str, Any], ...] = ()
-    # collect-metrics: the timeline group (the metric's own `window`, else its family's) and
-    # the quantiles of its window summary (None: the Vocabulary's defaults).
-    window_group: str | None = None
-    quantiles: tuple[float, ...] | None = None
+class MetricDef(Record):
+    _fields = ("id", "family", "runtime", "component", "type", "unit", "aggregate", "labels", "status",
+               "title", "names", "conventions", "window_group", "quantiles")
+
+    def __init__(self, id: str, family: str, runtime: str, component: str | None, type: str,  # noqa: A002
+                 unit: str | None, aggregate: str, labels: tuple[str, ...], status: str, title: str,
+                 names: tuple[NameDef, ...], conventions: tuple[dict[str, Any], ...] = (),
+                 window_group: str | None = None, quantiles: tuple[float, ...] | None = None) -> None:
+        self.id = id
+        self.family = family
+        self.runtime = runtime
+        self.component = component
+        self.type = type
+        self.unit = unit
+        self.aggregate = aggregate
+        self.labels = labels
+        self.status = status
+        self.title = title
+        self.names = names
+        # Value conventions per release range: a sentinel meaning "no data yet", a percent scale.
+        self.conventions = conventions
+        # collect-metrics: the timeline group (the metric's own `window`, else its family's) and
+        # the quantiles of its window summary (None: the Vocabulary's defaults).
+        self.window_group = window_group
+        self.quantiles = quantiles
 
 
-@dataclass
-class FamilyDef:
-    id: str
-    runtime: str
-    component: str | None
-    title: str
-    description: str
-    status: str
-    required_when: str | None
-    metrics: list[str]
-    path: str = ""
-    # (document, path inside it) of the family's id: its line is looked up when asked for,
-    # so that a spec set read from the cache decodes no marks to build the catalog
-    where: tuple[Any, list[Any]] | None = field(default=None, repr=False, compare=False)
+class FamilyDef(Record):
+    _fields = ("id", "runtime", "component", "title", "description", "status", "required_when", "metrics",
+               "path", "where")
+    _no_repr = _no_compare = frozenset({"where"})
+
+    def __init__(self, id: str, runtime: str, component: str | None, title: str, description: str,  # noqa: A002
+                 status: str, required_when: str | None, metrics: list[str], path: str = "",
+                 where: tuple[Any, list[Any]] | None = None) -> None:
+        self.id = id
+        self.runtime = runtime
+        self.component = component
+        self.title = title
+        self.description = description
+        self.status = status
+        self.required_when = required_when
+        self.metrics = metrics
+        self.path = path
+        # (document, path inside it) of the family's id: its line is looked up when asked for,
+        # so that a spec set read from the cache decodes no marks to build the catalog
+        self.where = where
 
     @property
     def line(self) -> int | None:
         return locate(*self.where)[0] if self.where is not None else None
 
 
-@dataclass
-class DerivedDef:
-    id: str
-    runtime: str
-    title: str
-    op: str
-    unit: str | None
-    group: str | None
-    inputs: dict[str, Any]
+class DerivedDef(Record):
+    _fields = ("id", "runtime", "title", "op", "unit", "group", "inputs")
+
+    def __init__(self, id: str, runtime: str, title: str, op: str, unit: str | None,  # noqa: A002
+                 group: str | None, inputs: dict[str, Any]) -> None:
+        self.id = id
+        self.runtime = runtime
+        self.title = title
+        self.op = op
+        self.unit = unit
+        self.group = group
+        self.inputs = inputs
 
 
-@dataclass
-class MetricCatalog:
-    families: dict[str, FamilyDef] = field(default_factory=dict)
-    metrics: dict[str, MetricDef] = field(default_factory=dict)
-    derived: dict[str, DerivedDef] = field(default_factory=dict)
-    # fold(exposed name) -> (metric id, NameDef)
-    index: dict[str, tuple[str, NameDef]] = field(default_factory=dict)
-    # exact_key(exposed name) -> (metric id, NameDef): tells apart names that fold alike
-    # (`lmcache_mp:l1_read_keys` of one release, `lmcache_mp_l1_read_keys_total` of another).
-    exact: dict[str, tuple[str, NameDef]] = field(default_factory=dict)
-    releases: dict[str, tuple[str, ...]] = field(default_factory=dict)       # runtime -> releases, oldest first
-    not_mapped: dict[str, str] = field(default_factory=dict)                 # inventory name -> reason
-    problems: list[Problem] = field(default_factory=list)
+class MetricCatalog(Record):
+    _fields = ("families", "metrics", "derived", "index", "exact", "releases", "not_mapped", "problems")
+
+    def __init__(self, families: dict[str, FamilyDef] | None = None, metrics: dict[str, MetricDef] | None = None,
+                 derived: dict[str, DerivedDef] | None = None, index: dict[str, tuple[str, NameDef]] | None = None,
+                 exact: dict[str, tuple[str, NameDef]] | None = None,
+                 releases: dict[str, tuple[str, ...]] | None = None, not_mapped: dict[str, str] | None = None,
+                 problems: list[Problem] | None = None) -> None:
+        self.families = {} if families is None else families
+        self.metrics = {} if metrics is None else metrics
+        self.derived = {} if derived is None else derived
+        # fold(exposed name) -> (metric id, NameDef)
+        self.index = {} if index is None else index
+        # exact_key(exposed name) -> (metric id, NameDef): tells apart names that fold alike
+        # (`lmcache_mp:l1_read_keys` of one release, `lmcache_mp_l1_read_keys_total` of another).
+        self.exact = {} if exact is None else exact
+        self.releases = {} if releases is None else releases        # runtime -> releases, oldest first
+        self.not_mapped = {} if not_mapped is None else not_mapped  # inventory name -> reason
+        self.problems = [] if problems is None else problems
 
     def lookup(self, exposed: str) -> tuple[str, NameDef] | None:
         return self.index.get(fold(exposed))

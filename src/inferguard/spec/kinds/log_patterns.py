@@ -37,12 +37,12 @@ carriage return counts, less a progress bar glued before it).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable
 
 from inferguard.core.problems import Problem
 from inferguard.core import recache
+from inferguard.core.record import Record
 
 KIND = "LogPatterns"
 COMPILED_KEY = "log_patterns"
@@ -427,28 +427,35 @@ def _bytes_regex(rx: re.Pattern | None) -> tuple[re.Pattern | None, bool]:
         return None, False
 
 
-@dataclass
-class LogPattern:
+class LogPattern(Record):
     """One pattern of a LogPatterns document. Its regexes are compiled the first time they are
     used (`regex`, `exclude` and their bytes forms), so a log that never shows a pattern's
     literal or keyword never pays for compiling it; `compile` checks every regex up front for
     a spec set that was not validated."""
 
-    id: str
-    category: str
-    runtime: str
-    regex_src: str | None
-    captures: dict[str, str]
-    constants: dict[str, str]
-    levels: frozenset[str] | None
-    exclude_src: str | None
-    per_process: bool
-    value_signals: str | None
-    keywords: tuple[bytes, ...]
-    prefix: str
-    status: str
-    versions: str | None
-    source: str | None
+    _fields = ("id", "category", "runtime", "regex_src", "captures", "constants", "levels", "exclude_src",
+               "per_process", "value_signals", "keywords", "prefix", "status", "versions", "source")
+
+    def __init__(self, id: str, category: str, runtime: str, regex_src: str | None,  # noqa: A002
+                 captures: dict[str, str], constants: dict[str, str], levels: frozenset[str] | None,
+                 exclude_src: str | None, per_process: bool, value_signals: str | None,
+                 keywords: tuple[bytes, ...], prefix: str, status: str, versions: str | None,
+                 source: str | None) -> None:
+        self.id = id
+        self.category = category
+        self.runtime = runtime
+        self.regex_src = regex_src
+        self.captures = captures
+        self.constants = constants
+        self.levels = levels
+        self.exclude_src = exclude_src
+        self.per_process = per_process
+        self.value_signals = value_signals
+        self.keywords = keywords
+        self.prefix = prefix
+        self.status = status
+        self.versions = versions
+        self.source = source
 
     @cached_property
     def regex(self) -> re.Pattern | None:
@@ -484,8 +491,7 @@ class LogPattern:
         return self._bytes_forms[3]
 
 
-@dataclass
-class BulkGroup:
+class BulkGroup(Record):
     """Patterns of one literal that can run over many messages at once.
 
     `regex` (bytes, MULTILINE) is an alternation of the patterns in spec order, each wrapped in
@@ -494,13 +500,16 @@ class BulkGroup:
     a group of one pattern) and (name, type, index) per capture. It matches at most once per
     line. Every pattern of a bulk group belongs to `category`."""
 
-    category: str
-    regex: re.Pattern
-    alts: list[tuple[LogPattern, int, list[tuple[str, str, int]]]]
+    _fields = ("category", "regex", "alts")
+
+    def __init__(self, category: str, regex: re.Pattern,
+                 alts: list[tuple[LogPattern, int, list[tuple[str, str, int]]]]) -> None:
+        self.category = category
+        self.regex = regex
+        self.alts = alts
 
 
-@dataclass
-class PatternSet:
+class PatternSet(Record):
     """The patterns one log is matched against, with the scanners built for them.
 
     `lines` runs once per block (a block starts with "\\n") with `findall`: one tuple per line
@@ -516,21 +525,27 @@ class PatternSet:
     the same for keywords. Both are filled by `prepare`, for the literals and keywords a log
     actually shows, so a short log compiles only the groups it needs."""
 
-    runtimes: tuple[str, ...]
-    patterns: list[LogPattern]
-    categories: list[str]
-    lines: re.Pattern
-    line_index: dict[str, int]
-    header: re.Pattern
-    keywords: tuple[bytes, ...]
-    by_literal: dict[bytes, list[LogPattern]]
-    by_keyword: dict[bytes, list[LogPattern]]
-    level_patterns: list[LogPattern]
-    prefix_patterns: list[LogPattern]
-    bulk: dict[bytes, list[BulkGroup]]
-    bulk_kw: dict[bytes, list[BulkGroup]]
+    _fields = ("runtimes", "patterns", "categories", "lines", "line_index", "header", "keywords", "by_literal",
+               "by_keyword", "level_patterns", "prefix_patterns", "bulk", "bulk_kw")
 
-    def __post_init__(self) -> None:
+    def __init__(self, runtimes: tuple[str, ...], patterns: list[LogPattern], categories: list[str],
+                 lines: re.Pattern, line_index: dict[str, int], header: re.Pattern, keywords: tuple[bytes, ...],
+                 by_literal: dict[bytes, list[LogPattern]], by_keyword: dict[bytes, list[LogPattern]],
+                 level_patterns: list[LogPattern], prefix_patterns: list[LogPattern],
+                 bulk: dict[bytes, list[BulkGroup]], bulk_kw: dict[bytes, list[BulkGroup]]) -> None:
+        self.runtimes = runtimes
+        self.patterns = patterns
+        self.categories = categories
+        self.lines = lines
+        self.line_index = line_index
+        self.header = header
+        self.keywords = keywords
+        self.by_literal = by_literal
+        self.by_keyword = by_keyword
+        self.level_patterns = level_patterns
+        self.prefix_patterns = prefix_patterns
+        self.bulk = bulk
+        self.bulk_kw = bulk_kw
         self._order = {p.id: i for i, p in enumerate(self.patterns)}
         self._untried: set[bytes] = set(self.by_literal)       # literals whose bulk groups are not built
         self._untried_kw: set[bytes] = set(self.by_keyword)
@@ -590,13 +605,18 @@ class PatternSet:
         return sorted({p.id: p for p in (*base, *extra)}.values(), key=lambda p: order[p.id])
 
 
-@dataclass
-class CompiledLogPatterns:
-    patterns: list[LogPattern]
-    problems: list[Problem] = field(default_factory=list)
-    _selected: dict[tuple[str, ...], PatternSet] = field(default_factory=dict, repr=False)
-    # memo(name, arg, fn) of the spec set the patterns came from (SpecSet.memo), or None
-    _memo: Any = field(default=None, repr=False, compare=False)
+class CompiledLogPatterns(Record):
+    _fields = ("patterns", "problems", "_selected", "_memo")
+    _no_repr = frozenset({"_selected", "_memo"})
+    _no_compare = frozenset({"_memo"})
+
+    def __init__(self, patterns: list[LogPattern], problems: list[Problem] | None = None,
+                 _selected: dict[tuple[str, ...], PatternSet] | None = None, _memo: Any = None) -> None:
+        self.patterns = patterns
+        self.problems = [] if problems is None else problems
+        self._selected = {} if _selected is None else _selected
+        # memo(name, arg, fn) of the spec set the patterns came from (SpecSet.memo), or None
+        self._memo = _memo
 
     @property
     def runtimes(self) -> tuple[str, ...]:
