@@ -1,20 +1,24 @@
 """Problems (things a reader or loader could not use) and input errors (exit code 2)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from inferguard.core.record import FrozenRecord
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(FrozenRecord):
     """One thing that could not be used. `line` is 1-based; `offset` is a byte offset."""
 
-    source: str
-    path: str
-    message: str
-    line: int | None = None
-    col: int | None = None
-    offset: int | None = None
-    rule: str | None = None
+    _fields = ("source", "path", "message", "line", "col", "offset", "rule")
+
+    def __init__(self, source: str, path: str, message: str, line: int | None = None, col: int | None = None,
+                 offset: int | None = None, rule: str | None = None) -> None:
+        set_ = object.__setattr__
+        set_(self, "source", source)
+        set_(self, "path", path)
+        set_(self, "message", message)
+        set_(self, "line", line)
+        set_(self, "col", col)
+        set_(self, "offset", offset)
+        set_(self, "rule", rule)
 
     def location(self) -> str:
         loc = self.path or "<input>"
@@ -32,7 +36,7 @@ class Problem:
         return f"{self.location()}: {rule}{self.message}"
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k in self._fields if (v := getattr(self, k)) is not None}
 
 
 class InputError(Exception):

@@ -33,3 +33,19 @@ class Record:
         skip = self._no_repr
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields if f not in skip)
         return f"{type(self).__qualname__}({inner})"
+
+
+class FrozenRecord(Record):
+    """A `Record` that cannot change once built, hashable on its compared fields, as a
+    `@dataclass(frozen=True)` is. `__init__` sets fields with `object.__setattr__`."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(self._compared())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__qualname__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r} of a frozen {type(self).__qualname__}")

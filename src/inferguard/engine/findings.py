@@ -8,8 +8,9 @@ SEVERITY` is decided here, never in the CLI. Pure data and pure functions: no I/
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
+from inferguard.core.record import FrozenRecord
 
 # Ordered from least to most severe; `--fail-on never` is the absence of a threshold.
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
@@ -26,24 +27,27 @@ def severity_rank(severity: str) -> int:
         raise InternalError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})") from None
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(FrozenRecord):
     """One conclusion. `evidence` holds pointers, each a small mapping such as
     {"artifact": "lmcache.prom", "metric": "...", "series": {...}, "value": 0} or
     {"artifact": "lmcache.log", "lines": [12, 40]}; `confidence` is 0..1 where the check can
     be more or less sure (missing inputs lower it), else None."""
 
-    check: str
-    severity: str
-    message: str
-    subject: str | None = None
-    evidence: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
-    confidence: float | None = None
-    remediation: str | None = None
-    next_command: str | None = None
+    _fields = ("check", "severity", "message", "subject", "evidence", "confidence", "remediation", "next_command")
 
-    def __post_init__(self) -> None:
-        severity_rank(self.severity)
+    def __init__(self, check: str, severity: str, message: str, subject: str | None = None,
+                 evidence: tuple[Mapping[str, Any], ...] = (), confidence: float | None = None,
+                 remediation: str | None = None, next_command: str | None = None) -> None:
+        set_ = object.__setattr__
+        set_(self, "check", check)
+        set_(self, "severity", severity)
+        set_(self, "message", message)
+        set_(self, "subject", subject)
+        set_(self, "evidence", evidence)
+        set_(self, "confidence", confidence)
+        set_(self, "remediation", remediation)
+        set_(self, "next_command", next_command)
+        severity_rank(severity)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"check": self.check, "severity": self.severity, "message": self.message}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any, Callable
 
 from inferguard.spec.registry import bundled, lane_readers
@@ -10,6 +9,9 @@ from inferguard.spec.registry import bundled, lane_readers
 # lane id -> "module:function", from the Vocabulary spec (specs/vocabulary.yaml) through the
 # compiled registry; each function is read(path, *, specs=None, ...) -> ReadResult
 LANE_READERS: dict[str, str] = lane_readers(bundled())
+
+
+_CO_VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS: the function takes **kwargs
 
 
 def lane_reader(lane: str) -> Callable[..., Any] | None:
@@ -26,7 +28,18 @@ def lane_reader(lane: str) -> Callable[..., Any] | None:
 
 
 def call_reader(fn: Callable[..., Any], path: str, **kwargs: Any):
-    """Call a reader with those keyword arguments it accepts (specs, argv, keep_raw, ...)."""
+    """Call a reader with those keyword arguments it accepts (specs, argv, keep_raw, ...).
+
+    A plain function's parameters are read from its code object (what inspect.signature
+    reports for it, without importing inspect on every command's path)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and not hasattr(fn, "__wrapped__"):
+        if code.co_flags & _CO_VARKEYWORDS:
+            return fn(path, **kwargs)
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        return fn(path, **{k: v for k, v in kwargs.items() if k in names})
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):

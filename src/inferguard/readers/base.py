@@ -9,27 +9,37 @@ Surfaces spec lists, so a count of 0 is `present_zero` and a missing lane is `ab
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from inferguard.core.problems import Problem
+from inferguard.core.record import Record
 
 MAX_PROBLEMS = 200  # problems kept per source; the rest are counted in `problems_dropped`
 
 
-@dataclass
-class ReadResult:
-    reader: str                       # reader id, e.g. "prometheus", "lmcache_log", "lct"
-    path: str                         # what was read (a file path or a URL)
-    summary: dict[str, Any] = field(default_factory=dict)
-    signals: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    records: int = 0                  # records (lines, frames, rows, samples) understood
-    problems_dropped: int = 0
-    # What a verdict is made from but is not itself written (e.g. each healthcheck answer the
-    # LMCache HTTP reader saw): the engine reads it (inferguard.engine.verdicts.judge) and
-    # writes its verdict into `summary` and `signals`. Never serialized.
-    facts: dict[str, Any] = field(default_factory=dict)
+class ReadResult(Record):
+    """What one reader made of one source.
+
+    reader: reader id, e.g. "prometheus", "lmcache_log", "lct"; path: what was read (a file
+    path or a URL); records: records (lines, frames, rows, samples) understood.
+    `facts` holds what a verdict is made from but is not itself written (e.g. each
+    healthcheck answer the LMCache HTTP reader saw): the engine reads it
+    (inferguard.engine.verdicts.judge) and writes its verdict into `summary` and `signals`.
+    Never serialized."""
+
+    _fields = ("reader", "path", "summary", "signals", "problems", "records", "problems_dropped", "facts")
+
+    def __init__(self, reader: str, path: str, summary: dict[str, Any] | None = None,
+                 signals: dict[str, int] | None = None, problems: list[Problem] | None = None,
+                 records: int = 0, problems_dropped: int = 0, facts: dict[str, Any] | None = None) -> None:
+        self.reader = reader
+        self.path = path
+        self.summary = {} if summary is None else summary
+        self.signals = {} if signals is None else signals
+        self.problems = [] if problems is None else problems
+        self.records = records
+        self.problems_dropped = problems_dropped
+        self.facts = {} if facts is None else facts
 
     def problem(self, message: str, line: int | None = None, offset: int | None = None,
                 path: str | None = None) -> None:
