@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import ROOT, run_cli
 from metrics_server import MetricsServer
 
-from inferguard.cli import main
+from inferguard.cli.app import main
 from inferguard.engine.window import CounterSeries, HistogramSeries, histogram_quantile, histogram_stats
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import FIXTURES, load_json, run_cli, validate
-from inferguard.cli import main
+from inferguard.cli.app import main
 from inferguard.engine.diagnosis import render, rules_of
 from inferguard.flow.diagnosis import write_case
 

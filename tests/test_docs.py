@@ -143,7 +143,7 @@ def test_live_validated_follows_the_declared_command_list(tmp_path):
 def test_bundled_live_validation_lists_the_four_commands_and_waits_for_missing_ones():
     """The spec lists all four commands; a listed command this build lacks keeps every row
     below live_validated (on a build that has it, it must pass for any row to get there)."""
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.flow.matrix import build_matrix
     from inferguard.spec import default_specs
 
@@ -162,7 +162,7 @@ def test_live_validated_only_where_a_live_fixture_passes():
     from inferguard.flow.matrix import build_matrix
     from inferguard.spec import default_specs
 
-    from inferguard.cli import main
+    from inferguard.cli.app import main
 
     m = build_matrix(default_specs(), ROOT, main)
     for r in m["rows"]:
@@ -193,7 +193,7 @@ def _next_commands():
 def test_every_next_command_is_a_valid_invocation(command):
     import click
 
-    from inferguard.cli import main
+    from inferguard.cli.app import main
 
     words = shlex.split(command)
     assert words[0] == "inferguard"

@@ -210,7 +210,8 @@ def test_check_ids_named_in_code_are_declared(declared):
 def test_the_shared_option_serves_another_command():
     """diagnose-bottleneck and collect-metrics reuse one option: severities, plus the aliases
     the Vocabulary offers that command (none here), decided by the engine."""
-    from inferguard.cli import fail_exit, fail_on_option
+    from inferguard.cli.options import fail_on_option
+    from inferguard.cli.commands import fail_exit
 
     @click.command()
     @fail_on_option("diagnose-bottleneck")
@@ -276,7 +277,7 @@ def _readme_table() -> dict[str, list[str]]:
 
 
 def test_the_readme_table_of_flags_matches_every_command():
-    from inferguard.cli import main
+    from inferguard.cli.app import main
 
     def command(path: str) -> click.Command:
         cmd = main

@@ -93,7 +93,7 @@ def test_evaluate_reads_a_flat_context_without_importing_pyyaml(tmp_path):
     from pathlib import Path
 
     packet = Path(__file__).resolve().parents[1] / "fixtures" / "packets" / "vllm-lmcache-mp-h100"
-    code = ("import sys\nfrom inferguard.cli import main\n"
+    code = ("import sys\nfrom inferguard.cli.app import main\n"
             "try:\n    main(['evaluate', sys.argv[1], '--format', 'json'])\nexcept SystemExit:\n    pass\n"
             "print('YAML' if 'yaml' in sys.modules else 'NOYAML', file=sys.stderr)\n")
     r = subprocess.run([sys.executable, "-c", code, str(packet)], capture_output=True, text=True, timeout=300,

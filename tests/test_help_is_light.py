@@ -11,7 +11,7 @@ HEAVY = ("yaml", "jsonschema", "prometheus_client", "msgpack", "jmespath")
 
 CODE = """
 import sys
-from inferguard.cli import main
+from inferguard.cli.app import main
 try:
     main(sys.argv[1:])
 except SystemExit:

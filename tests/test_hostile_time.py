@@ -130,7 +130,7 @@ def test_a_fifo_inside_a_packet_is_a_problem_and_the_rest_is_evaluated(tmp_path)
 
 def test_collect_lmcache_hashes_each_source_while_its_reader_reads_it(tmp_path, monkeypatch):
     """The digest of a lane source comes from the reader's own read: nothing is read again."""
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.readers import tap
 
     log = H100 / "lmcache_server.log"

@@ -124,7 +124,7 @@ def _boom(*_a, **_kw):
 
 @pytest.mark.expect_internal_error
 def test_reader_defect_in_evaluate_is_exit_3(monkeypatch):
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.readers import logs
 
     monkeypatch.setattr(logs, "read", _boom)
@@ -137,7 +137,7 @@ def test_reader_defect_in_evaluate_is_exit_3(monkeypatch):
 
 @pytest.mark.expect_internal_error
 def test_prometheus_reader_defect_is_not_an_input_problem(monkeypatch, tmp_path):
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.readers import prometheus
 
     monkeypatch.setattr(prometheus, "read", _boom)
@@ -150,7 +150,7 @@ def test_prometheus_reader_defect_is_not_an_input_problem(monkeypatch, tmp_path)
 
 @pytest.mark.expect_internal_error
 def test_reader_defect_in_collect_leaves_a_failed_packet_naming_the_lane(monkeypatch, tmp_path):
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.readers import logs
 
     monkeypatch.setattr(logs, "read", _boom)
@@ -183,7 +183,7 @@ def test_reader_defect_in_collect_leaves_a_failed_packet_naming_the_lane(monkeyp
 @pytest.mark.expect_internal_error
 def test_missing_dependency_stops_every_command_at_start(monkeypatch):
     from inferguard.core import install_check
-    from inferguard.cli import main
+    from inferguard.cli.app import main
 
     real = importlib.util.find_spec
     monkeypatch.setattr(install_check.importlib.util, "find_spec",
@@ -218,7 +218,7 @@ def test_the_suite_fails_a_test_with_an_internal_error(tmp_path):
     shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_guard.py").write_text(
         "from click.testing import CliRunner\n"
-        "from inferguard.cli import main\n"
+        "from inferguard.cli.app import main\n"
         "from inferguard.readers import logs\n"
         f"H100 = {str(H100)!r}\n"
         "def _boom(*a, **k):\n"

@@ -79,7 +79,7 @@ def _live_section(commands):
 
 
 def test_live_fixture_replay_passes_every_present_command():
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.flow.replay import replay_fixture
 
     spec, lv, fx = _live_section(PRESENT)
@@ -90,7 +90,7 @@ def test_live_fixture_replay_passes_every_present_command():
 
 
 def test_a_listed_command_the_build_lacks_is_pending_never_a_pass():
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.flow.replay import replay_fixture
 
     spec, lv, fx = _live_section(PRESENT + ("no-such-command",))
@@ -114,7 +114,7 @@ def _specs_test(ws):
 
 
 def test_specs_test_replays_the_live_fixtures():
-    from inferguard.cli import main
+    from inferguard.cli.app import main
 
     proc = _specs_test(ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -193,7 +193,7 @@ def test_collect_lmcache_is_proven_only_by_a_passing_live_replay():
     """collect-lmcache writes packets from live servers; what proves it is the replay of a live
     capture through it (`proven_by: live_replay`): parser_only without a replay, and without
     a validated one (a failed or pending command anywhere in the replay)."""
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.flow.matrix import _command_states
     from inferguard.flow.replay import FAILED, PASSED, PENDING, CommandResult, ReplayResult
     from inferguard.spec import default_specs

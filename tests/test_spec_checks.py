@@ -102,7 +102,7 @@ def test_the_checks_are_documented():
 def test_an_undeclared_check_id_is_our_defect(monkeypatch):
     from click.testing import CliRunner
 
-    from inferguard.cli import main
+    from inferguard.cli.app import main
     from inferguard.core.problems import Problem
     from inferguard.spec import semantic
 

@@ -287,7 +287,7 @@ def killed(src, dest, **kw):
     os._exit(137)
 
 lm.copy_file_atomic = killed
-from inferguard.cli import main
+from inferguard.cli.app import main
 main(sys.argv[1:], prog_name="inferguard")
 """
 

@@ -1,3 +1,3 @@
-from inferguard.cli import main
+from inferguard.cli import run
 
-main()
+run()

@@ -9,7 +9,8 @@ import json
 
 import click
 
-from inferguard.cli import fail_exit, fail_on_option
+from inferguard.cli.options import fail_on_option
+from inferguard.cli.commands import fail_exit
 from inferguard.cli.errors import handle_errors
 
 EPILOG = """\b

@@ -67,7 +67,7 @@ def disagg_status_cmd(prefill_url: str, decode_url: str, transfer_url: str | Non
     over a window), a prefill/decode imbalance and a URL whose server says it plays the other
     part. Metric names, thresholds and severities come
     from specs/ (disagg.yaml and the MetricFamilies specs)."""
-    from inferguard.cli import emit
+    from inferguard.cli.commands import emit
     from inferguard.collect.urls import check_url
     from inferguard.core.problems import InputError
     from inferguard.flow.disagg import DisaggInputs, disagg_status

@@ -1,8 +1,8 @@
 """How every command ends on an error: one line on stderr and a documented exit code.
 
 Input and usage errors exit 2; an exception raised by InferGuard's own code (or a broken
-install) exits 3 with `internal error: ...`. Only click and the standard library are
-imported here, so `inferguard --help` stays light.
+install) exits 3 with `internal error: ...`. Only the standard library is imported here:
+the start-up fast path (`inferguard.cli.fast`) runs a command without importing click.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import os
 import sys
 from typing import Any, Callable
 
-import click
+from inferguard.cli.commands import echo
 
 
 def fail(message: str, code: int = 2) -> None:
-    click.echo(f"inferguard: error: {message}", err=True)
+    echo(f"inferguard: error: {message}", err=True)
     sys.exit(code)
 
 
@@ -40,10 +40,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except KeyboardInterrupt:
-            click.echo("inferguard: interrupted", err=True)
+            echo("inferguard: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
-        except click.exceptions.ClickException:
-            raise  # usage errors: click prints them and exits 2
         except InputError as exc:
             fail(str(exc))
         except InternalError as exc:
@@ -51,6 +49,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         except Exception as exc:  # noqa: BLE001 - spec errors are input; everything else is ours
+            click = sys.modules.get("click")
+            if click is not None and isinstance(exc, click.ClickException):
+                raise  # usage errors: click prints them and exits 2
             from inferguard.spec.loader import SpecError
 
             if isinstance(exc, SpecError):
@@ -58,3 +59,14 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             internal_failure(exc)
 
     return wrapper
+
+
+def check_install_or_exit() -> None:
+    """Before any command: a broken install is one line and exit 3 (see core/install_check)."""
+    from inferguard.core.install_check import check_install
+    from inferguard.core.problems import InternalError
+
+    try:
+        check_install()
+    except InternalError as exc:
+        internal_failure(exc)

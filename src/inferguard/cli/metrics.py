@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from inferguard.cli import fail_exit, fail_on_option
+from inferguard.cli.options import fail_on_option
+from inferguard.cli.commands import fail_exit
 from inferguard.cli.errors import handle_errors
 from inferguard.cli.types import SizeType
 
