@@ -23,7 +23,7 @@ def family_report(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
     rules = applicable_runtimes(spec, data)
     out: dict[str, dict[str, Any]] = {}
     for fid, fam in cat.families.items():
-        applies = family_applies(fam, rules, data)
+        applies = family_applies(fam, rules, data, spec)
         mets = []
         for mid in fam.metrics:
             entry = evidence["metrics"].get(mid)
@@ -78,7 +78,7 @@ def derived_values(evidence: dict[str, Any], spec) -> dict[str, dict[str, Any]]:
 
         def applies(mid: str) -> bool:
             m = cat.metrics.get(mid)
-            return m is None or family_applies(cat.families[m.family], rules, data)
+            return m is None or family_applies(cat.families[m.family], rules, data, spec)
     out: dict[str, dict[str, Any]] = {}
 
     def val(mid: str) -> float | None:
@@ -202,11 +202,11 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
         for row in doc["rows"]:
             if runtimes is not None and row["runtime"] not in runtimes:
                 continue
-            applies = evaluate(row.get("applies_when"), data)
+            applies = evaluate(row.get("applies_when"), data, spec=spec)
             items = []
             for req in row["requires"]:
                 optional = bool(req.get("optional"))
-                req_applies = applies and evaluate(req.get("required_when"), data)
+                req_applies = applies and evaluate(req.get("required_when"), data, spec=spec)
                 if "family" in req:
                     fam = families.get(req["family"], {})
                     st = fam.get("status", ABSENT) if req_applies else NOT_APPLICABLE

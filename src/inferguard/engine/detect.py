@@ -238,14 +238,14 @@ def applicable_runtimes(spec, data: dict[str, Any]) -> dict[tuple[str, str | Non
     out: dict[tuple[str, str | None], bool] = {}
     for doc in spec.docs("Detection"):
         for rule in doc["applicability"]:
-            out[(rule["runtime"], rule.get("component"))] = evaluate(rule["when"], data)
+            out[(rule["runtime"], rule.get("component"))] = evaluate(rule["when"], data, spec=spec)
     return out
 
 
-def family_applies(fam, rules: dict[tuple[str, str | None], bool], data: dict[str, Any]) -> bool:
+def family_applies(fam, rules: dict[tuple[str, str | None], bool], data: dict[str, Any], spec=None) -> bool:
     key = (fam.runtime, fam.component)
     if key in rules:
         base = rules[key]
     else:
         base = rules.get((fam.runtime, None), True)
-    return base and evaluate(fam.required_when, data)
+    return base and evaluate(fam.required_when, data, spec=spec)
