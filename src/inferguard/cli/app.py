@@ -5,7 +5,6 @@ commands that need them, so `inferguard --help` stays fast.
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Callable
 
@@ -13,7 +12,7 @@ import click
 
 from inferguard.cli import commands
 from inferguard.cli.errors import check_install_or_exit, fail, handle_errors  # noqa: F401
-from inferguard.cli.options import context_options, fail_on_option, format_option, lane_options, scrape_options
+from inferguard.cli.options import context_options, fail_on_option, format_option, scrape_command_options
 
 EPILOG_COVERAGE = """\b
 Examples:
@@ -85,12 +84,7 @@ def _given() -> set[str]:
 
 
 @main.command("observability-coverage", epilog=EPILOG_COVERAGE)
-@scrape_options
-@context_options("observability-coverage")
-@lane_options
-@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write observability_coverage.json here (`-`: standard output).")
-@fail_on_option("observability-coverage")
-@format_option
+@scrape_command_options("observability-coverage", "Write observability_coverage.json here (`-`: standard output).")
 @handle_errors
 def observability_coverage_cmd(**kw: Any) -> None:
     """Which surfaces a vLLM/SGLang (+ LMCache) deployment covers, what is missing and why."""
@@ -98,12 +92,7 @@ def observability_coverage_cmd(**kw: Any) -> None:
 
 
 @main.command("lmcache-compat", epilog=EPILOG_COMPAT)
-@scrape_options
-@context_options("lmcache-compat")
-@lane_options
-@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report JSON here (`-`: standard output).")
-@fail_on_option("lmcache-compat")
-@format_option
+@scrape_command_options("lmcache-compat", "Write the report JSON here (`-`: standard output).")
 @handle_errors
 def lmcache_compat_cmd(**kw: Any) -> None:
     """Check the LMCache lanes and that the expected LMCache mode is the one running."""

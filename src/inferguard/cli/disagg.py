@@ -4,7 +4,6 @@ Click and the standard library only at import time (`inferguard --help` stays li
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 

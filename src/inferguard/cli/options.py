@@ -92,3 +92,22 @@ def scrape_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
+
+
+def scrape_command_options(command: str, output_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Every option of a command that judges scrapes and lane evidence (observability-coverage,
+    lmcache-compat), in the order its help lists them."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed([
+            scrape_options,
+            context_options(command),
+            lane_options,
+            click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), help=output_help),
+            fail_on_option(command),
+            format_option,
+        ]):
+            fn = option(fn)
+        return fn
+
+    return deco
