@@ -39,19 +39,20 @@ FAST = ENTRY.format(call="cli.run()")
 CLICK_ONLY = ENTRY.format(call=f"from inferguard.cli.app import main; main(prog_name={PROG!r})")
 
 
-def _run(code: str, args: list[str], cwd) -> tuple[int, str, str, bool]:
+def _run(code: str, args: list[str], cwd, extra_env=None) -> tuple[int, str, str, bool]:
     env = dict(os.environ)
     env.pop("INFERGUARD_DEBUG", None)
+    env.update(extra_env or {})
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, env=env,
-                       timeout=300)
+                       timeout=300, encoding="utf-8", errors="replace")
     err, _, tail = r.stderr.rpartition("\n@@click=")
     assert tail, f"no exit marker: {r.stderr[-500:]}"
     return r.returncode, r.stdout, err, tail.startswith("True")
 
 
-def _both(args: list[str], cwd) -> tuple[tuple[int, str, str], bool]:
-    fast_code, fast_out, fast_err, fast_click = _run(FAST, args, cwd)
-    click_code, click_out, click_err, _ = _run(CLICK_ONLY, args, cwd)
+def _both(args: list[str], cwd, extra_env=None) -> tuple[tuple[int, str, str], bool]:
+    fast_code, fast_out, fast_err, fast_click = _run(FAST, args, cwd, extra_env)
+    click_code, click_out, click_err, _ = _run(CLICK_ONLY, args, cwd, extra_env)
     assert (fast_code, fast_out, fast_err) == (click_code, click_out, click_err), args
     return (fast_code, fast_out, fast_err), fast_click
 
@@ -127,6 +128,19 @@ def test_every_other_line_is_left_to_click(tmp_path, args, exit_code):
         assert "Usage:" in out
     elif code == 2:
         assert err.startswith("inferguard: error:"), err
+
+
+def test_output_click_would_change_is_printed_by_click(tmp_path):
+    """An escape code (click strips it when the output is not a terminal) or a stream that is
+    not UTF-8 goes through click.echo itself: the same text as the click path."""
+    packet = tmp_path / "p\x1b[31mred"
+    packet.mkdir()
+    (packet / "engine.prom").write_bytes((H100 / "engine.prom").read_bytes())
+    (code, out, err), imported_click = _both(["evaluate", str(packet)], tmp_path)
+    assert code == 0 and imported_click and "\x1b" not in out and "p[31mred" not in out and "pred" in out
+    (code, out, err), imported_click = _both(["evaluate", PACKET, "--format", "json"], tmp_path,
+                                             {"PYTHONIOENCODING": "latin-1"})
+    assert code == 0 and imported_click and json.loads(out)["findings"] is not None
 
 
 def test_the_table_is_compiled_from_the_click_commands():
