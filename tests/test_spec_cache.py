@@ -66,10 +66,10 @@ def test_an_entry_under_another_key_is_not_used(tmp_path, monkeypatch):
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     spec = loader.load_specs(trust_cache=True)
-    key = loader._cache_key(spec.digest)
+    key = spec._memo.identity
     path = loader._cache_path(key)
     assert loader._read_cache(path, key) is not None
-    other = "0" * 64
+    other = key[:-1] + bytes([key[-1] ^ 1])      # one byte of the identity changed
     assert loader._read_cache(path, other) is None
     shutil.copy(path, loader._cache_path(other))
     assert loader._read_cache(loader._cache_path(other), other) is None
@@ -185,11 +185,12 @@ def test_an_entry_holding_values_marshal_cannot_write_round_trips(tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     doc = load_all("kind: X\nwhen: 2024-05-01\nitems:\n  - {a: 1}\n  - [b, c]\n")[0]
     assert isinstance(doc["when"], datetime.date)
-    path = loader._cache_path("f" * 64)
-    loader._write_cache(path, "f" * 64, [("X", 0, 0, doc)])
+    path = loader._cache_path(b"f" * 64)
+    loader._write_cache(path, b"f" * 64, "sha256:0", [("X", 0, 0, doc)])
     raw = path.read_bytes()
-    assert raw[len(loader._MAGIC) + 96:][:1] == b"P"
-    (kind, fi, i, back), = loader._read_cache(path, "f" * 64)
+    assert raw[len(loader._MAGIC) + 4 + 64 + 4:][:1] == b"P"
+    digest, [(kind, fi, i, back)] = loader._read_cache(path, b"f" * 64)
+    assert digest == "sha256:0"
     assert (kind, fi, i, back) == ("X", 0, 0, doc)
     for p in [(), ("when",), ("items", 0, "a"), ("items", 1, 1), ("items", 2)]:
         assert locate(back, p) == locate(doc, p)
@@ -213,7 +214,7 @@ def test_memo_results_are_kept_beside_the_entry_and_checked(tmp_path, monkeypatc
     assert first.memo("t.f", 21, f) == ("v", 42) and first.memo("t.f", 21, f) == ("v", 42)
     assert calls == [21]
     first._memo._save()
-    memo_file = loader._memo_path(loader._cache_key(first.digest))
+    memo_file = loader._memo_path(first._memo.identity)
     assert memo_file.is_file()
 
     second = loader.load_specs([specs], trust_cache=True)

@@ -382,19 +382,21 @@ def test_a_fifo_or_folder_at_the_cache_entry_path_is_never_opened(tmp_path, monk
     from inferguard.spec import loader
 
     cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "elsewhere"))
+    identity = loader.load_specs(trust_cache=True)._memo.identity   # what the bundled set's entry is keyed by
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    entry = loader._cache_path(loader._cache_key(loader.load_specs().digest))
+    entry = loader._cache_path(identity)
     assert entry is not None and str(entry).startswith(str(cache))
     entry.parent.mkdir(parents=True)
     os.mkfifo(entry)
     res = ig("specs", "list", env={"XDG_CACHE_HOME": str(cache)}, timeout=60)
     assert res.returncode == 0, res.stderr
     assert stat.S_ISFIFO(os.stat(entry).st_mode)  # not replaced, not trusted
-    assert loader._read_cache(entry, loader._cache_key(loader.load_specs().digest)) is None
+    assert loader._read_cache(entry, identity) is None
     os.unlink(entry)
     entry.mkdir()  # a folder where the entry goes is not an entry either
     (entry / "keep").write_text("k")
     res = ig("specs", "list", env={"XDG_CACHE_HOME": str(cache)})
     assert res.returncode == 0, res.stderr
     assert (entry / "keep").read_text() == "k"
-    assert loader._read_cache(entry, loader._cache_key(loader.load_specs().digest)) is None
+    assert loader._read_cache(entry, identity) is None

@@ -14,7 +14,6 @@ Nothing of the user's is destroyed by a write:
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import stat
@@ -185,6 +184,8 @@ def copy_file_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str], 
                          str(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + part_suffix)
+    import hashlib  # imported here: only hashing pays its import
+
     h = hashlib.sha256()
     size = 0
     # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
@@ -218,6 +219,8 @@ def copy_file_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str], 
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    import hashlib  # imported here: only hashing pays its import
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:

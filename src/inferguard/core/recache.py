@@ -8,9 +8,9 @@ from it directly, with the same engine call `re.compile` ends with: the pattern 
 the one `re.compile` returns (same pattern, flags, groups, group names and code).
 
 The entry is keyed by the interpreter (version, implementation, the regex engine's magic
-number and code size): another Python never reads it. It repeats its key and carries the
-SHA-256 of its payload, and is used only when both match and it is a regular file of the
-current user. Anything unexpected (no cache directory, an unreadable, foreign or corrupt
+number and code size): another Python never reads it. It is sealed as every per-user entry
+is (core/usercache.py: its whole key, a CRC-32 of its payload), and is used only when both
+match and it is a regular file of the current user. Anything unexpected (no cache directory, an unreadable, foreign or corrupt
 entry, an interpreter whose regex internals differ) falls back to `re.compile` and costs
 nothing else; the entry is written at exit, atomically, when this process compiled
 patterns it did not hold. Each pattern's code is kept as its own marshal string, decoded
@@ -25,7 +25,7 @@ import re
 import sys
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 MAX_ENTRIES = 2000
 TABLE_BYTES = 8 * 1024 * 1024
 MAX_BYTES = 64 * 1024 * 1024
@@ -46,14 +46,12 @@ def _key() -> str:
 
 
 def _path() -> str | None:
-    from inferguard.core.usercache import cache_dir
+    from inferguard.core.usercache import cache_dir, short_name
 
     base = cache_dir()
     if base is None:
         return None
-    import hashlib
-
-    return os.path.join(base, "regex-" + hashlib.sha256(_key().encode()).hexdigest()[:24] + ".marshal")
+    return os.path.join(base, "regex-" + short_name(_key().encode()) + ".marshal")
 
 
 def _load() -> dict[tuple[Any, int], tuple]:
@@ -62,21 +60,10 @@ def _load() -> dict[tuple[Any, int], tuple]:
     path = _path()
     if path is None:
         return _table
-    from inferguard.core.usercache import read_own_file
+    from inferguard.core.usercache import read_own_file, unseal
 
-    blob = read_own_file(path, MAX_BYTES + 1)
-    if blob is None:
-        return _table
-    key = _key().encode()
-    head = len(_MAGIC) + 4 + len(key) + 32
-    if len(blob) < head or len(blob) > MAX_BYTES or not blob.startswith(_MAGIC):
-        return _table
-    if blob[len(_MAGIC):len(_MAGIC) + 4] != len(key).to_bytes(4, "big") or blob[len(_MAGIC) + 4:head - 32] != key:
-        return _table
-    payload = blob[head:]
-    import hashlib
-
-    if hashlib.sha256(payload).digest() != blob[head - 32:head]:
+    payload = unseal(read_own_file(path, MAX_BYTES + 1), _MAGIC, _key().encode())
+    if payload is None:
         return _table
     import marshal
 
@@ -94,7 +81,6 @@ def _save() -> None:
     if not _added or _table is None:
         return
     try:
-        import hashlib
         import marshal
 
         path = _path()
@@ -103,13 +89,11 @@ def _save() -> None:
         table = _table
         if len(table) > MAX_ENTRIES or sum(len(v) for v in table.values()) > TABLE_BYTES:
             table = {k: v for k, v in table.items() if k in _used}
-        payload = marshal.dumps(table)
-        key = _key().encode()
-        blob = _MAGIC + len(key).to_bytes(4, "big") + key + hashlib.sha256(payload).digest() + payload
+        from inferguard.core.usercache import seal, write_own_file
+
+        blob = seal(_MAGIC, _key().encode(), marshal.dumps(table))
         if len(blob) > MAX_BYTES:
             return
-        from inferguard.core.usercache import write_own_file
-
         write_own_file(path, blob, ".regex-")
     except (OSError, ValueError):
         pass  # no writable cache: patterns are compiled in every process

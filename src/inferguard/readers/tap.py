@@ -9,7 +9,6 @@ end, from where the digest stopped, so the digest is always of the whole file.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import io
 import os
 from contextlib import contextmanager
@@ -23,6 +22,8 @@ class Tap:
 
     def __init__(self, path: str):
         self.path = path
+        import hashlib  # imported here: only hashing pays its import
+
         self.h = hashlib.sha256()
         self.hashed = 0
         self.size = 0

@@ -5,7 +5,6 @@ Every error is collected, never only the first, and each is reported as
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -208,10 +207,12 @@ def _cache_base() -> Path | None:
     return None if base is None else Path(base)
 
 
-def _tree_digest(root: Path, suffixes: tuple[str, ...], *, contents: bool) -> bytes:
-    """A digest of the files under `root` whose names end with `suffixes`: of their names and
-    bytes, or (contents=False) of their names, sizes and modification times, which change
-    with any edit."""
+def _tree_listing(root, suffixes: tuple[str, ...], *, contents: bool) -> list[str]:
+    """One line per file under `root` whose name ends with `suffixes`, in name order: its name
+    and a CRC-32 of its bytes, or (contents=False) its size and modification time, which
+    change with any edit."""
+    import zlib
+
     found: list[tuple[str, str]] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -219,52 +220,64 @@ def _tree_digest(root: Path, suffixes: tuple[str, ...], *, contents: bool) -> by
         for name in names:
             if name.endswith(suffixes):
                 found.append((os.path.join(rel, name), os.path.join(folder, name)))
-    h = hashlib.sha256()
+    out = []
     for rel, full in sorted(found):
         if contents:
             with open(full, "rb") as fh:
-                h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).digest())
+                out.append(f"{rel}\0{zlib.crc32(fh.read()):08x}")
         else:
             st = os.stat(full)
-            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return h.digest()
+            out.append(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}")
+    return out
 
 
-def _cache_key(digest: str) -> str:
-    """What a cached spec set depends on: the spec files (names and bytes, `digest`), the JSON
-    Schemas, and the code and data of the package that validated and checked them (its
+def _identity(names: list[str], raws: list[bytes]) -> bytes:
+    """What a cached spec set depends on, written out whole (an entry is used only for exactly
+    this text): the spec files (names, sizes and a CRC-32 of their bytes), the JSON Schemas
+    (likewise), the code and data of the package that validated and checked them (its
     version, and the names, sizes and modification times of its modules, so that an edited
-    check in a checkout is never answered from an entry the old check wrote), and the format
-    of the entry."""
-    import inferguard
+    check in a checkout is never answered from an entry the old check wrote), the Python
+    version and the format of the entry.
+
+    No cryptographic hash is computed or imported on this path: the entry carries the spec
+    set's SHA-256 digest as it was when written, and an edited spec file changes its CRC-32
+    unless the edit was made to collide on purpose, by someone who can write the spec files
+    and so decides what they say anyway."""
     import sys
+    import zlib
 
-    pkg = Path(inferguard.__file__).resolve().parent
-    h = hashlib.sha256()
-    h.update(f"{CACHE_FORMAT}\0{inferguard.__version__}\0{sys.version_info[:2]}\0{digest}\0".encode())
-    h.update(_tree_digest(schemas_dir(), (".json",), contents=True))
-    h.update(_tree_digest(pkg, (".py", ".json"), contents=False))
-    return h.hexdigest()
+    import inferguard
+
+    pkg = os.path.dirname(os.path.realpath(inferguard.__file__))
+    lines = [f"format {CACHE_FORMAT}", f"inferguard {inferguard.__version__}", f"python {sys.version_info[:2]}"]
+    lines += [f"spec {n}\0{len(raw)}\0{zlib.crc32(raw):08x}" for n, raw in zip(names, raws)]
+    lines += ["schema " + x for x in _tree_listing(schemas_dir(), (".json",), contents=True)]
+    lines += ["package " + x for x in _tree_listing(pkg, (".py", ".json"), contents=False)]
+    return "\n".join(lines).encode()
 
 
-# A cache entry is MAGIC, the key it was written for (64 hex digits), the SHA-256 of the
-# payload (32 bytes), then the payload. An entry is used only when its key is the one asked
-# for, its payload has the hash it states, and it is a regular file of this user.
+# A cache entry is sealed as every per-user entry is (core/usercache.py): MAGIC, the whole
+# identity it was written for, a CRC-32 of the payload, then the payload. It is used only
+# when its identity is the one asked for, its payload has the CRC it states, and it is a
+# regular file of this user.
 #
 # The payload is one byte naming the codec (M: marshal, P: pickle, for a spec set holding
 # a value marshal cannot write, such as a YAML timestamp), the length of the documents part
-# (8 bytes), the documents part, then the marks part. The documents part holds, for each
-# checked document, (kind, file index, index in file, the document as plain dicts and
-# lists, the marks of its top-level mapping); the marks part holds each document's table of
-# the marks inside it (see spec/marked.py), decoded only when a position is asked for.
-CACHE_FORMAT = 2
+# (8 bytes), the documents part, then the marks part. The documents part holds the spec
+# set's digest and, for each checked document, (kind, file index, index in file, the
+# document as plain dicts and lists, the marks of its top-level mapping); the marks part
+# holds each document's table of the marks inside it (see spec/marked.py), decoded only
+# when a position is asked for.
+CACHE_FORMAT = 3
 _MAGIC = b"inferguard-specs\n"
 _CACHE_SUFFIX = ".marshal"
 
 
-def _cache_path(key: str) -> Path | None:
+def _cache_path(identity: bytes) -> Path | None:
+    from inferguard.core.usercache import short_name
+
     base = _cache_base()
-    return None if base is None else base / f"specs-{key[:32]}{_CACHE_SUFFIX}"
+    return None if base is None else base / f"specs-{short_name(identity)}{_CACHE_SUFFIX}"
 
 
 def _codec(tag: bytes):
@@ -279,26 +292,25 @@ def _codec(tag: bytes):
     return None, ()
 
 
-def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] | None:
-    """The cached documents for `key`, or None (no entry, unreadable, foreign, corrupt, stale)."""
-    blob = read_own_file(path, MAX_SPEC_BYTES * 4) if path is not None else None
-    head = len(_MAGIC) + 64 + 32
-    if blob is None or len(blob) < head + 9 or not blob.startswith(_MAGIC):
-        return None
-    if blob[len(_MAGIC):len(_MAGIC) + 64] != key.encode():
-        return None
-    payload = blob[head:]
-    if hashlib.sha256(payload).digest() != blob[len(_MAGIC) + 64:head]:
+def _read_cache(path: Path | None, identity: bytes) -> tuple[str, list[tuple[str, int, int, Any]]] | None:
+    """(digest, the cached documents) for `identity`, or None (no entry, unreadable, foreign,
+    corrupt, stale)."""
+    from inferguard.core.usercache import unseal
+
+    payload = unseal(read_own_file(path, MAX_SPEC_BYTES * 4) if path is not None else None, _MAGIC, identity)
+    if payload is None or len(payload) < 9:
         return None
     loads, errors = _codec(payload[:1])
     size = int.from_bytes(payload[1:9], "big")
     if loads is None or 9 + size > len(payload):
         return None
     try:
-        docs = loads(payload[9:9 + size])
+        digest, docs = loads(payload[9:9 + size])
     except errors:
         return None
-    if not isinstance(docs, list):
+    except (ValueError, TypeError):  # not a pair
+        return None
+    if not isinstance(docs, list) or not isinstance(digest, str):
         return None
     marks_blob = payload[9 + size:]
     decoded: list[Any] = []
@@ -315,10 +327,10 @@ def _read_cache(path: Path | None, key: str) -> list[tuple[str, int, int, Any]] 
     for n, item in enumerate(docs):
         kind, fi, i, plain, top = item
         out.append((kind, fi, i, cached_doc(plain, top, lambda n=n: all_marks()[n])))
-    return out
+    return digest, out
 
 
-def _encode_entry(docs: list[tuple[str, int, int, Any]]) -> bytes:
+def _encode_entry(digest: str, docs: list[tuple[str, int, int, Any]]) -> bytes:
     from inferguard.spec.marked import split_marks
 
     parts, tables = [], []
@@ -332,20 +344,22 @@ def _encode_entry(docs: list[tuple[str, int, int, Any]]) -> bytes:
 
         # version 0: no shared references and no interning flags, whose use depends on the
         # objects' reference counts; the same spec set always gives the same bytes
-        tag, a, b = b"M", marshal.dumps(parts, 0), marshal.dumps(tables, 0)
+        tag, a, b = b"M", marshal.dumps((digest, parts), 0), marshal.dumps(tables, 0)
     except ValueError:  # a value marshal cannot write (a YAML timestamp, a set)
         import pickle
 
         tag = b"P"
-        a, b = pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL), pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL)
+        a, b = (pickle.dumps((digest, parts), protocol=pickle.HIGHEST_PROTOCOL),
+                pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
     return tag + len(a).to_bytes(8, "big") + a + b
 
 
-def _write_cache(path: Path, key: str, docs: list[tuple[str, int, int, Any]]) -> None:
+def _write_cache(path: Path, identity: bytes, digest: str, docs: list[tuple[str, int, int, Any]]) -> None:
     """Best effort, atomic: a cache that cannot be written costs nothing but the next full
     load. Only a regular file (or nothing) at the entry's path is ever replaced."""
-    payload = _encode_entry(docs)
-    if write_own_file(path, _MAGIC + key.encode() + hashlib.sha256(payload).digest() + payload, ".specs-"):
+    from inferguard.core.usercache import seal
+
+    if write_own_file(path, seal(_MAGIC, identity, _encode_entry(digest, docs)), ".specs-"):
         try:
             _prune(path.parent)
         except OSError:
@@ -358,13 +372,13 @@ _MEMO_PREFIX = "memo-"
 
 
 class _Memo:
-    """Results of pure functions of a cached spec set, in `memo-<key>.marshal` beside its
-    entry (same checks as the entry: key, SHA-256 of the payload, a regular file of this
-    user); read on first use, written back at exit when this process added results. Any
-    failure to read or write costs the computation and nothing else."""
+    """Results of pure functions of a cached spec set, in `memo-<name>.marshal` beside its
+    entry (sealed with the entry's identity, a regular file of this user); read on first
+    use, written back at exit when this process added results. Any failure to read or write
+    costs the computation and nothing else."""
 
-    def __init__(self, path: Path | None, key: str):
-        self.path, self.key = path, key
+    def __init__(self, path: Path | None, identity: bytes):
+        self.path, self.identity = path, identity
         self.table: dict[tuple[str, Any], Any] | None = None
         self.added = 0
 
@@ -386,14 +400,11 @@ class _Memo:
         return value
 
     def _load(self) -> dict[tuple[str, Any], Any]:
-        blob = read_own_file(self.path, MAX_SPEC_BYTES * 4) if self.path is not None else None
-        head = len(_MEMO_MAGIC) + 64 + 32
-        if blob is None or len(blob) < head or not blob.startswith(_MEMO_MAGIC):
-            return {}
-        if blob[len(_MEMO_MAGIC):len(_MEMO_MAGIC) + 64] != self.key.encode():
-            return {}
-        payload = blob[head:]
-        if hashlib.sha256(payload).digest() != blob[len(_MEMO_MAGIC) + 64:head]:
+        from inferguard.core.usercache import unseal
+
+        payload = unseal(read_own_file(self.path, MAX_SPEC_BYTES * 4) if self.path is not None else None,
+                         _MEMO_MAGIC, self.identity)
+        if payload is None:
             return {}
         import marshal
 
@@ -406,17 +417,20 @@ class _Memo:
     def _save(self) -> None:
         import marshal
 
+        from inferguard.core.usercache import seal
+
         try:
             payload = marshal.dumps(self.table)
         except ValueError:  # a result marshal cannot write: nothing is kept
             return
-        write_own_file(self.path, _MEMO_MAGIC + self.key.encode() + hashlib.sha256(payload).digest() + payload)
+        write_own_file(self.path, seal(_MEMO_MAGIC, self.identity, payload))
 
 
+def _memo_path(identity: bytes) -> Path | None:
+    from inferguard.core.usercache import short_name
 
-def _memo_path(key: str) -> Path | None:
     base = _cache_base()
-    return None if base is None else base / f"{_MEMO_PREFIX}{key[:32]}{_CACHE_SUFFIX}"
+    return None if base is None else base / f"{_MEMO_PREFIX}{short_name(identity)}{_CACHE_SUFFIX}"
 
 
 KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versions, checkouts)
@@ -459,8 +473,8 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
 
     # Read every file first (the digest covers them all); a file that cannot be read keeps
     # its problem in its place among the others.
-    h = hashlib.sha256()
     read: list[tuple[str, bytes | None, Problem | None]] = []
+    named: list[tuple[str, bytes]] = []   # (name in the digest, bytes) of each file read
     for f in files:
         shown = _display(f, resolve)
         why = input_problem(str(f))
@@ -476,23 +490,31 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
         if len(raw) > MAX_SPEC_BYTES:
             read.append((shown, None, Problem("spec", shown, f"larger than {MAX_SPEC_BYTES} bytes; not read", rule="spec/io")))
             continue
-        h.update(_relative_name(f, roots, resolve).encode() + b"\0" + hashlib.sha256(raw).digest())
+        named.append((_relative_name(f, roots, resolve), raw))
         read.append((shown, raw, None))
-    digest = "sha256:" + h.hexdigest()
     shown_files = [_display(f, resolve) for f in files]
 
-    key = cache = None
+    identity = cache = None
     if trust_cache and not problems and all(p is None for _, _, p in read):
-        key = _cache_key(digest)
-        cache = _cache_path(key)
-        cached = _read_cache(cache, key)
+        identity = _identity([n for n, _ in named], [raw for _, raw in named])
+        cache = _cache_path(identity)
+        cached = _read_cache(cache, identity)
         if cached is not None:
+            digest, docs = cached
             by_kind: dict[str, list[SpecDoc]] = {}
-            for kind, fi, i, data in cached:
+            for kind, fi, i, data in docs:
                 by_kind.setdefault(kind, []).append(SpecDoc(kind, read[fi][0], i, data))
             sets = by_kind.get("SpecSet", [])
             version = str(sets[0].data["version"]) if sets else "0.0.0"
-            return SpecSet(by_kind, shown_files, digest, version, checked=True, _memo=_Memo(_memo_path(key), key))
+            return SpecSet(by_kind, shown_files, digest, version, checked=True,
+                           _memo=_Memo(_memo_path(identity), identity))
+
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, raw in named:
+        h.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
+    digest = "sha256:" + h.hexdigest()
 
     import yaml
 
@@ -558,8 +580,8 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     if strict and problems:
         raise SpecError(problems)
     if cache is not None and not problems:
-        _write_cache(cache, key, entry)
-        spec._memo = _Memo(_memo_path(key), key)
+        _write_cache(cache, identity, digest, entry)
+        spec._memo = _Memo(_memo_path(identity), identity)
     return spec
 
 
