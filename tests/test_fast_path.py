@@ -219,3 +219,42 @@ def test_an_unreadable_table_leaves_the_line_to_click(tmp_path, monkeypatch):
     assert fast.try_fast(["evaluate", PACKET]) is None      # returned: no exit, nothing run
     (tmp_path / fast.TABLE_FILE).write_text(json.dumps({"format": fast.TABLE_FORMAT + 1, "commands": {}}))
     assert fast.try_fast(["evaluate", PACKET]) is None
+
+
+# What an evaluating command must not import on its way: each one was, before, a share of its
+# start-up (click and what it imports, jmespath through inspect, dataclasses, typing, hashlib)
+# or is a heavy dependency needed only to parse and check the spec YAML (a warm cache has it).
+NOT_ON_THE_PATH = ("click", "jmespath", "inspect", "dataclasses", "typing", "hashlib", "yaml", "jsonschema",
+                   "prometheus_client", "msgpack")
+
+IMPORTS = """
+import atexit, sys
+def report():
+    sys.stderr.write("\\n@@" + " ".join(sorted(m for m in sys.modules if m.split(".")[0] in {names!r})) + "\\n")
+atexit.register(report)
+sys.argv = ["inferguard", *sys.argv[1:]]
+from inferguard.cli import run
+run()
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["evaluate", PACKET, "--format", "json"],
+    ["evaluate", PACKET],
+    ["observability-coverage", "--engine-metrics-file", ENGINE_PROM, "--lmcache-metrics-file", LMCACHE_PROM,
+     "--format", "json", "--output", "out.json"],
+    ["lmcache-compat", "--lmcache-metrics-file", LMCACHE_PROM, "--expect-mode", "mp", "--format", "json"],
+], ids=["evaluate-json", "evaluate-text", "coverage", "compat"])
+def test_an_evaluating_command_imports_only_what_it_uses(tmp_path, args):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("INFERGUARD_DEBUG", None)
+    code = IMPORTS.format(names=set(NOT_ON_THE_PATH))
+    cold = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert cold.returncode == 0, cold.stderr
+    assert "yaml" in cold.stderr.rpartition("@@")[2].split()     # the first run parsed and checked the specs
+    warm = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout == cold.stdout
+    assert warm.stderr.rpartition("@@")[2].split() == [], warm.stderr.rpartition("@@")[2]

@@ -8,7 +8,9 @@ Nothing here decides a status.
 from __future__ import annotations
 
 import math
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard import __version__
 from inferguard.readers.base import ReadResult

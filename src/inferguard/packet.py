@@ -18,7 +18,9 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core.filecheck import file_kind as _kind
 from inferguard.core.problems import InputError

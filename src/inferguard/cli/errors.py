@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Callable
 
 from inferguard.cli.commands import echo
 

@@ -23,7 +23,9 @@ import math
 import os
 import stat
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard._data import data_dir
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 FORMAT = 3
 MAX_ENTRIES = 2000

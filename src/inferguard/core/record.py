@@ -9,7 +9,9 @@ same class; `Name(field=value, ...)`; unhashable, as a mutable dataclass is).
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 
 class Record:

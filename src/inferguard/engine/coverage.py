@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.engine.detect import applicable_runtimes, family_applies
 from inferguard.engine.findings import item_label

@@ -1,7 +1,9 @@
 """Detection: which engines, which LMCache mode, which connector — each with its signals."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core.globs import matchcase
 from inferguard.core import recache

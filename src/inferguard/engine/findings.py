@@ -8,7 +8,11 @@ SEVERITY` is decided here, never in the CLI. Pure data and pure functions: no I/
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections import abc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Iterable, Mapping
 
 from inferguard.core.record import FrozenRecord
 
@@ -197,7 +201,7 @@ def report_findings(report: Mapping[str, Any], checks: list[Mapping[str, Any]],
                                                      for p in scrapes] or [_pointer(detected=mc["detected"])])))
     for src in ((lanes or {}).get("lmcache_http") or {}).get("sources") or []:
         health = (src.get("summary") or {}).get("health")
-        if not isinstance(health, Mapping):
+        if not isinstance(health, abc.Mapping):
             continue
         c = _pick(checks, "lmcache_health", health)
         if c is not None:

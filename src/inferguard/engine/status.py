@@ -1,7 +1,9 @@
 """Metric, family and lane status from evidence, and the ONE surface rollup."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Iterable
 
 from inferguard.engine.vocab import (
     ABSENT, COVERED, ITEM_STATES, MEASURED, MISSING, NOT_APPLICABLE, PARTIAL, PRESENT_ZERO,

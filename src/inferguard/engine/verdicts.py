@@ -13,7 +13,9 @@ the readers used to put them.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Iterable, Mapping
 
 # ---------------------------------------------------------------------------- applying them
 

@@ -18,7 +18,9 @@ release number.
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.engine.status import metric_status
 from inferguard.engine.vocab import ABSENT

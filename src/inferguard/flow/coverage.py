@@ -8,7 +8,9 @@ import io
 import json
 import os
 import re
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.evidence import add_exposition, add_lane, lane_document, new_evidence, tool_info
 from inferguard.core.problems import InputError

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core.globs import match
 from inferguard.core.problems import InputError

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Callable
 
 from inferguard.spec.registry import bundled, lane_readers
 

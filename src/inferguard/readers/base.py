@@ -9,7 +9,9 @@ Surfaces spec lists, so a count of 0 is `present_zero` and a missing lane is `ab
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Iterator
 
 from inferguard.core.problems import Problem
 from inferguard.core.record import Record

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core import recache
 

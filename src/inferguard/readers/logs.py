@@ -41,7 +41,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from itertools import compress, count, repeat
 from operator import itemgetter, mul
-from typing import Any, BinaryIO
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, BinaryIO
 
 from inferguard.readers.base import ReadResult, open_input
 

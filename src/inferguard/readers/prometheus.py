@@ -32,7 +32,9 @@ is registered but has no sample is still seen.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Callable, Iterable
 
 from inferguard.core import recache
 

@@ -12,7 +12,9 @@ import contextvars
 import io
 import os
 from contextlib import contextmanager
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Iterator
 
 _BUFFER = 1 << 20
 

@@ -1,7 +1,9 @@
 """Markdown renderings of reports (no status is decided here)."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 
 def _cell(v: Any) -> str:

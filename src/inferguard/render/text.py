@@ -1,7 +1,9 @@
 """Text for people. Nothing here decides a status: it prints what the report says."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 
 def _fmt(v: Any) -> str:

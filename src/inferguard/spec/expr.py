@@ -12,7 +12,9 @@ bundled specs.
 from __future__ import annotations
 
 from numbers import Number
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 _CACHE: dict[str, Any] = {}
 _AST_MEMO = "jmespath_ast"

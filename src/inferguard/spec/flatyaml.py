@@ -17,7 +17,9 @@ a key given twice, document markers, directives) is NOT_FLAT.
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core import recache
 

@@ -9,7 +9,9 @@ import importlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Callable, Iterable
 
 from inferguard._data import schemas_dir, specs_dir
 from inferguard.core.problems import Problem

@@ -12,7 +12,9 @@ first time `locate` needs it, so that a command that reports no spec position ne
 for them. `split_marks` and `CachedDoc` are the two halves of that round trip."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Callable, Iterable
 
 
 class LDict(dict):

@@ -1,7 +1,9 @@
 """Compile MetricFamilies documents into a catalog with one exposed-name index."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 from inferguard.core.record import Record
 from inferguard.spec.names import fold

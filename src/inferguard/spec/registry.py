@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any
 
 COMPILED_KEY = "registry"
 REGISTRY_FILE = "registry.json"

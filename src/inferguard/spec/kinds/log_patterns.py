@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Any, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+    from typing import Any, Iterable
 
 from inferguard.core.problems import Problem
 from inferguard.core import recache
