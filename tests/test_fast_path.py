@@ -215,22 +215,25 @@ def test_an_unreadable_table_leaves_the_line_to_click(tmp_path, monkeypatch):
     from inferguard.cli import fast
 
     (tmp_path / fast.TABLE_FILE).write_text("{not json", encoding="utf-8")
-    monkeypatch.setattr(fast, "data_dir", lambda: tmp_path)
+    monkeypatch.setattr(fast, "data_path", lambda: str(tmp_path))
     assert fast.try_fast(["evaluate", PACKET]) is None      # returned: no exit, nothing run
     (tmp_path / fast.TABLE_FILE).write_text(json.dumps({"format": fast.TABLE_FORMAT + 1, "commands": {}}))
     assert fast.try_fast(["evaluate", PACKET]) is None
 
 
 # What an evaluating command must not import on its way: each one was, before, a share of its
-# start-up (click and what it imports, jmespath through inspect, dataclasses, typing, hashlib)
+# start-up (click and what it imports, jmespath through inspect, dataclasses, typing, hashlib,
+# pathlib)
 # or is a heavy dependency needed only to parse and check the spec YAML (a warm cache has it).
-NOT_ON_THE_PATH = ("click", "jmespath", "inspect", "dataclasses", "typing", "hashlib", "yaml", "jsonschema",
+NOT_ON_THE_PATH = ("click", "jmespath", "inspect", "dataclasses", "typing", "hashlib", "pathlib", "yaml", "jsonschema",
                    "prometheus_client", "msgpack")
 
 IMPORTS = """
 import atexit, sys
+before = set(sys.modules)   # what the interpreter itself loaded (an editable install's finder imports pathlib)
 def report():
-    sys.stderr.write("\\n@@" + " ".join(sorted(m for m in sys.modules if m.split(".")[0] in {names!r})) + "\\n")
+    sys.stderr.write("\\n@@" + " ".join(sorted(m for m in sys.modules
+                                                if m.split(".")[0] in {names!r} and m not in before)) + "\\n")
 atexit.register(report)
 sys.argv = ["inferguard", *sys.argv[1:]]
 from inferguard.cli import run

@@ -8,6 +8,7 @@ Nothing here decides a status.
 from __future__ import annotations
 
 import math
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any

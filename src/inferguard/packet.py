@@ -17,11 +17,12 @@ import errno
 import json
 import os
 import stat
-from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any
 
+from inferguard.core import paths as pathtext
 from inferguard.core.filecheck import file_kind as _kind
 from inferguard.core.problems import InputError
 
@@ -42,7 +43,7 @@ def new_file_mode(source_mode: int | None = None) -> int:
     return mode
 
 
-def _resolve_target(path: Path, follow_symlinks: bool) -> tuple[Path, os.stat_result | None]:
+def _resolve_target(path: str, follow_symlinks: bool) -> tuple[str, os.stat_result | None]:
     """(the path a write goes to, its stat or None when nothing is there).
 
     With follow_symlinks, a symlink chain is followed to its final target (a dangling link
@@ -55,7 +56,7 @@ def _resolve_target(path: Path, follow_symlinks: bool) -> tuple[Path, os.stat_re
         return path, lst
     if not follow_symlinks:
         raise InputError("is a symlink; not replaced", str(path))
-    real = Path(os.path.realpath(path))
+    real = os.path.realpath(path)
     try:
         return real, os.stat(real)
     except FileNotFoundError:
@@ -73,7 +74,7 @@ def _resolve_target(path: Path, follow_symlinks: bool) -> tuple[Path, os.stat_re
 _TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _mkstemp(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+def _mkstemp(folder: str, prefix: str, suffix: str) -> tuple[int, str]:
     """tempfile.mkstemp(prefix=, suffix=, dir=): a new file only this user can read, created
     exclusively under a random name. Done here because importing tempfile pulls in shutil,
     random and the compressors, which cost more than the write of a small report."""
@@ -97,14 +98,15 @@ def _write_fd(fd: int, data: bytes, shown: str) -> None:
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode: int | None = None,
-                       follow_symlinks: bool = True) -> Path:
+                       follow_symlinks: bool = True) -> str:
     """Write `data` to `path` without ever replacing something that is not a regular file.
 
     A regular file is replaced atomically (keeping its mode); a new one gets
     `new_file_mode(source_mode)`; a device is written into; a FIFO, socket or directory is
-    refused with an InputError. Returns the path written (a symlink's target when followed)."""
+    refused with an InputError. Returns the path written (a symlink's target when followed),
+    written as pathlib writes it."""
     shown = str(path)
-    target, st = _resolve_target(Path(path), follow_symlinks)
+    target, st = _resolve_target(pathtext.pure(path), follow_symlinks)
     if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
         try:
             fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
@@ -121,8 +123,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, source_mode
     if source_mode is not None:
         mode &= stat.S_IMODE(source_mode)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _mkstemp(target.parent, f".{target.name}.", ".tmp")
+        parent = os.path.dirname(target) or "."
+        os.makedirs(parent, exist_ok=True)
+        fd, tmp = _mkstemp(parent, f".{os.path.basename(target)}.", ".tmp")
     except OSError as exc:  # named by the user's path, never by the temporary file's
         raise InputError(f"cannot write: {exc.strerror or exc}", shown) from None
     try:
@@ -161,12 +164,12 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any, **kw: Any) -> Path:
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, **kw: Any) -> str:
     text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
     return write_bytes_atomic(path, text.encode("utf-8"), **kw)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, **kw: Any) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, **kw: Any) -> str:
     return write_bytes_atomic(path, text.encode("utf-8"), **kw)
 
 
@@ -176,6 +179,8 @@ def copy_file_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str], 
 
     The copy never has more permission bits than its source, nor than the umask allows; a
     non-regular file at `dest` is refused, never replaced. Returns (size, sha256)."""
+    from pathlib import Path
+
     dest = Path(dest)
     try:
         dst = os.lstat(dest)

@@ -1,28 +1,54 @@
-"""Package data: the spec set and JSON Schemas, located for checkouts and installs alike."""
+"""Package data: the spec set and JSON Schemas, located for checkouts and installs alike.
+
+The `*_path()` functions give strings and import nothing: they are on every command's
+start-up path, where pathlib alone would cost about 6 ms. The `*_dir()` functions give the
+same folders as `pathlib.Path` for the code that works with paths (docs, lint, tests)."""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-_HERE = Path(__file__).resolve().parent
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from pathlib import Path
+
+_HERE = os.path.dirname(os.path.realpath(__file__))
 
 
-def _pick(name: str) -> Path:
+def _pick(name: str) -> str:
     # In a checkout the data sits at the repository top (../../../specs); in an installed
     # wheel it sits here (inferguard/_data/specs).
-    installed = _HERE / name
-    if installed.is_dir():
+    installed = os.path.join(_HERE, name)
+    if os.path.isdir(installed):
         return installed
-    return _HERE.parents[2] / name
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(_HERE))), name)
 
 
-def specs_dir() -> Path:
+def specs_path() -> str:
     return _pick("specs")
 
 
-def schemas_dir() -> Path:
+def schemas_path() -> str:
     return _pick("schemas")
 
 
-def data_dir() -> Path:
-    """This folder: compiled data shipped with the package (registry.json)."""
+def data_path() -> str:
+    """This folder: compiled data shipped with the package (registry.json, commands.json)."""
     return _HERE
+
+
+def specs_dir() -> Path:
+    from pathlib import Path
+
+    return Path(specs_path())
+
+
+def schemas_dir() -> Path:
+    from pathlib import Path
+
+    return Path(schemas_path())
+
+
+def data_dir() -> Path:
+    from pathlib import Path
+
+    return Path(data_path())

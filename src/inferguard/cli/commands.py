@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, Callable, Collection

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, Callable

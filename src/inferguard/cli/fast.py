@@ -23,11 +23,12 @@ import math
 import os
 import stat
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any
 
-from inferguard._data import data_dir
+from inferguard._data import data_path
 
 TABLE_FILE = "commands.json"
 TABLE_FORMAT = 1
@@ -133,7 +134,7 @@ def try_fast(args: list[str]) -> None:
     if not args or args[0] not in FAST_COMMANDS:
         return
     try:
-        with open(os.path.join(data_dir(), TABLE_FILE), "rb") as fh:
+        with open(os.path.join(data_path(), TABLE_FILE), "rb") as fh:
             table = json.loads(fh.read())
         if table.get("format") != TABLE_FORMAT:
             return

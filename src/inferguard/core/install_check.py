@@ -23,12 +23,14 @@ RUNTIME_MODULES = {
 
 def check_install() -> None:
     """Raise InternalError naming what is missing from this install."""
-    from inferguard._data import schemas_dir, specs_dir
+    import os
+
+    from inferguard._data import schemas_path, specs_path
 
     missing = [dist for mod, dist in RUNTIME_MODULES.items() if importlib.util.find_spec(mod) is None]
     if missing:
         raise InternalError(f"broken install: missing {', '.join(missing)} "
                             f"(reinstall: python3 -m pip install --force-reinstall inferguard)")
-    for what, path in (("spec set", specs_dir()), ("schemas", schemas_dir())):
-        if not path.is_dir() or not any(path.iterdir()):
+    for what, path in (("spec set", specs_path()), ("schemas", schemas_path())):
+        if not os.path.isdir(path) or not os.listdir(path):
             raise InternalError(f"broken install: the bundled {what} is missing ({path})")

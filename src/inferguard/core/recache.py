@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any

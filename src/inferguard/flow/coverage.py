@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any
 
+from inferguard.core import paths as pathtext
 from inferguard.core.globs import match
 from inferguard.core.problems import InputError
 
@@ -20,18 +21,18 @@ def _context_keys() -> set[str]:
 
 def classify(packet_dir: str, spec) -> dict[str, list[str]]:
     """role -> files (relative order kept); a file goes to the first role whose pattern matches."""
-    root = Path(packet_dir)
     roles: dict[str, list[str]] = {}
     from inferguard.spec.registry import registry_of
 
     rules = registry_of(spec)["packet_roles"]
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != "PROVENANCE.yaml")
-    for p in entries:
+    names = sorted(n for n in os.listdir(pathtext.pure(packet_dir)) if not n.startswith(".") and n != "PROVENANCE.yaml")
+    for name in names:
+        path = pathtext.join(packet_dir, name)   # as str(Path(packet_dir) / name)
         for rule in rules:
-            if any(match(p.name, pat) for pat in rule["patterns"]):
-                if p.is_dir() and rule.get("reader") != "lane":
+            if any(match(name, pat) for pat in rule["patterns"]):
+                if os.path.isdir(path) and rule.get("reader") != "lane":
                     continue
-                roles.setdefault(rule["role"], []).append(str(p))
+                roles.setdefault(rule["role"], []).append(path)
                 break
     # A lane's evidence JSON (its first pattern) wins over raw artifacts of the same lane; a
     # single-view role keeps only the files of the earliest pattern that matched anything.
@@ -41,7 +42,7 @@ def classify(packet_dir: str, spec) -> dict[str, list[str]]:
             continue
         cut = len(rule["patterns"]) if rule.get("single_view") else 1
         for pat in rule["patterns"][:cut] if rule.get("reader") == "lane" else []:
-            hits = [f for f in files if match(Path(f).name, pat)]
+            hits = [f for f in files if match(os.path.basename(f), pat)]
             if hits:
                 roles[rule["role"]] = hits
                 break
@@ -91,7 +92,8 @@ def _context(files: list[str], problems: list[dict[str, Any]]) -> dict[str, Any]
             problems.append({"source": "context", "path": f, "offset": MAX_CONTEXT_BYTES,
                              "message": f"context file not used: larger than {MAX_CONTEXT_BYTES} bytes"})
             continue
-        raw = Path(f).read_bytes()
+        with open(f, "rb") as fh:
+            raw = fh.read()
         try:
             if f.endswith(".json"):
                 data = loads(raw)
@@ -141,13 +143,14 @@ MANIFEST = "packet_manifest.json"
 def read_manifest(packet_dir: str, problems: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The packet's collect-lmcache manifest, read once: None when there is none; an empty
     mapping, with a problem of the packet, when it cannot be read."""
-    path = Path(packet_dir) / MANIFEST
-    if not path.is_file():
+    path = pathtext.join(packet_dir, MANIFEST)
+    if not os.path.isfile(path):
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            data = json.loads(fh.read())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append({"source": "packet", "path": str(path), "message": f"manifest not read: {exc}"})
+        problems.append({"source": "packet", "path": path, "message": f"manifest not read: {exc}"})
         return {}
     return data if isinstance(data, dict) else {}
 

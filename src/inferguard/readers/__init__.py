@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, Callable

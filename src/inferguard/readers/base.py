@@ -9,6 +9,7 @@ Surfaces spec lists, so a count of 0 is `present_zero` and a missing lane is `ab
 from __future__ import annotations
 
 import math
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, Iterator

@@ -41,6 +41,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from itertools import compress, count, repeat
 from operator import itemgetter, mul
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, BinaryIO

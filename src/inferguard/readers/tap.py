@@ -12,6 +12,7 @@ import contextvars
 import io
 import os
 from contextlib import contextmanager
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Iterator

@@ -12,6 +12,7 @@ bundled specs.
 from __future__ import annotations
 
 from numbers import Number
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any

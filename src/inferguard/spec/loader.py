@@ -8,12 +8,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from pathlib import Path
+
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
+if TYPE_CHECKING:  # annotations only: neither typing nor pathlib is imported when a command runs
+    from pathlib import Path
     from typing import Any, Callable, Iterable
 
-from inferguard._data import schemas_dir, specs_dir
+from inferguard._data import schemas_dir, schemas_path, specs_path
+from inferguard.core import paths as pathtext
 from inferguard.core.problems import Problem
 from inferguard.core.record import Record
 from inferguard.core.usercache import read_own_file, write_own_file
@@ -127,49 +129,56 @@ def schema_validator(schema_name: str):
     return _SCHEMA_CACHE[schema_name]
 
 
-def _spec_files(paths: Iterable[str | Path] | None) -> list[Path]:
-    roots = [Path(p) for p in paths] if paths else [specs_dir()]
-    out: list[Path] = []
+def _spec_files(paths: Iterable[str | Path] | None) -> list[str]:
+    """The spec files under `paths` (each a folder or a file; the bundled set without), as
+    `sorted(Path(root).rglob("*.yaml"))` then `*.yml` would list them, files only, symlinked
+    folders not entered, each written as pathlib writes it (core/paths.py)."""
+    roots = [pathtext.pure(p) for p in paths] if paths else [pathtext.pure(specs_path())]
+    out: list[str] = []
     for root in roots:
-        if root.is_dir():
-            out.extend(sorted(p for p in root.rglob("*.yaml") if p.is_file()))
-            out.extend(sorted(p for p in root.rglob("*.yml") if p.is_file()))
+        if os.path.isdir(root):
+            for suffix in (".yaml", ".yml"):
+                found = []
+                for folder, _dirs, names in os.walk(root):
+                    for name in names:
+                        full = os.path.join(folder, name)
+                        if name.endswith(suffix) and os.path.isfile(full):
+                            found.append(pathtext.pure(full))
+                out.extend(sorted(found, key=pathtext.parts))
         else:
             out.append(root)
     return out
 
 
-def _resolver() -> Callable[[Path], Path]:
-    """Path.resolve, once per path: resolving walks every component of a path with a system
-    call, and one load names each spec file, its folder and the current folder several times."""
-    seen: dict[Path, Path] = {}
+def _resolver() -> Callable[[str], str]:
+    """os.path.realpath (what Path.resolve does), once per path: resolving walks every
+    component of a path with a system call, and one load names each spec file, its folder and
+    the current folder several times."""
+    seen: dict[str, str] = {}
 
-    def resolve(p: Path) -> Path:
+    def resolve(p: str) -> str:
         r = seen.get(p)
         if r is None:
-            r = seen[p] = p.resolve()
+            r = seen[p] = os.path.realpath(p)
         return r
 
     return resolve
 
 
-def _relative_name(f: Path, roots: list[Path], resolve: Callable[[Path], Path] = Path.resolve) -> str:
+def _relative_name(f: str, roots: list[str], resolve: Callable[[str], str] = os.path.realpath) -> str:
     """The name a spec file has in the digest: its path inside the folder it was found in, so
     that the same spec set has the same digest in a checkout and in an installed package."""
     for root in roots:
-        if root.is_dir():
-            try:
-                return resolve(f).relative_to(resolve(root)).as_posix()
-            except ValueError:
-                continue
-    return f.name
+        if os.path.isdir(root):
+            rel = pathtext.relative_to(resolve(f), resolve(root))
+            if rel is not None:
+                return rel
+    return os.path.basename(pathtext.pure(f))
 
 
-def _display(path: Path, resolve: Callable[[Path], Path] = Path.resolve) -> str:
-    try:
-        return str(resolve(path).relative_to(resolve(Path.cwd())))
-    except ValueError:
-        return str(path)
+def _display(path: str, resolve: Callable[[str], str] = os.path.realpath) -> str:
+    rel = pathtext.relative_to(resolve(path), resolve(os.getcwd()))
+    return rel if rel is not None else pathtext.pure(path)
 
 
 def _schema_problems(doc: Any, kind: str, path: str) -> list[Problem]:
@@ -201,12 +210,11 @@ def _plugin(kind: str):
     return importlib.import_module(f"inferguard.spec.kinds.{mod}") if mod else None
 
 
-def _cache_base() -> Path | None:
+def _cache_base() -> str | None:
     """The user cache directory ($XDG_CACHE_HOME or ~/.cache), or None when there is none."""
     from inferguard.core.usercache import cache_dir
 
-    base = cache_dir()
-    return None if base is None else Path(base)
+    return cache_dir()
 
 
 def _tree_listing(root, suffixes: tuple[str, ...], *, contents: bool) -> list[str]:
@@ -253,7 +261,7 @@ def _identity(names: list[str], raws: list[bytes]) -> bytes:
     pkg = os.path.dirname(os.path.realpath(inferguard.__file__))
     lines = [f"format {CACHE_FORMAT}", f"inferguard {inferguard.__version__}", f"python {sys.version_info[:2]}"]
     lines += [f"spec {n}\0{len(raw)}\0{zlib.crc32(raw):08x}" for n, raw in zip(names, raws)]
-    lines += ["schema " + x for x in _tree_listing(schemas_dir(), (".json",), contents=True)]
+    lines += ["schema " + x for x in _tree_listing(schemas_path(), (".json",), contents=True)]
     lines += ["package " + x for x in _tree_listing(pkg, (".py", ".json"), contents=False)]
     return "\n".join(lines).encode()
 
@@ -275,11 +283,11 @@ _MAGIC = b"inferguard-specs\n"
 _CACHE_SUFFIX = ".marshal"
 
 
-def _cache_path(identity: bytes) -> Path | None:
+def _cache_path(identity: bytes) -> str | None:
     from inferguard.core.usercache import short_name
 
     base = _cache_base()
-    return None if base is None else base / f"specs-{short_name(identity)}{_CACHE_SUFFIX}"
+    return None if base is None else os.path.join(base, f"specs-{short_name(identity)}{_CACHE_SUFFIX}")
 
 
 def _codec(tag: bytes):
@@ -294,7 +302,7 @@ def _codec(tag: bytes):
     return None, ()
 
 
-def _read_cache(path: Path | None, identity: bytes) -> tuple[str, list[tuple[str, int, int, Any]]] | None:
+def _read_cache(path: str | None, identity: bytes) -> tuple[str, list[tuple[str, int, int, Any]]] | None:
     """(digest, the cached documents) for `identity`, or None (no entry, unreadable, foreign,
     corrupt, stale)."""
     from inferguard.core.usercache import unseal
@@ -356,14 +364,14 @@ def _encode_entry(digest: str, docs: list[tuple[str, int, int, Any]]) -> bytes:
     return tag + len(a).to_bytes(8, "big") + a + b
 
 
-def _write_cache(path: Path, identity: bytes, digest: str, docs: list[tuple[str, int, int, Any]]) -> None:
+def _write_cache(path: str, identity: bytes, digest: str, docs: list[tuple[str, int, int, Any]]) -> None:
     """Best effort, atomic: a cache that cannot be written costs nothing but the next full
     load. Only a regular file (or nothing) at the entry's path is ever replaced."""
     from inferguard.core.usercache import seal
 
     if write_own_file(path, seal(_MAGIC, identity, _encode_entry(digest, docs)), ".specs-"):
         try:
-            _prune(path.parent)
+            _prune(os.path.dirname(path))
         except OSError:
             pass
     # else no writable cache: load from YAML every time
@@ -379,7 +387,7 @@ class _Memo:
     use, written back at exit when this process added results. Any failure to read or write
     costs the computation and nothing else."""
 
-    def __init__(self, path: Path | None, identity: bytes):
+    def __init__(self, path: str | None, identity: bytes):
         self.path, self.identity = path, identity
         self.table: dict[tuple[str, Any], Any] | None = None
         self.added = 0
@@ -428,17 +436,17 @@ class _Memo:
         write_own_file(self.path, seal(_MEMO_MAGIC, self.identity, payload))
 
 
-def _memo_path(identity: bytes) -> Path | None:
+def _memo_path(identity: bytes) -> str | None:
     from inferguard.core.usercache import short_name
 
     base = _cache_base()
-    return None if base is None else base / f"{_MEMO_PREFIX}{short_name(identity)}{_CACHE_SUFFIX}"
+    return None if base is None else os.path.join(base, f"{_MEMO_PREFIX}{short_name(identity)}{_CACHE_SUFFIX}")
 
 
 KEEP_ENTRIES = 8   # entries kept in the cache directory (other spec sets, versions, checkouts)
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: str) -> None:
     """Remove all but the KEEP_ENTRIES newest entries (regular files only)."""
     for prefix in ("specs-", _MEMO_PREFIX):
         entries = []
@@ -462,13 +470,13 @@ def load_specs(paths: Iterable[str | Path] | None = None, *, strict: bool = True
     is parsed. Any failure to read or write the cache falls back to the full load.
     `specs lint` never trusts the cache."""
     files = _spec_files(paths)
-    roots = [Path(p) for p in paths] if paths else [specs_dir()]
+    roots = [pathtext.pure(p) for p in paths] if paths else [pathtext.pure(specs_path())]
     problems: list[Problem] = []
-    for root in [Path(p) for p in paths or ()]:
-        if root.is_dir() and not any(f == root or root in f.parents for f in files):
+    for root in [pathtext.pure(p) for p in paths or ()]:
+        if os.path.isdir(root) and not any(f == root or pathtext.within(f, root) for f in files):
             problems.append(Problem("spec", _display(root), "no spec files (*.yaml, *.yml) in this folder",
                                     rule="spec/empty"))
-    base = specs_dir()
+    base = specs_path()
     from inferguard.core.filecheck import input_problem
 
     resolve = _resolver()

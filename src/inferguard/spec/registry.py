@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any
@@ -83,10 +83,12 @@ def registry_of(spec) -> dict[str, Any]:
     return compile_registry(spec)
 
 
-def bundled_path() -> Path:
-    from inferguard._data import data_dir
+def bundled_path() -> str:
+    import os
 
-    return data_dir() / REGISTRY_FILE
+    from inferguard._data import data_path
+
+    return os.path.join(data_path(), REGISTRY_FILE)
 
 
 @lru_cache(maxsize=1)

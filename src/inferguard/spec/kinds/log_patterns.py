@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any, Iterable
