@@ -185,7 +185,7 @@ def test_an_entry_holding_values_marshal_cannot_write_round_trips(tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     doc = load_all("kind: X\nwhen: 2024-05-01\nitems:\n  - {a: 1}\n  - [b, c]\n")[0]
     assert isinstance(doc["when"], datetime.date)
-    path = loader._cache_path(b"f" * 64)
+    path = Path(loader._cache_path(b"f" * 64))
     loader._write_cache(path, b"f" * 64, "sha256:0", [("X", 0, 0, doc)])
     raw = path.read_bytes()
     assert raw[len(loader._MAGIC) + 4 + 64 + 4:][:1] == b"P"
@@ -214,7 +214,7 @@ def test_memo_results_are_kept_beside_the_entry_and_checked(tmp_path, monkeypatc
     assert first.memo("t.f", 21, f) == ("v", 42) and first.memo("t.f", 21, f) == ("v", 42)
     assert calls == [21]
     first._memo._save()
-    memo_file = loader._memo_path(first._memo.identity)
+    memo_file = Path(loader._memo_path(first._memo.identity))
     assert memo_file.is_file()
 
     second = loader.load_specs([specs], trust_cache=True)

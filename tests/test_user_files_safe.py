@@ -385,7 +385,7 @@ def test_a_fifo_or_folder_at_the_cache_entry_path_is_never_opened(tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "elsewhere"))
     identity = loader.load_specs(trust_cache=True)._memo.identity   # what the bundled set's entry is keyed by
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    entry = loader._cache_path(identity)
+    entry = Path(loader._cache_path(identity))
     assert entry is not None and str(entry).startswith(str(cache))
     entry.parent.mkdir(parents=True)
     os.mkfifo(entry)
