@@ -185,14 +185,20 @@ def test_missing_dependency_stops_every_command_at_start(monkeypatch):
     from inferguard.core import install_check
     from inferguard.cli.app import main
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(install_check.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "msgpack" else real(name, *a))
+    real = install_check.findable
+    monkeypatch.setattr(install_check, "findable", lambda name: name != "msgpack" and real(name))
     res = CliRunner().invoke(main, ["evaluate", str(H100)])
     assert res.exit_code == 3
     assert "broken install: missing msgpack" in res.output
     help_res = CliRunner().invoke(main, ["--help"])
     assert help_res.exit_code == 0 and "Exit codes" in help_res.output
+
+
+def test_findable_answers_as_importlib_util_find_spec():
+    from inferguard.core.install_check import RUNTIME_MODULES, findable
+
+    for name in [*RUNTIME_MODULES, "json", "inferguard", "no_such_module_x1", "_sre", "marshal"]:
+        assert findable(name) == (importlib.util.find_spec(name) is not None), name
 
 
 def test_every_spec_kind_plugin_is_registered():

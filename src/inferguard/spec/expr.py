@@ -11,8 +11,6 @@ bundled specs.
 """
 from __future__ import annotations
 
-from numbers import Number
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing is not imported when the command runs
     from typing import Any
@@ -112,7 +110,15 @@ def walk(node: dict[str, Any], value: Any) -> Any:
 
 
 def _is_number(x: Any) -> bool:
-    return x is not True and x is not False and isinstance(x, Number)
+    """isinstance(x, numbers.Number) and not a bool, as jmespath asks it."""
+    t = type(x)
+    if t is int or t is float:
+        return True
+    if t is bool or t is str or t is list or t is dict or x is None:
+        return False
+    from numbers import Number
+
+    return isinstance(x, Number)
 
 
 def _equals(x: Any, y: Any) -> bool:

@@ -244,10 +244,11 @@ def _tree_listing(root, suffixes: tuple[str, ...], *, contents: bool) -> list[st
 def _identity(names: list[str], raws: list[bytes]) -> bytes:
     """What a cached spec set depends on, written out whole (an entry is used only for exactly
     this text): the spec files (names, sizes and a CRC-32 of their bytes), the JSON Schemas
-    (likewise), the code and data of the package that validated and checked them (its
-    version, and the names, sizes and modification times of its modules, so that an edited
-    check in a checkout is never answered from an entry the old check wrote), the Python
-    version and the format of the entry.
+    (likewise in a checkout; in an installed package they are package data), the code and
+    data of the package that validated and checked them (its version, and the names, sizes
+    and modification times of its modules and data files, so that an edited check in a
+    checkout is never answered from an entry the old check wrote), the Python version and
+    the format of the entry.
 
     No cryptographic hash is computed or imported on this path: the entry carries the spec
     set's SHA-256 digest as it was when written, and an edited spec file changes its CRC-32
@@ -261,7 +262,11 @@ def _identity(names: list[str], raws: list[bytes]) -> bytes:
     pkg = os.path.dirname(os.path.realpath(inferguard.__file__))
     lines = [f"format {CACHE_FORMAT}", f"inferguard {inferguard.__version__}", f"python {sys.version_info[:2]}"]
     lines += [f"spec {n}\0{len(raw)}\0{zlib.crc32(raw):08x}" for n, raw in zip(names, raws)]
-    lines += ["schema " + x for x in _tree_listing(schemas_path(), (".json",), contents=True)]
+    schemas = schemas_path()
+    if pathtext.relative_to(os.path.realpath(schemas), pkg) is None:
+        # a checkout: the schemas sit beside the package, read by bytes; installed, they are
+        # package data, listed with the modules below
+        lines += ["schema " + x for x in _tree_listing(schemas, (".json",), contents=True)]
     lines += ["package " + x for x in _tree_listing(pkg, (".py", ".json"), contents=False)]
     return "\n".join(lines).encode()
 
