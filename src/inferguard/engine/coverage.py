@@ -226,7 +226,7 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
                         item["name"] = req["name"]
                     if req["lane"] in lanes:
                         item["evidence"] = lanes[req["lane"]]["files"]
-                    reason = _lane_reason(req, lanes, failures) if st not in (MEASURED, NOT_APPLICABLE) else None
+                    reason = _lane_reason(req, lanes, failures, spec) if st not in (MEASURED, NOT_APPLICABLE) else None
                     if reason:
                         item["reason"] = reason
                 items.append(item)
@@ -244,14 +244,14 @@ def surface_rows(evidence: dict[str, Any], spec, families: dict[str, dict[str, A
     return rows
 
 
-def _lane_reason(req: dict[str, Any], lanes: dict[str, Any], failures: dict[str, str]) -> str | None:
+def _lane_reason(req: dict[str, Any], lanes: dict[str, Any], failures: dict[str, str], spec=None) -> str | None:
     """Why a lane requirement is not measured: the lane's collection failed (with its reason),
     or what the requirement's `reason` expression finds in the lane's evidence."""
     lane = req["lane"]
     if lane not in lanes and lane in failures:
         return f"collection failed: {failures[lane]}"
     if lane in lanes and req.get("reason"):
-        got = search(req["reason"], lanes[lane])
+        got = search(req["reason"], lanes[lane], spec)
         if isinstance(got, list):
             got = "; ".join(str(g) for g in got if g not in (None, ""))
         return str(got) if got not in (None, "", []) else None

@@ -22,7 +22,7 @@ def _pointer(evidence: dict[str, Any], mid: str) -> str:
     return f"metric {e['exposed_names'][0]} ({e['source']}:{e.get('line', '?')})"
 
 
-def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
+def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat, spec=None) -> str | None:
     """Evidence pointer when the signal fires, else None."""
     metrics = evidence["metrics"]
     if "family" in sig:
@@ -82,7 +82,7 @@ def _signal(sig: dict[str, Any], evidence: dict[str, Any], cat) -> str | None:
         if not lane:
             return None
         for src in lane.get("sources", []):
-            got = search(lv["path"], src)
+            got = search(lv["path"], src, spec)
             if got is None:
                 continue
             text = str(got)
@@ -176,12 +176,12 @@ def _merge(into: dict[str, list], more: dict[str, list]) -> None:
         into.setdefault(k, []).extend(fired)
 
 
-def _targets(targets: list[dict[str, Any]], evidence, cat) -> dict[str, list[dict[str, str]]]:
+def _targets(targets: list[dict[str, Any]], evidence, cat, spec=None) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     for t in targets:
         fired = []
         for sig in t["signals"]:
-            ptr = _signal(sig, evidence, cat)
+            ptr = _signal(sig, evidence, cat, spec)
             if ptr:
                 fired.append({"signal": sig["id"], "evidence": ptr})
         if fired:
@@ -197,18 +197,18 @@ def detect(evidence: dict[str, Any], spec) -> dict[str, Any]:
     connectors: dict[str, list] = {}
     present: dict[str, list] = {}
     for doc in det_docs:
-        engines.update(_targets(doc["engines"], evidence, cat))
-        modes.update(_targets(doc["lmcache_modes"], evidence, cat))
-        connectors.update(_targets(doc["connectors"], evidence, cat))
+        engines.update(_targets(doc["engines"], evidence, cat, spec))
+        modes.update(_targets(doc["lmcache_modes"], evidence, cat, spec))
+        connectors.update(_targets(doc["connectors"], evidence, cat, spec))
         ns_engines, ns_modes = _namespace_targets(doc, evidence)
         for target, found in ((engines, ns_engines), (modes, ns_modes)):
             for k, v in found.items():
                 target.setdefault(k, []).extend(v)
         # Detection from logs and spans alone: extra signals, merged with those above.
         extra = doc.get("logs_and_spans") or {}
-        _merge(engines, _targets(extra.get("engines", []), evidence, cat))
-        _merge(modes, _targets(extra.get("lmcache_modes", []), evidence, cat))
-        _merge(present, _targets(extra.get("lmcache", []), evidence, cat))
+        _merge(engines, _targets(extra.get("engines", []), evidence, cat, spec))
+        _merge(modes, _targets(extra.get("lmcache_modes", []), evidence, cat, spec))
+        _merge(present, _targets(extra.get("lmcache", []), evidence, cat, spec))
     mode_ids = sorted(modes)
     if "mp" in modes and "embedded" in modes:
         mode = "both"
