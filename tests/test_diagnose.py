@@ -37,6 +37,16 @@ def _diagnose(job: Path, out: Path, *extra: str) -> tuple[int, dict]:
     return res.exit_code, load_json(out / "bottleneck_diagnosis.json")
 
 
+def _hit_rate_job(tmp_path: Path) -> Path:
+    """A job folder with one LMCache scrape: 18432 of 20480 requested tokens hit (0.9)."""
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "lmcache.prom").write_text(
+        'lmcache_mp_lookup_requested_tokens_total{cache_salt="",model_name="m"} 20480\n'
+        'lmcache_mp_lookup_hit_tokens_total{cache_salt="",model_name="m"} 18432\n', encoding="utf-8")
+    return job
+
+
 # --------------------------------------------------------------------------- must hold
 
 
@@ -144,11 +154,7 @@ def test_every_rule_has_a_positive_and_a_negative_case(spec):
 
 
 def test_overridden_threshold_changes_the_outcome_and_the_message(tmp_path):
-    job = tmp_path / "job"
-    job.mkdir()
-    (job / "lmcache.prom").write_text(
-        'lmcache_mp_lookup_requested_tokens_total{cache_salt="",model_name="m"} 20480\n'
-        'lmcache_mp_lookup_hit_tokens_total{cache_salt="",model_name="m"} 18432\n', encoding="utf-8")
+    job = _hit_rate_job(tmp_path)
     _c, rep = _diagnose(job, tmp_path / "a")
     assert "lmcache/hit-rate-below-floor" not in {f["check"] for f in rep["findings"]}
     cfg = tmp_path / "rules.yaml"
@@ -251,11 +257,7 @@ def test_more_severe_measured_finding_wins_the_verdict(tmp_path):
 
 
 def test_window_values_are_preferred_over_cumulative_ones(tmp_path):
-    job = tmp_path / "job"
-    job.mkdir()
-    (job / "lmcache.prom").write_text(
-        'lmcache_mp_lookup_requested_tokens_total{cache_salt="",model_name="m"} 20480\n'
-        'lmcache_mp_lookup_hit_tokens_total{cache_salt="",model_name="m"} 18432\n', encoding="utf-8")
+    job = _hit_rate_job(tmp_path)
     _c, rep = _diagnose(job, tmp_path / "a")
     assert rep["basis"] == "snapshot" and "cumulative" in rep["basis_note"]
     assert "lmcache/zero-hits-after-warmup" not in {f["check"] for f in rep["findings"]}
