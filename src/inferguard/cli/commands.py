@@ -145,49 +145,43 @@ def inputs(kw: dict[str, Any], context: dict[str, Any]):
     )
 
 
-def observability_coverage(kw: dict[str, Any], given: Collection[str] = ()) -> None:
-    from inferguard.flow.coverage import default_context, observability_coverage as run
+def _finish(report: dict[str, Any], title: str, kw: dict[str, Any]) -> None:
+    """Print a coverage-shaped report as --format and --output ask, then apply --fail-on."""
     from inferguard.render.markdown import coverage_markdown
     from inferguard.render.text import coverage_text
+
+    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
+    fail_exit(report["findings"], kw["fail_on"])
+
+
+def observability_coverage(kw: dict[str, Any], given: Collection[str] = ()) -> None:
+    from inferguard.flow.coverage import default_context, observability_coverage as run
     from inferguard.spec import default_specs
 
     ctx = default_context(**context_from(kw, "observability-coverage"))
-    spec = default_specs()
-    report = run(inputs(kw, ctx), spec)
-    title = "InferGuard observability coverage"
-    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    fail_exit(report["findings"], kw["fail_on"])
+    report = run(inputs(kw, ctx), default_specs())
+    _finish(report, "InferGuard observability coverage", kw)
 
 
 def lmcache_compat(kw: dict[str, Any], given: Collection[str] = ()) -> None:
     from inferguard.flow.coverage import default_context, lmcache_compat as run
-    from inferguard.render.markdown import coverage_markdown
-    from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
     ctx = default_context(**context_from(kw, "lmcache-compat"))
-    spec = default_specs()
-    report = run(inputs(kw, ctx), spec, ctx["expected_lmcache_mode"])
-    title = "InferGuard LMCache compatibility"
-    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    fail_exit(report["findings"], kw["fail_on"])
+    report = run(inputs(kw, ctx), default_specs(), ctx["expected_lmcache_mode"])
+    _finish(report, "InferGuard LMCache compatibility", kw)
 
 
 def evaluate(kw: dict[str, Any], given: Collection[str] = ()) -> None:
     """`kw` holds packet_dir, output, fmt, fail_on and the context destinations; only the
     context keys in `given` override what the packet recorded."""
     from inferguard.flow.packet import evaluate_packet
-    from inferguard.render.markdown import coverage_markdown
-    from inferguard.render.text import coverage_text
     from inferguard.spec import default_specs
 
     packet_dir = kw["packet_dir"]
     overrides = context_from(kw, "evaluate", override=True, given=given)
-    spec = default_specs()
-    report = evaluate_packet(packet_dir, spec, overrides or None)
-    title = f"InferGuard evaluation of {packet_dir}"
-    emit(report, kw["fmt"], kw["output"], lambda: coverage_text(report, title), lambda: coverage_markdown(report, title))
-    fail_exit(report["findings"], kw["fail_on"])
+    report = evaluate_packet(packet_dir, default_specs(), overrides or None)
+    _finish(report, f"InferGuard evaluation of {packet_dir}", kw)
 
 
 # command name -> its body, for the click commands and the fast path alike
